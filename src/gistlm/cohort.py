@@ -1,0 +1,78 @@
+"""The analysis cohort: one row per eligible patient with group, overall survival and covariates.
+
+Overall survival runs from LM diagnosis to death, censored at last contact and, by the
+registration's horizon, administratively at `max_months`.
+"""
+
+import pandas as pd
+
+from gistlm.eligibility import patient_baseline
+from gistlm.groups import assign_groups
+
+DAYS_PER_YEAR = 365.25
+YES_NO_COVARIATES = ["lm_bilobar", "extrahepatic_disease"]
+LAB_COLUMNS = ["total_bilirubin_umol_l", "alt_u_l", "creatinine_umol_l",
+               "neutrophils_1e9_l", "platelets_1e9_l", "hemoglobin_g_l"]
+
+
+def overall_survival(base: pd.DataFrame, days_per_month: float, max_months: float) -> pd.DataFrame:
+    """`os_months` and `death` (0/1) from LM diagnosis, censored administratively at max_months."""
+    dead = base["vital_status"] == "dead"
+    end = base["death_date"].where(dead, base["last_contact_date"])
+    months = (end - base["lm_diagnosis_date"]).dt.days / days_per_month
+    beyond = months > max_months
+    return pd.DataFrame({
+        "os_months": months.clip(upper=max_months),
+        "death": (dead & ~beyond).astype("int64"),
+    }, index=base.index)
+
+
+def baseline_covariates(base: pd.DataFrame, treatments: pd.DataFrame, cutoffs: dict) -> pd.DataFrame:
+    """Covariates at LM diagnosis, raw and dichotomised at the configured cut-offs."""
+    age = (base["lm_diagnosis_date"] - base["birth_date"]).dt.days / DAYS_PER_YEAR
+    covariates = pd.DataFrame({
+        "age_at_lm_years": age.round(2),
+        "age_over_cutoff": _flag(age > cutoffs["age_years"], age),
+        "male": _flag(base["sex"] == "M", base["sex"]),
+        "primary_site": base["primary_site"],
+        "primary_size_cm": base["primary_size_cm"],
+        "mitotic_count": base["mitotic_count"],
+        "mutation": base["mutation"],
+        "lm_count": base["lm_count"].astype("float64"),
+        "lm_count_over_cutoff": _flag(base["lm_count"] > cutoffs["lm_count"], base["lm_count"]),
+        "lm_max_size_cm": base["lm_max_size_cm"],
+        "ecog": base["ecog"].astype("float64"),
+        "imatinib_dose_mg_day": _first_imatinib_dose(treatments).reindex(base.index),
+    }, index=base.index)
+    for column in YES_NO_COVARIATES:
+        covariates[column] = _flag(base[column] == "yes", base[column])
+    for column in LAB_COLUMNS:
+        covariates[column] = base[column]
+    return covariates
+
+
+def _flag(condition: pd.Series, source: pd.Series) -> pd.Series:
+    """0/1 as float, missing where the source value is missing."""
+    return condition.astype("float64").where(source.notna())
+
+
+def _first_imatinib_dose(treatments: pd.DataFrame) -> pd.Series:
+    imatinib = treatments[treatments["treatment"] == "imatinib"].sort_values(["patient_id", "start_date"])
+    return imatinib.groupby("patient_id")["dose_mg_day"].first()
+
+
+def build_analysis_cohort(tables: dict[str, pd.DataFrame], eligible_ids: pd.Series, settings: dict) -> pd.DataFrame:
+    """The analysis table, sorted by patient_id; settings: groups, outcome, covariate cut-offs."""
+    base = patient_baseline(tables).loc[sorted(eligible_ids)]
+    groups = assign_groups(tables["treatments"], base["lm_diagnosis_date"],
+                           settings["groups"]["precedence"], settings["groups"]["default"])
+    outcome = overall_survival(base, settings["outcome"]["days_per_month"], settings["outcome"]["max_months"])
+    months_to_local = ((groups["local_treatment_date"] - base["lm_diagnosis_date"]).dt.days
+                       / settings["outcome"]["days_per_month"])
+    cohort = pd.concat([
+        groups[["group"]], outcome,
+        months_to_local.rename("months_to_local_treatment"),
+        baseline_covariates(base, tables["treatments"], settings["covariate_cutoffs"]),
+    ], axis=1)
+    cohort["group"] = pd.Categorical(cohort["group"], categories=settings["groups"]["labels"])
+    return cohort.rename_axis("patient_id").reset_index()

@@ -1,0 +1,104 @@
+"""Eligibility: the registration's inclusion and exclusion criteria, applied in order.
+
+Every validated patient gets exactly one verdict: eligible, or excluded at the first
+criterion they fail (with the reason spelled out). Thresholds and codes come from the
+`eligibility` section of the config; a missing lab value does not exclude.
+"""
+
+import operator
+
+import pandas as pd
+
+from gistlm.extract_schema import TKI_DRUGS
+
+# (step, reason shown in the attrition table), in the order the criteria are applied
+STEPS = [
+    ("not_gist", "primary pathology is not GIST"),
+    ("no_lm_evidence", "liver metastasis not evidenced by biopsy or imaging"),
+    ("ecog_over_limit", "ECOG performance status above the limit"),
+    ("inadequate_organ_function", "liver, haematologic or renal function outside the limits"),
+    ("no_imatinib", "imatinib never given"),
+    ("lm_on_later_line_tki", "liver metastasis diagnosed on a second-or-later-line TKI"),
+    ("other_malignancy", "another malignancy"),
+    ("no_follow_up", "no follow-up after liver-metastasis diagnosis"),
+]
+LAB_BOUNDS = {"max": operator.gt, "min": operator.lt}
+
+
+def patient_baseline(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per patient: patients joined with their LM and follow-up rows (if any)."""
+    return (tables["patients"].drop(columns="source_row")
+            .merge(tables["liver_metastases"].drop(columns="source_row"), on="patient_id", how="left")
+            .merge(tables["follow_up"].drop(columns="source_row"), on="patient_id", how="left")
+            .set_index("patient_id"))
+
+
+def criteria_failed(base: pd.DataFrame, tables: dict[str, pd.DataFrame], rules: dict) -> pd.DataFrame:
+    """A boolean column per step: does the patient (row of `base`) fail that criterion?"""
+    failed = pd.DataFrame(index=base.index)
+    failed["not_gist"] = base["primary_pathology"].str.strip().str.upper() != rules["histology"].upper()
+    failed["no_lm_evidence"] = ~base["lm_evidence"].isin(rules["lm_evidence"])
+    failed["ecog_over_limit"] = (base["ecog"] > rules["max_ecog"]).fillna(False).astype(bool)
+    failed["inadequate_organ_function"] = lab_failures(base, rules["labs"]).any(axis=1)
+    failed["no_imatinib"] = ~base.index.isin(_treated_with(tables["treatments"], rules["required_tki"]))
+    failed["lm_on_later_line_tki"] = base.index.isin(_later_line_before_lm(tables, rules["later_line_from"]))
+    failed["other_malignancy"] = base["other_malignancy"] == "yes"
+    failed["no_follow_up"] = no_follow_up(base)
+    return failed[[step for step, _ in STEPS]]
+
+
+def lab_failures(base: pd.DataFrame, limits: dict) -> pd.DataFrame:
+    """Per lab, is the value beyond its limit? Missing values never fail."""
+    return pd.DataFrame({
+        lab: LAB_BOUNDS[bound](base[lab], value).fillna(False).astype(bool)
+        for lab, bounds in limits.items() for bound, value in bounds.items()
+    }, index=base.index)
+
+
+def _treated_with(treatments: pd.DataFrame, drug: str) -> set:
+    return set(treatments.loc[treatments["treatment"] == drug, "patient_id"])
+
+
+def _later_line_before_lm(tables: dict[str, pd.DataFrame], later_line_from: int) -> set:
+    """Patients with a TKI of line >= later_line_from started on or before LM diagnosis."""
+    lm = tables["liver_metastases"].set_index("patient_id")["lm_diagnosis_date"]
+    tki = tables["treatments"]
+    later = tki[tki["treatment"].isin(TKI_DRUGS) & (tki["line"] >= later_line_from).fillna(False)]
+    started_before = later["start_date"] <= later["patient_id"].map(lm)
+    return set(later.loc[started_before, "patient_id"])
+
+
+def no_follow_up(base: pd.DataFrame) -> pd.Series:
+    """Not dead and last seen on or before the LM diagnosis (or no follow-up record)."""
+    seen_after = base["last_contact_date"] > base["lm_diagnosis_date"]
+    dead = base["vital_status"] == "dead"
+    return ~(dead | seen_after.fillna(False).astype(bool))
+
+
+def apply_criteria(tables: dict[str, pd.DataFrame], rules: dict) -> pd.DataFrame:
+    """Each patient's first failed step (empty when eligible) and its reason."""
+    base = patient_baseline(tables)
+    failed = criteria_failed(base, tables, rules)
+    reasons = dict(STEPS)
+    first = failed.idxmax(axis=1).where(failed.any(axis=1))
+    verdicts = pd.DataFrame({"eligible": first.isna(), "step": first, "reason": first.map(reasons)})
+    labs = lab_failures(base, rules["labs"])
+    organ = verdicts["step"] == "inadequate_organ_function"
+    # name the failing labs: bool x "name, " concatenates the names of the True columns
+    failing_labs = labs.astype(object).dot(labs.columns + ", ").str.rstrip(", ")
+    verdicts.loc[organ, "reason"] += ": " + failing_labs[organ]
+    return verdicts.rename_axis("patient_id").reset_index().sort_values("patient_id", ignore_index=True)
+
+
+def attrition(verdicts: pd.DataFrame, quarantined: int) -> pd.DataFrame:
+    """The flow from raw patients to the analysis cohort, quarantine first, each step counted."""
+    remaining = len(verdicts) + quarantined
+    rows = [("raw extract", remaining, 0, "distinct patients in the raw extract")]
+    remaining -= quarantined
+    rows.append(("quarantine", remaining, quarantined, "failed data-quality checks"))
+    for step, reason in STEPS:
+        excluded = int((verdicts["step"] == step).sum())
+        remaining -= excluded
+        rows.append((step, remaining, excluded, reason))
+    rows.append(("analysis cohort", remaining, 0, "eligible patients analysed"))
+    return pd.DataFrame(rows, columns=["step", "remaining", "excluded", "reason"])

@@ -1,0 +1,59 @@
+"""Report figures: Kaplan-Meier curves with numbers at risk, and the Cox forest plot.
+
+PNGs are written without a software/version stamp so reruns give identical bytes.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from lifelines.plotting import add_at_risk_counts
+
+from gistlm.survival import by_group, fit_kaplan_meier
+
+COLOURS = ["#1b6ca8", "#d1495b", "#2e933c", "#8e6c8a", "#edae49"]
+
+
+def km_figure(cohort: pd.DataFrame, groups: list[str], alpha: float, max_months: float) -> plt.Figure:
+    """OS curves per group with confidence bands, censoring ticks and numbers at risk."""
+    fig, ax = plt.subplots(figsize=(8, 5.6))
+    fits = []
+    for colour, (label, rows) in zip(COLOURS, by_group(cohort, groups)):
+        fit = fit_kaplan_meier(rows, alpha, f"{label} (n={len(rows)})")
+        fit.plot_survival_function(ax=ax, ci_show=True, show_censors=True, color=colour,
+                                   censor_styles={"ms": 5, "marker": "|"})
+        fits.append(fit)
+    ticks = np.arange(0, max_months + 1, 24)
+    ax.set(xlim=(0, max_months), ylim=(0, 1.02), xticks=ticks,
+           xlabel="Months since liver-metastasis diagnosis", ylabel="Overall survival")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", frameon=False)
+    add_at_risk_counts(*fits, ax=ax, rows_to_show=["At risk"], xticks=ticks)
+    fig.tight_layout()
+    return fig
+
+
+def forest_figure(cox: pd.DataFrame, model: str = "multivariable") -> plt.Figure:
+    """Hazard ratios with confidence intervals on a log axis, one row per term."""
+    rows = cox[cox["model"] == model].iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.4))
+    y = np.arange(len(rows))
+    ax.errorbar(rows["hr"], y, xerr=[rows["hr"] - rows["ci_lower"], rows["ci_upper"] - rows["hr"]],
+                fmt="s", color="#1b6ca8", ecolor="#555555", capsize=3)
+    ax.axvline(1, color="#999999", linestyle="--", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_yticks(y, rows["term"])
+    ax.set_xlabel(f"Hazard ratio ({model} Cox model, log scale)")
+    for yi, (hr, lo, hi) in zip(y, rows[["hr", "ci_lower", "ci_upper"]].to_numpy()):
+        ax.annotate(f"{hr:.2f} ({lo:.2f}-{hi:.2f})", (1.01, yi), xycoords=("axes fraction", "data"),
+                    va="center", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def save_png(fig: plt.Figure, path: str) -> None:
+    fig.savefig(path, dpi=150, metadata={"Software": None})
+    plt.close(fig)

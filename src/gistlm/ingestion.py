@@ -1,0 +1,174 @@
+"""Ingestion: read one raw extract table (CSV, Excel or Parquet) into typed columns.
+
+Table-level problems (missing file, wrong encoding, empty table, duplicate or missing
+columns) raise ExtractError. Cell-level problems never drop anything: the cell becomes
+missing and is logged as `unparseable` with its file row, so validation can quarantine
+the patient; every non-trivial conversion (e.g. `2020/01/31`, an Excel serial date,
+`YES`) is logged as `converted`.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gistlm.extract_errors import ExtractError
+from gistlm.extract_schema import allowed_codes, column_types
+
+# Spellings of an empty cell seen in hospital exports ("none" is a code, not a gap).
+MISSING_TOKENS = {"", "na", "n/a", "nan", "null", "nat", "#n/a"}
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+# An Excel serial date must fall in 1900..2100 to be taken as one.
+EXCEL_SERIAL_RANGE = (1, 73051)
+DATE_FORMATS = {
+    "%Y-%m-%d": None,  # ISO, the contract: not logged
+    "%Y/%m/%d": "date YYYY/MM/DD",
+    "%Y-%m-%d %H:%M:%S": "date-time at midnight",
+}
+LOG_COLUMNS = ["table", "row", "column", "value", "converted", "status", "conversion"]
+
+
+def read_raw_table(path: str | Path, table: str, encoding: str = "utf-8") -> pd.DataFrame:
+    """Read a raw table as text, with `source_row` = its row number in the file (header = 1)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExtractError(f"{table}: file {path} does not exist; set raw.{table} in the config.")
+    cells = _read_cells(path, table, encoding)
+    if cells.empty:
+        raise ExtractError(f"{table}: file {path} is empty; it needs a header row and data rows.")
+    header = [str(name).strip().lower() for name in cells.iloc[0]]
+    _check_header(header, path, table)
+    frame = cells.iloc[1:].copy()
+    frame.columns = header
+    if frame.empty:
+        raise ExtractError(f"{table}: file {path} has a header but no data rows.")
+    frame = frame[list(column_types(table))]
+    frame.insert(0, "source_row", np.arange(2, len(frame) + 2))
+    return frame.reset_index(drop=True)
+
+
+def _read_cells(path: Path, table: str, encoding: str) -> pd.DataFrame:
+    """All cells as text, the header being row 0; file-format errors become ExtractError."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".csv", ".txt"}:
+            # utf-8-sig also accepts a byte-order mark
+            encoding = "utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding
+            return pd.read_csv(path, header=None, dtype=str, keep_default_na=False,
+                               encoding=encoding, skip_blank_lines=True)
+        if suffix in {".xlsx", ".xlsm"}:
+            return pd.read_excel(path, header=None, dtype=str, keep_default_na=False)
+        if suffix == ".parquet":
+            return _parquet_cells(path)
+    except UnicodeDecodeError as error:
+        raise ExtractError(
+            f"{table}: file {path} is not valid {encoding} text (byte {error.start}); "
+            "set raw.encoding in the config (e.g. gb18030) or re-export as UTF-8."
+        ) from None
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise ExtractError(f"{table}: file {path} could not be read ({error}).") from None
+    raise ExtractError(f"{table}: file {path} must end in .csv, .xlsx or .parquet.")
+
+
+def _parquet_cells(path: Path) -> pd.DataFrame:
+    """A Parquet table as text cells with its header as row 0, like the other formats."""
+    frame = pd.read_parquet(path)
+    text = frame.astype(object).where(frame.notna(), "")
+    text = text.map(lambda value: value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else str(value))
+    return pd.concat([pd.DataFrame([list(frame.columns)]), pd.DataFrame(text.to_numpy())],
+                     ignore_index=True)
+
+
+def _check_header(header: list[str], path: Path, table: str) -> None:
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise ExtractError(f"{table}: file {path} has duplicate column(s) {duplicated} in its header.")
+    missing = [name for name in column_types(table) if name not in header]
+    if missing:
+        raise ExtractError(
+            f"{table}: file {path} lacks required column(s) {missing}; "
+            f"found {header}. See the data dictionary in README.md."
+        )
+
+
+def type_raw_table(raw: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Convert each contract column to its type; returns the typed table and the conversion log."""
+    typed = raw[["source_row"]].copy()
+    logs = []
+    codes = allowed_codes(table)
+    for column, dtype in column_types(table).items():
+        text = raw[column].astype(str).str.strip()
+        text = text.where(~text.str.lower().isin(MISSING_TOKENS))
+        if dtype.startswith("datetime"):
+            values, how = parse_dates(text)
+        elif dtype in {"float64", "Int64"}:
+            values, how = parse_numbers(text, integer=dtype == "Int64")
+        else:
+            values, how = canonical_codes(text, codes.get(column))
+        typed[column] = values
+        logs.append(_conversion_log(table, column, raw, text, values, how))
+    log = pd.concat(logs, ignore_index=True) if logs else pd.DataFrame(columns=LOG_COLUMNS)
+    return typed, log
+
+
+def parse_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Dates from ISO, YYYY/MM/DD, midnight date-times or Excel serial numbers."""
+    values = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    how = pd.Series(None, index=text.index, dtype=object)
+    for fmt, label in DATE_FORMATS.items():
+        todo = values.isna() & text.notna()
+        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        values[parsed.dropna().index] = parsed.dropna()
+        how[parsed.dropna().index] = label
+    serial = pd.to_numeric(text[values.isna() & text.notna()], errors="coerce")
+    low, high = EXCEL_SERIAL_RANGE
+    serial = serial[(serial % 1 == 0) & serial.between(low, high)]
+    values[serial.index] = EXCEL_EPOCH + pd.to_timedelta(serial, unit="D")
+    how[serial.index] = "Excel serial date"
+    how[values.isna() & text.notna()] = "not a date (YYYY-MM-DD)"
+    return values, how
+
+
+def parse_numbers(text: pd.Series, integer: bool) -> tuple[pd.Series, pd.Series]:
+    """Numbers; integers also accept `3.0`, but not `2.5`."""
+    numbers = pd.to_numeric(text, errors="coerce")
+    how = pd.Series(None, index=text.index, dtype=object)
+    how[numbers.isna() & text.notna()] = "not a number"
+    if not integer:
+        return numbers.astype("float64"), how
+    fractional = numbers.notna() & (numbers % 1 != 0)
+    how[fractional] = "not a whole number"
+    numbers = numbers.where(~fractional)
+    reformatted = numbers.notna() & (text != numbers.astype("Int64").astype(str))
+    how[reformatted] = "whole number"
+    return numbers.astype("Int64"), how
+
+
+def canonical_codes(text: pd.Series, codes: list[str] | None) -> tuple[pd.Series, pd.Series]:
+    """Codes in their canonical spelling whatever the case (`YES` -> `yes`); others untouched."""
+    how = pd.Series(None, index=text.index, dtype=object)
+    if not codes:
+        return text.astype(object), how
+    canonical = text.str.lower().map({code.lower(): code for code in codes})
+    recased = canonical.notna() & (canonical != text)
+    how[recased] = "code spelling"
+    return canonical.where(canonical.notna(), text).astype(object), how
+
+
+def _conversion_log(table, column, raw, text, values, how) -> pd.DataFrame:
+    """Rows of the log for one column: cells whose spelling changed or could not be read."""
+    trimmed = raw[column].notna() & (raw[column].astype(str) != text.fillna(raw[column].astype(str)))
+    how = how.where(how.notna() | ~trimmed, "surrounding spaces")
+    logged = how.notna()
+    failed = values.isna() & text.notna()
+    return pd.DataFrame({
+        "table": table,
+        "row": raw.loc[logged, "source_row"],
+        "column": column,
+        "value": raw.loc[logged, column].astype(str),
+        "converted": values[logged].astype(str).where(~failed[logged], ""),
+        "status": np.where(failed[logged], "unparseable", "converted"),
+        "conversion": how[logged],
+    }, columns=LOG_COLUMNS)

@@ -1,0 +1,74 @@
+"""The HTML report: one self-contained file rendered from the results tables and figures.
+
+The report shows no patient identifiers: quarantined records are listed by file, row and
+column, which is what a data manager needs to find them.
+"""
+
+import base64
+import math
+import warnings
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+from tableone import TableOne
+
+
+def table_one(cohort: pd.DataFrame, groups: list[str], continuous: list[str],
+              categorical: list[str]) -> pd.DataFrame:
+    """Baseline characteristics by group with pairwise SMDs and missing counts (tableone)."""
+    columns = continuous + categorical
+    data = cohort[columns + ["group"]].copy()
+    data["group"] = pd.Categorical(data["group"].astype(str), categories=groups)
+    with warnings.catch_warnings():
+        # tableone's own pandas deprecation warnings are noise in the rule log
+        warnings.simplefilter("ignore", (FutureWarning, RuntimeWarning))
+        table = TableOne(data, columns=columns, categorical=categorical, groupby="group", smd=True,
+                         missing=True, pval=False, overall=True, order={"group": groups},
+                         decimals=1).tableone
+    table.columns = [column for _, column in table.columns]
+    return table.reset_index(names=["variable", "level"])
+
+
+def embed_png(path: str | Path) -> str:
+    """A PNG as a data URI, so the report is one file."""
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_number(value, digits: int = 2, missing: str = "–") -> str:
+    return missing if _missing(value) else f"{value:.{digits}f}"
+
+
+def fmt_p(value) -> str:
+    return "–" if _missing(value) else "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def fmt_percent(value) -> str:
+    return "–" if _missing(value) else f"{100 * value:.1f}%"
+
+
+def render_report(template_path: str | Path, context: dict) -> str:
+    """Render the Jinja2 template with the report's formatting filters."""
+    template_path = Path(template_path)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(template_path.parent),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(num=fmt_number, p=fmt_p, pct=fmt_percent)
+    return env.get_template(template_path.name).render(**context)
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts for the template (missing values as None)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def failure_summary(failures: pd.DataFrame) -> pd.DataFrame:
+    """Failure cases counted by table, column and check."""
+    if failures.empty:
+        return pd.DataFrame(columns=["table", "column", "check", "records"])
+    return (failures.groupby(["table", "column", "check"], dropna=False).size()
+            .rename("records").reset_index())

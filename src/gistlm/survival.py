@@ -1,0 +1,152 @@
+"""Overall-survival estimates, all by lifelines: Kaplan-Meier, log-rank, Cox, Schoenfeld tests.
+
+Every function takes the analysis cohort (`os_months`, `death`, `group`, covariates) and
+returns a tidy table, one CSV of `results/survival/` each. Kaplan-Meier intervals are
+lifelines' log(-log) ("exponential Greenwood") ones; Cox models use Efron's ties, the
+only method lifelines implements.
+"""
+
+import numpy as np
+import pandas as pd
+from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines.statistics import logrank_test, multivariate_logrank_test, proportional_hazard_test
+from lifelines.utils import median_survival_times
+from statsmodels.stats.multitest import multipletests
+
+TIME, EVENT = "os_months", "death"
+
+
+def fit_kaplan_meier(cohort: pd.DataFrame, alpha: float, label: str, reverse: bool = False) -> KaplanMeierFitter:
+    """KM of overall survival; `reverse` estimates follow-up (censoring is the event)."""
+    events = 1 - cohort[EVENT] if reverse else cohort[EVENT]
+    return KaplanMeierFitter(alpha=alpha).fit(cohort[TIME], events, label=label)
+
+
+def by_group(cohort: pd.DataFrame, groups: list[str]):
+    """(label, rows) for each group in the configured order."""
+    for label in groups:
+        yield label, cohort[cohort["group"] == label]
+
+
+def kaplan_meier_table(cohort: pd.DataFrame, groups: list[str], alpha: float) -> pd.DataFrame:
+    """Per group and event time: at risk, events, censored, survival and its CI."""
+    tables = []
+    for label, rows in by_group(cohort, groups):
+        fit = fit_kaplan_meier(rows, alpha, label)
+        events = fit.event_table
+        ci = fit.confidence_interval_
+        tables.append(pd.DataFrame({
+            "group": label,
+            "time": events.index.to_numpy(),
+            "at_risk": events["at_risk"].to_numpy(),
+            "events": events["observed"].to_numpy(),
+            "censored": events["censored"].to_numpy(),
+            "survival": fit.survival_function_[label].reindex(events.index).to_numpy(),
+            "ci_lower": ci.iloc[:, 0].reindex(events.index).to_numpy(),
+            "ci_upper": ci.iloc[:, 1].reindex(events.index).to_numpy(),
+        }))
+    return pd.concat(tables, ignore_index=True)
+
+
+def _finite(value: float) -> float:
+    """Not reached (infinite) is written as missing."""
+    return value if np.isfinite(value) else np.nan
+
+
+def median_os(cohort: pd.DataFrame, groups: list[str], alpha: float, reverse: bool = False) -> pd.DataFrame:
+    """Median (KM) per group with its CI; NaN where the curve does not reach 0.5."""
+    rows = []
+    for label, members in [*by_group(cohort, groups), ("All", cohort)]:
+        fit = fit_kaplan_meier(members, alpha, label, reverse=reverse)
+        ci = median_survival_times(fit.confidence_interval_)
+        rows.append({
+            "group": label, "n": len(members), "events": int(fit.event_observed.sum()),
+            "median": _finite(fit.median_survival_time_),
+            "ci_lower": _finite(ci.iloc[0, 0]), "ci_upper": _finite(ci.iloc[0, 1]),
+        })
+    return pd.DataFrame(rows)
+
+
+def os_rates(cohort: pd.DataFrame, groups: list[str], alpha: float, months: list[float]) -> pd.DataFrame:
+    """KM survival and CI at fixed months; NaN beyond a group's last follow-up."""
+    rows = []
+    for label, members in by_group(cohort, groups):
+        fit = fit_kaplan_meier(members, alpha, label)
+        ci = fit.confidence_interval_
+        for month in months:
+            observed = month <= members[TIME].max()
+            at = ci.index[ci.index <= month].max()
+            rows.append({
+                "group": label, "month": month,
+                "survival": fit.survival_function_.loc[at, label] if observed else np.nan,
+                "ci_lower": ci.loc[at].iloc[0] if observed else np.nan,
+                "ci_upper": ci.loc[at].iloc[1] if observed else np.nan,
+            })
+    return pd.DataFrame(rows)
+
+
+def logrank_tests(cohort: pd.DataFrame, groups: list[str], reference: str) -> pd.DataFrame:
+    """Global log-rank across groups, then each group vs the reference, Holm-adjusted."""
+    overall = multivariate_logrank_test(cohort[TIME], cohort["group"].astype(str), cohort[EVENT])
+    rows = [{"comparison": "global", "statistic": overall.test_statistic,
+             "df": overall.degrees_of_freedom, "p_value": overall.p_value}]
+    reference_rows = cohort[cohort["group"] == reference]
+    for label, members in by_group(cohort, [g for g in groups if g != reference]):
+        test = logrank_test(members[TIME], reference_rows[TIME], members[EVENT], reference_rows[EVENT])
+        rows.append({"comparison": f"{label} vs {reference}", "statistic": test.test_statistic,
+                     "df": 1, "p_value": test.p_value})
+    table = pd.DataFrame(rows)
+    pairwise = table["comparison"] != "global"
+    table.loc[pairwise, "p_adjusted"] = multipletests(table.loc[pairwise, "p_value"], method="holm")[1]
+    return table
+
+
+def group_indicators(cohort: pd.DataFrame, groups: list[str], reference: str) -> pd.DataFrame:
+    """0/1 columns `<group> vs <reference>` for each non-reference group."""
+    return pd.DataFrame({
+        f"{label} vs {reference}": (cohort["group"] == label).astype("float64")
+        for label in groups if label != reference
+    }, index=cohort.index)
+
+
+def fit_cox(cohort: pd.DataFrame, terms: pd.DataFrame, alpha: float) -> tuple[CoxPHFitter, pd.DataFrame]:
+    """Cox model of OS on `terms`, complete cases only; returns the fit and its data."""
+    data = pd.concat([cohort[[TIME, EVENT]], terms], axis=1).dropna()
+    return CoxPHFitter(alpha=alpha).fit(data, TIME, EVENT), data
+
+
+def cox_summary(model: str, fit: CoxPHFitter, data: pd.DataFrame) -> pd.DataFrame:
+    """One row per term: log-HR, SE, HR with its CI, Wald p; n and events of the model."""
+    summary = fit.summary
+    hr_ci = np.exp(fit.confidence_intervals_)
+    return pd.DataFrame({
+        "model": model, "term": summary.index.to_numpy(),
+        "coef": summary["coef"].to_numpy(), "se": summary["se(coef)"].to_numpy(),
+        "hr": summary["exp(coef)"].to_numpy(),
+        "ci_lower": hr_ci.iloc[:, 0].to_numpy(), "ci_upper": hr_ci.iloc[:, 1].to_numpy(),
+        "p_value": summary["p"].to_numpy(),
+        "n": len(data), "events": int(data[EVENT].sum()),
+    })
+
+
+def cox_models(cohort: pd.DataFrame, groups: list[str], reference: str, covariates: list[str],
+               alpha: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Univariable models (group; each covariate) and the multivariable one, with its PH tests."""
+    indicators = group_indicators(cohort, groups, reference)
+    univariable = [fit_cox(cohort, indicators, alpha)]
+    univariable += [fit_cox(cohort, cohort[[name]], alpha) for name in covariates]
+    full_fit, full_data = fit_cox(cohort, pd.concat([indicators, cohort[covariates]], axis=1), alpha)
+    table = pd.concat([cox_summary("univariable", fit, data) for fit, data in univariable]
+                      + [cox_summary("multivariable", full_fit, full_data)], ignore_index=True)
+    return table, schoenfeld_tests(full_fit, full_data)
+
+
+def schoenfeld_tests(fit: CoxPHFitter, data: pd.DataFrame) -> pd.DataFrame:
+    """Proportional-hazards test per term on scaled Schoenfeld residuals (rank time)."""
+    test = proportional_hazard_test(fit, data, time_transform="rank")
+    summary = test.summary
+    return pd.DataFrame({
+        "model": "multivariable", "term": summary.index.to_numpy(),
+        "statistic": summary["test_statistic"].to_numpy(), "df": 1,
+        "p_value": summary["p"].to_numpy(), "time_transform": "rank",
+    })

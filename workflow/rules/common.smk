@@ -1,0 +1,55 @@
+# Shared definitions of the rules: the raw tables and the code each rule runs.
+import ast
+from pathlib import Path
+
+PACKAGE = Path(workflow.basedir) / "src" / "gistlm"
+RAW_TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
+
+
+wildcard_constraints:
+    table="|".join(RAW_TABLES),
+
+
+def package_code(*modules):
+    """Files of the gistlm modules a rule runs, with every gistlm module they import.
+
+    Declared as rule inputs so that editing one reruns exactly the rules that use it.
+    """
+    found, todo = set(), list(modules)
+    while todo:
+        path = PACKAGE / f"{todo.pop()}.py"
+        if path in found:
+            continue
+        found.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gistlm."):
+                todo.append(node.module.split(".", 1)[1])
+            elif isinstance(node, ast.Import):
+                todo += [a.name.split(".", 1)[1] for a in node.names if a.name.startswith("gistlm.")]
+    return sorted(str(path.relative_to(workflow.basedir)) for path in found)
+
+
+def raw_table_path(wildcards):
+    """The user's file for one raw table, from config `raw.<table>`."""
+    return config["raw"][wildcards.table]
+
+
+def interim(name):
+    return expand(f"results/interim/{{table}}.{name}", table=RAW_TABLES)
+
+
+def validated_tables():
+    return expand("results/validated/{table}.parquet", table=RAW_TABLES)
+
+
+def analysis_plan():
+    """The config sections the report's methods paragraph describes."""
+    return {
+        "eligibility": config["eligibility"],
+        "groups": config["groups"],
+        "outcome": config["outcome"],
+        "covariate_cutoffs": config["covariate_cutoffs"],
+        "cox_covariates": config["survival"]["cox_covariates"],
+        "alpha": config["survival"]["alpha"],
+        "rate_months": config["survival"]["rate_months"],
+    }

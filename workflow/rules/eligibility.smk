@@ -1,0 +1,16 @@
+rule apply_eligibility:
+    """Apply the inclusion and exclusion criteria in order; count every step."""
+    input:
+        tables=validated_tables(),
+        quarantine="results/validation/quarantine.csv",
+        code=package_code("eligibility"),
+    output:
+        verdicts="results/cohort/eligibility.csv",
+        attrition="results/cohort/attrition.csv",
+    params:
+        tables=RAW_TABLES,
+        rules=config["eligibility"],
+    log:
+        "results/logs/apply_eligibility.log",
+    script:
+        "../scripts/apply_eligibility.py"

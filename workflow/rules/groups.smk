@@ -1,0 +1,17 @@
+rule derive_analysis_cohort:
+    """Treatment group, overall survival and baseline covariates of each eligible patient."""
+    input:
+        tables=validated_tables(),
+        verdicts="results/cohort/eligibility.csv",
+        code=package_code("cohort"),
+    output:
+        cohort="results/cohort/analysis.parquet",
+    params:
+        tables=RAW_TABLES,
+        groups=config["groups"],
+        outcome=config["outcome"],
+        covariate_cutoffs=config["covariate_cutoffs"],
+    log:
+        "results/logs/derive_analysis_cohort.log",
+    script:
+        "../scripts/derive_analysis_cohort.py"

@@ -1,0 +1,39 @@
+rule kaplan_meier:
+    """Kaplan-Meier OS per group: curves, medians, fixed-time rates, log-rank, follow-up."""
+    input:
+        cohort="results/cohort/analysis.parquet",
+        code=package_code("survival"),
+    output:
+        km="results/survival/km.csv",
+        median="results/survival/median_os.csv",
+        rates="results/survival/os_rates.csv",
+        logrank="results/survival/logrank.csv",
+        follow_up="results/survival/follow_up.csv",
+    params:
+        groups=config["groups"]["labels"],
+        reference=config["groups"]["reference"],
+        alpha=config["survival"]["alpha"],
+        rate_months=config["survival"]["rate_months"],
+    log:
+        "results/logs/kaplan_meier.log",
+    script:
+        "../scripts/kaplan_meier.py"
+
+
+rule cox_regression:
+    """Univariable and multivariable Cox models of OS, with Schoenfeld PH tests."""
+    input:
+        cohort="results/cohort/analysis.parquet",
+        code=package_code("survival"),
+    output:
+        cox="results/survival/cox.csv",
+        ph_test="results/survival/ph_test.csv",
+    params:
+        groups=config["groups"]["labels"],
+        reference=config["groups"]["reference"],
+        alpha=config["survival"]["alpha"],
+        covariates=config["survival"]["cox_covariates"],
+    log:
+        "results/logs/cox_regression.log",
+    script:
+        "../scripts/cox_regression.py"

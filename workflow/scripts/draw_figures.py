@@ -1,0 +1,9 @@
+"""Rule draw_figures: analysis cohort and Cox table -> KM and forest PNGs."""
+import pandas as pd
+
+from gistlm.figures import forest_figure, km_figure, save_png
+
+cohort = pd.read_parquet(snakemake.input.cohort)
+params = snakemake.params
+save_png(km_figure(cohort, params.groups, params.alpha, params.max_months), snakemake.output.km)
+save_png(forest_figure(pd.read_csv(snakemake.input.cox)), snakemake.output.forest)

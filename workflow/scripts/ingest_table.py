@@ -1,0 +1,10 @@
+"""Rule ingest_table: one raw table -> typed Parquet + conversion log."""
+from gistlm.extract_errors import report_extract_errors
+from gistlm.ingestion import read_raw_table, type_raw_table
+
+with report_extract_errors(snakemake.log[0]):
+    table = snakemake.wildcards.table
+    raw = read_raw_table(snakemake.input.raw, table, snakemake.params.encoding)
+    typed, conversions = type_raw_table(raw, table)
+    typed.to_parquet(snakemake.output.table, index=False)
+    conversions.to_csv(snakemake.output.conversions, index=False)
