@@ -12,5 +12,7 @@ rule apply_eligibility:
         rules=config["eligibility"],
     log:
         "results/logs/apply_eligibility.log",
+    conda:
+        "../envs/gistlm.yaml"
     script:
         "../scripts/apply_eligibility.py"

@@ -13,5 +13,7 @@ rule derive_analysis_cohort:
         covariate_cutoffs=config["covariate_cutoffs"],
     log:
         "results/logs/derive_analysis_cohort.log",
+    conda:
+        "../envs/gistlm.yaml"
     script:
         "../scripts/derive_analysis_cohort.py"

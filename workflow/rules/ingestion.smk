@@ -10,5 +10,7 @@ rule ingest_table:
         encoding=config["raw"]["encoding"],
     log:
         "results/logs/ingest_table/{table}.log",
+    conda:
+        "../envs/gistlm.yaml"
     script:
         "../scripts/ingest_table.py"

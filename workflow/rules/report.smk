@@ -11,6 +11,8 @@ rule baseline_table:
         categorical=config["table_one"]["categorical"],
     log:
         "results/logs/baseline_table.log",
+    conda:
+        "../envs/gistlm.yaml"
     script:
         "../scripts/baseline_table.py"
 
@@ -30,6 +32,8 @@ rule draw_figures:
         max_months=config["outcome"]["max_months"],
     log:
         "results/logs/draw_figures.log",
+    conda:
+        "../envs/gistlm.yaml"
     script:
         "../scripts/draw_figures.py"
 
@@ -57,5 +61,7 @@ rule render_report:
         plan=analysis_plan(),
     log:
         "results/logs/render_report.log",
+    conda:
+        "../envs/gistlm.yaml"
     script:
         "../scripts/render_report.py"

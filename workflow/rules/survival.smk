@@ -16,6 +16,8 @@ rule kaplan_meier:
         rate_months=config["survival"]["rate_months"],
     log:
         "results/logs/kaplan_meier.log",
+    conda:
+        "../envs/gistlm.yaml"
     script:
         "../scripts/kaplan_meier.py"
 
@@ -35,5 +37,7 @@ rule cox_regression:
         covariates=config["survival"]["cox_covariates"],
     log:
         "results/logs/cox_regression.log",
+    conda:
+        "../envs/gistlm.yaml"
     script:
         "../scripts/cox_regression.py"

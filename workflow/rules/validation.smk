@@ -13,5 +13,7 @@ rule validate_extract:
         latest_date=config["validation"]["latest_date"],
     log:
         "results/logs/validate_extract.log",
+    conda:
+        "../envs/gistlm.yaml"
     script:
         "../scripts/validate_extract.py"

@@ -1,0 +1,153 @@
+"""The whole workflow on the shipped synthetic extract: counts, estimates and exact reruns."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines.statistics import multivariate_logrank_test
+
+from workflow_runs import REPO, clone_run, copy_workflow, planned_rules, snakemake
+
+CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+TRUTH = json.loads((REPO / "resources" / "extract" / "truth.json").read_text())
+GROUPS = CONFIG["groups"]["labels"]
+REPORT_STAGE = {"baseline_table", "draw_figures", "render_report"}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One real cold run of `snakemake` on the default data."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("run") / "gistlm")
+    snakemake(workdir)
+    return workdir
+
+
+@pytest.fixture
+def cohort(finished_run):
+    return pd.read_parquet(finished_run / "results" / "cohort" / "analysis.parquet")
+
+
+def read(run, name):
+    return pd.read_csv(run / "results" / name)
+
+
+def test_default_cohort_matches_the_published_group_sizes(cohort):
+    assert len(cohort) == 238
+    assert cohort["patient_id"].is_unique
+    assert cohort["group"].value_counts().to_dict() == {"IM": 126, "IM+HR": 81, "IM+RFA/TACE": 31}
+    assert set(cohort["death"].unique()) <= {0, 1}
+    assert cohort["os_months"].between(0, 200).all()
+
+
+def test_attrition_counts_every_step_and_adds_up(finished_run):
+    attrition = read(finished_run, "cohort/attrition.csv").set_index("step")
+    expected = TRUTH["expected_attrition"]
+    for step, excluded in expected.items():
+        assert attrition.loc[step, "excluded"] == excluded, step
+    assert attrition.loc["quarantine", "excluded"] == len(TRUTH["quarantined"])
+    raw = attrition.loc["raw extract", "remaining"]
+    assert raw == attrition["excluded"].sum() + attrition.loc["analysis cohort", "remaining"]
+    assert attrition.loc["analysis cohort", "remaining"] == 238
+    assert (attrition["remaining"].diff().dropna() <= 0).all()
+
+
+def test_quarantined_patients_are_the_malformed_ones(finished_run):
+    quarantined = read(finished_run, "validation/quarantine.csv")
+    assert set(quarantined["patient_id"]) == set(TRUTH["quarantined"])
+    failures = read(finished_run, "validation/failure_cases.csv")
+    assert {"table", "row", "column", "check", "value"} <= set(failures.columns)
+    assert failures["row"].notna().all()
+
+
+def test_kaplan_meier_equals_lifelines_on_the_analysis_table(finished_run, cohort):
+    km = read(finished_run, "survival/km.csv")
+    rates = read(finished_run, "survival/os_rates.csv")
+    for group in GROUPS:
+        rows = cohort[cohort["group"] == group]
+        fit = KaplanMeierFitter().fit(rows["os_months"], rows["death"])
+        ours = km[km["group"] == group].set_index("time")
+        np.testing.assert_allclose(ours["survival"], fit.survival_function_.loc[ours.index].iloc[:, 0])
+        np.testing.assert_allclose(ours["ci_lower"], fit.confidence_interval_.loc[ours.index].iloc[:, 0])
+        ten_year = rates[(rates["group"] == group) & (rates["month"] == 120)]["survival"].item()
+        assert ten_year == pytest.approx(fit.survival_function_at_times(120).item())
+
+
+def test_logrank_equals_lifelines_on_the_analysis_table(finished_run, cohort):
+    logrank = read(finished_run, "survival/logrank.csv").set_index("comparison")
+    direct = multivariate_logrank_test(cohort["os_months"], cohort["group"], cohort["death"])
+    assert logrank.loc["global", "statistic"] == pytest.approx(direct.test_statistic)
+    assert logrank.loc["global", "p_value"] == pytest.approx(direct.p_value)
+    assert logrank.loc["global", "df"] == 2
+
+
+def test_multivariable_cox_equals_lifelines_on_the_analysis_table(finished_run, cohort):
+    cox = read(finished_run, "survival/cox.csv")
+    covariates = CONFIG["survival"]["cox_covariates"]
+    data = cohort[["os_months", "death"] + covariates].copy()
+    for group in GROUPS[1:]:
+        data[f"{group} vs IM"] = (cohort["group"] == group).astype(float)
+    fit = CoxPHFitter().fit(data.dropna(), "os_months", "death")
+    ours = cox[cox["model"] == "multivariable"].set_index("term")
+    for term in fit.summary.index:
+        assert ours.loc[term, "hr"] == pytest.approx(fit.summary.loc[term, "exp(coef)"], rel=1e-6)
+        assert ours.loc[term, "p_value"] == pytest.approx(fit.summary.loc[term, "p"], rel=1e-6)
+
+
+def test_report_is_one_self_contained_file(finished_run):
+    html = (finished_run / "results" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 2
+    assert "src=\"http" not in html and "href=\"http" not in html
+    for text in ["Analysis cohort: <b>238</b>", "IM+HR vs IM", "Baseline characteristics", "Log-rank"]:
+        assert text in html
+    # no patient identifier reaches the report
+    assert not any(pid in html for pid in pd.read_parquet(
+        finished_run / "results" / "cohort" / "analysis.parquet")["patient_id"])
+
+
+# --- exact incremental reruns: each scenario changes one thing in a copy of the finished run
+
+
+def test_touching_nothing_reruns_nothing(finished_run, tmp_path):
+    assert planned_rules(clone_run(finished_run, tmp_path / "run")) == set()
+
+
+def test_editing_the_report_template_reruns_only_the_report(finished_run, tmp_path):
+    run = clone_run(finished_run, tmp_path / "run")
+    with open(run / "src" / "gistlm" / "templates" / "report.html.j2", "a") as template:
+        template.write("<!-- edited -->\n")
+    assert planned_rules(run) == {"render_report"}
+
+
+def edit_config(run, change):
+    path = run / "config" / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    change(config)
+    path.write_text(yaml.safe_dump(config))
+
+
+def test_changing_cox_covariates_reruns_only_cox_and_report(finished_run, tmp_path):
+    run = clone_run(finished_run, tmp_path / "run")
+    edit_config(run, lambda config: config["survival"]["cox_covariates"].remove("lm_bilobar"))
+    assert planned_rules(run) == {"cox_regression", "draw_figures", "render_report"}
+
+
+def test_changing_an_eligibility_threshold_reruns_eligibility_onwards(finished_run, tmp_path):
+    run = clone_run(finished_run, tmp_path / "run")
+    edit_config(run, lambda config: config["eligibility"]["labs"]["alt_u_l"].update(max=150))
+    assert planned_rules(run) == {"apply_eligibility", "derive_analysis_cohort", "kaplan_meier",
+                                  "cox_regression"} | REPORT_STAGE
+
+
+def test_editing_the_survival_module_reruns_survival_and_report(finished_run, tmp_path):
+    run = clone_run(finished_run, tmp_path / "run")
+    with open(run / "src" / "gistlm" / "survival.py", "a") as module:
+        module.write("\n# edited\n")
+    assert planned_rules(run) == {"kaplan_meier", "cox_regression", "draw_figures", "render_report"}
+
+
+def test_lint_is_clean():
+    run = snakemake(REPO, "--lint")
+    assert "Congratulations" in run.stdout + run.stderr

@@ -1,0 +1,44 @@
+"""Running the real workflow in a throw-away copy of the repository, for the workflow tests."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "profiles", "resources", "src"]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def copy_workflow(destination: Path) -> Path:
+    """The workflow's files (not results or metadata) copied to `destination`."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for part in WORKFLOW_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, destination / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(source, destination / part)
+    return destination
+
+
+def clone_run(source: Path, destination: Path) -> Path:
+    """A finished run copied with its results, metadata and file times, to change freely."""
+    shutil.copytree(source, destination, symlinks=True)
+    return destination
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    run = subprocess.run([*SNAKEMAKE, "--cores", "2", *args], cwd=workdir, capture_output=True, text=True)
+    if check and run.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{run.stdout[-3000:]}\n{run.stderr[-5000:]}")
+    return run
+
+
+def planned_rules(workdir: Path, *args: str) -> set[str]:
+    """Rules a dry run would execute (from its job-stats table), without `all`."""
+    output = snakemake(workdir, "--dry-run", "--quiet", "rules", *args).stdout
+    table = output.split("Job stats:")[1] if "Job stats:" in output else ""
+    rules = set(re.findall(r"^(\w+)\s+\d+$", table, flags=re.M))
+    return rules - {"all", "total"}
