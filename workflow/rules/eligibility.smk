@@ -5,7 +5,7 @@ rule apply_eligibility:
         quarantine="results/validation/quarantine.csv",
         code=package_code("eligibility"),
     output:
-        verdicts="results/cohort/eligibility.csv",
+        verdicts="results/cohort/eligibility.parquet",
         attrition="results/cohort/attrition.csv",
     params:
         tables=RAW_TABLES,

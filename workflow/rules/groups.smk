@@ -2,7 +2,7 @@ rule derive_analysis_cohort:
     """Treatment group, overall survival and baseline covariates of each eligible patient."""
     input:
         tables=validated_tables(),
-        verdicts="results/cohort/eligibility.csv",
+        verdicts="results/cohort/eligibility.parquet",
         code=package_code("cohort"),
     output:
         cohort="results/cohort/analysis.parquet",

@@ -17,3 +17,44 @@ rule validate_extract:
         "../envs/gistlm.yaml"
     script:
         "../scripts/validate_extract.py"
+
+
+rule patient_ledger:
+    """Account for every raw patient: analysed, excluded or quarantined, with the reason."""
+    input:
+        tables=interim("parquet"),
+        quarantine="results/validation/quarantine.csv",
+        verdicts="results/cohort/eligibility.parquet",
+        cohort="results/cohort/analysis.parquet",
+        code=package_code("ledger"),
+    output:
+        ledger="results/validation/ledger.parquet",
+        csv="results/validation/ledger.csv",
+        counts="results/validation/ledger_counts.csv",
+    log:
+        "results/logs/patient_ledger.log",
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/patient_ledger.py"
+
+
+rule data_quality_suite:
+    """great-expectations suite on the analysis cohort, with its Data Docs."""
+    input:
+        cohort="results/cohort/analysis.parquet",
+        code=package_code("quality_suite"),
+    output:
+        results="results/validation/expectations.csv",
+        docs=directory("results/data_docs"),
+    params:
+        quality=config["quality"],
+        groups=config["groups"]["labels"],
+        covariates=config["table_one"]["continuous"] + config["table_one"]["categorical"],
+        max_months=config["outcome"]["max_months"],
+    log:
+        "results/logs/data_quality_suite.log",
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/data_quality_suite.py"

@@ -4,7 +4,7 @@ import pandas as pd
 from gistlm.cohort import build_analysis_cohort
 
 tables = {name: pd.read_parquet(path) for name, path in zip(snakemake.params.tables, snakemake.input.tables)}
-verdicts = pd.read_csv(snakemake.input.verdicts)
+verdicts = pd.read_parquet(snakemake.input.verdicts)
 settings = {
     "groups": snakemake.params.groups,
     "outcome": snakemake.params.outcome,

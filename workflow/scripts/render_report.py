@@ -18,6 +18,10 @@ context = {
     "failures_total": len(failures),
     "failure_summary": records(failure_summary(failures)),
     "quarantined": len(pd.read_csv(inputs.quarantine)),
+    "ledger": records(pd.read_csv(inputs.ledger)),
+    "expectations": records(pd.read_csv(inputs.expectations)),
+    # the report sits in results/, beside the data_docs folder
+    "data_docs": str(Path(inputs.data_docs).relative_to(Path(snakemake.output.html).parent) / "index.html"),
     "table_one": records(table_one),
     "table_one_columns": list(table_one.columns),
     **{name: records(pd.read_csv(inputs[name]))
