@@ -22,3 +22,4 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         "results/report.html",
+        "results/provenance.json",

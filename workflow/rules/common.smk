@@ -53,3 +53,13 @@ def analysis_plan():
         "alpha": config["survival"]["alpha"],
         "rate_months": config["survival"]["rate_months"],
     }
+
+
+def provenance_records():
+    """The provenance record of every job of the run (each rule writes its own)."""
+    single = ["validate_extract", "apply_eligibility", "derive_analysis_cohort", "patient_ledger",
+              "data_quality_suite", "kaplan_meier", "cox_regression", "baseline_table",
+              "draw_figures", "render_report"]
+    return expand("results/provenance/ingest_table/{table}.json", table=RAW_TABLES) + [
+        f"results/provenance/{name}.json" for name in single
+    ]

@@ -5,6 +5,7 @@ rule apply_eligibility:
         quarantine="results/validation/quarantine.csv",
         code=package_code("eligibility"),
     output:
+        provenance="results/provenance/apply_eligibility.json",
         verdicts="results/cohort/eligibility.parquet",
         attrition="results/cohort/attrition.csv",
     params:
@@ -12,6 +13,8 @@ rule apply_eligibility:
         rules=config["eligibility"],
     log:
         "results/logs/apply_eligibility.log",
+    benchmark:
+        "results/benchmarks/apply_eligibility.tsv"
     conda:
         "../envs/gistlm.yaml"
     script:

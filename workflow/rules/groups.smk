@@ -5,6 +5,7 @@ rule derive_analysis_cohort:
         verdicts="results/cohort/eligibility.parquet",
         code=package_code("cohort"),
     output:
+        provenance="results/provenance/derive_analysis_cohort.json",
         cohort="results/cohort/analysis.parquet",
     params:
         tables=RAW_TABLES,
@@ -13,6 +14,8 @@ rule derive_analysis_cohort:
         covariate_cutoffs=config["covariate_cutoffs"],
     log:
         "results/logs/derive_analysis_cohort.log",
+    benchmark:
+        "results/benchmarks/derive_analysis_cohort.tsv"
     conda:
         "../envs/gistlm.yaml"
     script:

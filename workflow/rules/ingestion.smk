@@ -4,12 +4,15 @@ rule ingest_table:
         raw=raw_table_path,
         code=package_code("ingestion"),
     output:
+        provenance="results/provenance/ingest_table/{table}.json",
         table="results/interim/{table}.parquet",
         conversions="results/interim/{table}.conversions.csv",
     params:
         encoding=config["raw"]["encoding"],
     log:
         "results/logs/ingest_table/{table}.log",
+    benchmark:
+        "results/benchmarks/ingest_table/{table}.tsv"
     conda:
         "../envs/gistlm.yaml"
     script:

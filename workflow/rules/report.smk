@@ -4,6 +4,7 @@ rule baseline_table:
         cohort="results/cohort/analysis.parquet",
         code=package_code("report"),
     output:
+        provenance="results/provenance/baseline_table.json",
         table="results/cohort/table_one.csv",
     params:
         groups=config["groups"]["labels"],
@@ -11,6 +12,8 @@ rule baseline_table:
         categorical=config["table_one"]["categorical"],
     log:
         "results/logs/baseline_table.log",
+    benchmark:
+        "results/benchmarks/baseline_table.tsv"
     conda:
         "../envs/gistlm.yaml"
     script:
@@ -24,6 +27,7 @@ rule draw_figures:
         cox="results/survival/cox.csv",
         code=package_code("figures"),
     output:
+        provenance="results/provenance/draw_figures.json",
         km="results/figures/km.png",
         forest="results/figures/forest.png",
     params:
@@ -32,6 +36,8 @@ rule draw_figures:
         max_months=config["outcome"]["max_months"],
     log:
         "results/logs/draw_figures.log",
+    benchmark:
+        "results/benchmarks/draw_figures.tsv"
     conda:
         "../envs/gistlm.yaml"
     script:
@@ -56,15 +62,39 @@ rule render_report:
         ph_test="results/survival/ph_test.csv",
         km_png="results/figures/km.png",
         forest_png="results/figures/forest.png",
+        raw_records=expand("results/provenance/ingest_table/{table}.json", table=RAW_TABLES),
         template="src/gistlm/templates/report.html.j2",
-        code=package_code("report"),
+        code=package_code("report", "provenance"),
     output:
+        provenance="results/provenance/render_report.json",
         html="results/report.html",
     params:
         plan=analysis_plan(),
+        config=config,
     log:
         "results/logs/render_report.log",
+    benchmark:
+        "results/benchmarks/render_report.tsv"
     conda:
         "../envs/gistlm.yaml"
     script:
         "../scripts/render_report.py"
+
+
+rule gather_provenance:
+    """Join every job's provenance record into results/provenance.json."""
+    input:
+        records=provenance_records(),
+        code=package_code("provenance"),
+    output:
+        provenance="results/provenance.json",
+    params:
+        config=config,
+    log:
+        "results/logs/gather_provenance.log",
+    benchmark:
+        "results/benchmarks/gather_provenance.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/gather_provenance.py"

@@ -4,6 +4,7 @@ rule kaplan_meier:
         cohort="results/cohort/analysis.parquet",
         code=package_code("survival"),
     output:
+        provenance="results/provenance/kaplan_meier.json",
         km="results/survival/km.csv",
         median="results/survival/median_os.csv",
         rates="results/survival/os_rates.csv",
@@ -16,6 +17,8 @@ rule kaplan_meier:
         rate_months=config["survival"]["rate_months"],
     log:
         "results/logs/kaplan_meier.log",
+    benchmark:
+        "results/benchmarks/kaplan_meier.tsv"
     conda:
         "../envs/gistlm.yaml"
     script:
@@ -28,6 +31,7 @@ rule cox_regression:
         cohort="results/cohort/analysis.parquet",
         code=package_code("survival"),
     output:
+        provenance="results/provenance/cox_regression.json",
         cox="results/survival/cox.csv",
         ph_test="results/survival/ph_test.csv",
     params:
@@ -37,6 +41,8 @@ rule cox_regression:
         covariates=config["survival"]["cox_covariates"],
     log:
         "results/logs/cox_regression.log",
+    benchmark:
+        "results/benchmarks/cox_regression.tsv"
     conda:
         "../envs/gistlm.yaml"
     script:

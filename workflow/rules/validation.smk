@@ -5,6 +5,7 @@ rule validate_extract:
         conversions=interim("conversions.csv"),
         code=package_code("validation"),
     output:
+        provenance="results/provenance/validate_extract.json",
         tables=validated_tables(),
         failures="results/validation/failure_cases.csv",
         quarantine="results/validation/quarantine.csv",
@@ -13,6 +14,8 @@ rule validate_extract:
         latest_date=config["validation"]["latest_date"],
     log:
         "results/logs/validate_extract.log",
+    benchmark:
+        "results/benchmarks/validate_extract.tsv"
     conda:
         "../envs/gistlm.yaml"
     script:
@@ -28,11 +31,14 @@ rule patient_ledger:
         cohort="results/cohort/analysis.parquet",
         code=package_code("ledger"),
     output:
+        provenance="results/provenance/patient_ledger.json",
         ledger="results/validation/ledger.parquet",
         csv="results/validation/ledger.csv",
         counts="results/validation/ledger_counts.csv",
     log:
         "results/logs/patient_ledger.log",
+    benchmark:
+        "results/benchmarks/patient_ledger.tsv"
     conda:
         "../envs/gistlm.yaml"
     script:
@@ -45,6 +51,7 @@ rule data_quality_suite:
         cohort="results/cohort/analysis.parquet",
         code=package_code("quality_suite"),
     output:
+        provenance="results/provenance/data_quality_suite.json",
         results="results/validation/expectations.csv",
         docs=directory("results/data_docs"),
     params:
@@ -54,6 +61,8 @@ rule data_quality_suite:
         max_months=config["outcome"]["max_months"],
     log:
         "results/logs/data_quality_suite.log",
+    benchmark:
+        "results/benchmarks/data_quality_suite.tsv"
     conda:
         "../envs/gistlm.yaml"
     script:

@@ -2,7 +2,9 @@
 import pandas as pd
 
 from gistlm.report import table_one
+from gistlm.provenance import recorded
 
-cohort = pd.read_parquet(snakemake.input.cohort)
-table = table_one(cohort, snakemake.params.groups, snakemake.params.continuous, snakemake.params.categorical)
-table.to_csv(snakemake.output.table, index=False)
+with recorded(snakemake):
+    cohort = pd.read_parquet(snakemake.input.cohort)
+    table = table_one(cohort, snakemake.params.groups, snakemake.params.continuous, snakemake.params.categorical)
+    table.to_csv(snakemake.output.table, index=False)

@@ -2,9 +2,11 @@
 import pandas as pd
 
 from gistlm.survival import cox_models
+from gistlm.provenance import recorded
 
-cohort = pd.read_parquet(snakemake.input.cohort)
-cox, ph_test = cox_models(cohort, snakemake.params.groups, snakemake.params.reference,
-                          snakemake.params.covariates, snakemake.params.alpha)
-cox.to_csv(snakemake.output.cox, index=False)
-ph_test.to_csv(snakemake.output.ph_test, index=False)
+with recorded(snakemake):
+    cohort = pd.read_parquet(snakemake.input.cohort)
+    cox, ph_test = cox_models(cohort, snakemake.params.groups, snakemake.params.reference,
+                              snakemake.params.covariates, snakemake.params.alpha)
+    cox.to_csv(snakemake.output.cox, index=False)
+    ph_test.to_csv(snakemake.output.ph_test, index=False)

@@ -1,10 +1,10 @@
 """Rule data_quality_suite: analysis cohort -> expectation results + Data Docs."""
 import pandas as pd
 
-from gistlm.extract_errors import report_extract_errors
 from gistlm.quality_suite import run_suite, stop_on_critical
+from gistlm.provenance import recorded
 
-with report_extract_errors(snakemake.log[0]):
+with recorded(snakemake):
     cohort = pd.read_parquet(snakemake.input.cohort)
     settings = {**snakemake.params.quality, "max_months": snakemake.params.max_months}
     results = run_suite(cohort, settings, snakemake.params.groups, snakemake.params.covariates,

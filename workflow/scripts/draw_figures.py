@@ -2,8 +2,10 @@
 import pandas as pd
 
 from gistlm.figures import forest_figure, km_figure, save_png
+from gistlm.provenance import recorded
 
-cohort = pd.read_parquet(snakemake.input.cohort)
-params = snakemake.params
-save_png(km_figure(cohort, params.groups, params.alpha, params.max_months), snakemake.output.km)
-save_png(forest_figure(pd.read_csv(snakemake.input.cox)), snakemake.output.forest)
+with recorded(snakemake):
+    cohort = pd.read_parquet(snakemake.input.cohort)
+    params = snakemake.params
+    save_png(km_figure(cohort, params.groups, params.alpha, params.max_months), snakemake.output.km)
+    save_png(forest_figure(pd.read_csv(snakemake.input.cox)), snakemake.output.forest)

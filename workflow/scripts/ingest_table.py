@@ -1,8 +1,8 @@
 """Rule ingest_table: one raw table -> typed Parquet + conversion log."""
-from gistlm.extract_errors import report_extract_errors
+from gistlm.provenance import recorded
 from gistlm.ingestion import read_raw_table, type_raw_table
 
-with report_extract_errors(snakemake.log[0]):
+with recorded(snakemake):
     table = snakemake.wildcards.table
     raw = read_raw_table(snakemake.input.raw, table, snakemake.params.encoding)
     typed, conversions = type_raw_table(raw, table)

@@ -1,0 +1,72 @@
+"""`gistlm` command line: trace a result's provenance, or write a synthetic extract."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from gistlm.provenance import lineage
+
+
+def provenance_command(args) -> int:
+    records_path = Path(args.records)
+    if not records_path.is_file():
+        print(f"gistlm: {records_path} not found; run the workflow first (snakemake --cores 4).",
+              file=sys.stderr)
+        return 2
+    provenance = json.loads(records_path.read_text())
+    target = Path(args.path)
+    if target.resolve() == records_path.resolve() or target.parts[:2] == ("results", "provenance"):
+        print(f"{target}: a provenance record itself, written by rule gather_provenance or by the "
+              "rule it is named after; trace a result instead.")
+        return 0
+    steps = lineage(provenance, str(target))
+    if not steps:
+        print(f"gistlm: no rule of this run wrote {target}; is it under results/?", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"file": str(target), "steps": steps}, indent=2, sort_keys=True))
+    else:
+        print(describe(target, steps))
+    return 1 if any(step["problems"] for step in steps) else 0
+
+
+def describe(target: Path, steps: list[dict]) -> str:
+    """Lineage as text: one block per step, newest first, raw files last."""
+    lines = [f"Lineage of {target} ({len(steps)} steps, back to the raw extract)"]
+    for number, step in enumerate(steps, 1):
+        lines.append(f"\n{number}. rule {step['step']} (finished {step['finished']})")
+        lines += [f"   params  {name} = {json.dumps(value)}" for name, value in step["params"].items()]
+        lines += [f"   code    {path}  sha256 {digest[:16]}" for path, digest in step["code"].items()]
+        lines += [f"   input   {path}  sha256 {digest[:16]}" for path, digest in step["inputs"].items()]
+        lines += [f"   output  {path}  sha256 {digest[:16]}" for path, digest in step["outputs"].items()]
+        lines += [f"   !! {problem}" for problem in step["problems"]]
+    flagged = sum(len(step["problems"]) for step in steps)
+    lines.append(f"\n{flagged} file(s) no longer match their recorded hash." if flagged
+                 else "\nEvery recorded hash matches the files on disk.")
+    return "\n".join(lines)
+
+
+def synthesize_command(args) -> int:
+    from gistlm.synthetic_cohort import main as synthesize
+
+    return synthesize(args.rest) or 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="gistlm", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    trace = commands.add_parser("provenance", help="lineage of a result back to the raw files")
+    trace.add_argument("path", help="a file under results/, e.g. results/survival/cox.csv")
+    trace.add_argument("--json", action="store_true", help="machine-readable output")
+    trace.add_argument("--records", default="results/provenance.json", help="the run's provenance file")
+    trace.set_defaults(run=provenance_command)
+    synth = commands.add_parser("synthesize", help="write a synthetic raw extract (see --help)")
+    synth.add_argument("rest", nargs=argparse.REMAINDER)
+    synth.set_defaults(run=synthesize_command)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
