@@ -25,6 +25,8 @@ DATE_FORMATS = {
     "%Y/%m/%d": "date YYYY/MM/DD",
     "%Y-%m-%d %H:%M:%S": "date-time at midnight",
 }
+# A bare year such as 2020 would otherwise pass as an Excel serial date (1905-07-12).
+YEAR_ONLY = r"^(19|20)\d\d$"
 LOG_COLUMNS = ["table", "row", "column", "value", "converted", "status", "conversion"]
 
 
@@ -40,29 +42,31 @@ def read_raw_table(path: str | Path, table: str, encoding: str = "utf-8") -> pd.
     _check_header(header, path, table)
     frame = cells.iloc[1:].copy()
     frame.columns = header
+    # row numbers count blank lines too, so they point at the file's own lines
+    frame.insert(0, "source_row", np.arange(2, len(frame) + 2))
+    frame = frame[frame.drop(columns="source_row").astype(str).apply(lambda c: c.str.strip()).ne("").any(axis=1)]
     if frame.empty:
         raise ExtractError(f"{table}: file {path} has a header but no data rows.")
-    frame = frame[list(column_types(table))]
-    frame.insert(0, "source_row", np.arange(2, len(frame) + 2))
-    return frame.reset_index(drop=True)
+    return frame[["source_row", *column_types(table)]].reset_index(drop=True)
 
 
 def _read_cells(path: Path, table: str, encoding: str) -> pd.DataFrame:
     """All cells as text, the header being row 0; file-format errors become ExtractError."""
     suffix = path.suffix.lower()
+    configured = encoding
     try:
         if suffix in {".csv", ".txt"}:
             # utf-8-sig also accepts a byte-order mark
             encoding = "utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding
             return pd.read_csv(path, header=None, dtype=str, keep_default_na=False,
-                               encoding=encoding, skip_blank_lines=True)
+                               encoding=encoding, skip_blank_lines=False)
         if suffix in {".xlsx", ".xlsm"}:
             return pd.read_excel(path, header=None, dtype=str, keep_default_na=False)
         if suffix == ".parquet":
             return _parquet_cells(path)
     except UnicodeDecodeError as error:
         raise ExtractError(
-            f"{table}: file {path} is not valid {encoding} text (byte {error.start}); "
+            f"{table}: file {path} is not valid {configured} text (byte {error.start}); "
             "set raw.encoding in the config (e.g. gb18030) or re-export as UTF-8."
         ) from None
     except pd.errors.EmptyDataError:
@@ -82,7 +86,8 @@ def _parquet_cells(path: Path) -> pd.DataFrame:
 
 
 def _check_header(header: list[str], path: Path, table: str) -> None:
-    duplicated = sorted({name for name in header if header.count(name) > 1})
+    # blank header cells are unnamed extra columns, ignored like any other extra column
+    duplicated = sorted({name for name in header if name and header.count(name) > 1})
     if duplicated:
         raise ExtractError(f"{table}: file {path} has duplicate column(s) {duplicated} in its header.")
     missing = [name for name in column_types(table) if name not in header]
@@ -122,7 +127,11 @@ def parse_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
         parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
         values[parsed.dropna().index] = parsed.dropna()
         how[parsed.dropna().index] = label
-    serial = pd.to_numeric(text[values.isna() & text.notna()], errors="coerce")
+    timed = values.notna() & (values != values.dt.normalize())
+    values[timed] = values[timed].dt.normalize()
+    how[timed] = "date-time, time of day dropped"
+    candidates = text[values.isna() & text.notna()]
+    serial = pd.to_numeric(candidates[~candidates.str.match(YEAR_ONLY)], errors="coerce")
     low, high = EXCEL_SERIAL_RANGE
     serial = serial[(serial % 1 == 0) & serial.between(low, high)]
     values[serial.index] = EXCEL_EPOCH + pd.to_timedelta(serial, unit="D")

@@ -24,7 +24,7 @@ def table_one(cohort: pd.DataFrame, groups: list[str], continuous: list[str],
         # tableone's own pandas deprecation warnings are noise in the rule log
         warnings.simplefilter("ignore", (FutureWarning, RuntimeWarning))
         table = TableOne(data, columns=columns, categorical=categorical, groupby="group", smd=True,
-                         missing=True, pval=False, overall=True, order={"group": groups},
+                         missing=True, include_null=False, pval=False, overall=True, order={"group": groups},
                          decimals=1).tableone
     table.columns = [column for _, column in table.columns]
     return table.reset_index(names=["variable", "level"])

@@ -120,6 +120,7 @@ DATE_ORDER = [
     ("birth_date", "primary_diagnosis_date", "patients", True),
     ("primary_diagnosis_date", "lm_diagnosis_date", "liver_metastases", False),
     ("lm_diagnosis_date", "last_contact_date", "follow_up", False),
+    ("lm_diagnosis_date", "death_date", "follow_up", False),
 ]
 
 

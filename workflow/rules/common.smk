@@ -29,6 +29,26 @@ def package_code(*modules):
     return sorted(str(path.relative_to(workflow.basedir)) for path in found)
 
 
+def setting(*keys):
+    """A config value for `params:`, dicts with sorted keys at every level.
+
+    Snakemake compares params by their text, so without sorting, merely reordering keys
+    in the YAML would rerun the rule.
+    """
+    value = config
+    for key in keys:
+        value = value[key]
+    return _sorted_keys(value)
+
+
+def _sorted_keys(value):
+    if isinstance(value, dict):
+        return {key: _sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(item) for item in value]
+    return value
+
+
 def raw_table_path(wildcards):
     """The user's file for one raw table, from config `raw.<table>`."""
     return config["raw"][wildcards.table]
@@ -45,13 +65,13 @@ def validated_tables():
 def analysis_plan():
     """The config sections the report's methods paragraph describes."""
     return {
-        "eligibility": config["eligibility"],
-        "groups": config["groups"],
-        "outcome": config["outcome"],
-        "covariate_cutoffs": config["covariate_cutoffs"],
-        "cox_covariates": config["survival"]["cox_covariates"],
-        "alpha": config["survival"]["alpha"],
-        "rate_months": config["survival"]["rate_months"],
+        "eligibility": setting("eligibility"),
+        "groups": setting("groups"),
+        "outcome": setting("outcome"),
+        "covariate_cutoffs": setting("covariate_cutoffs"),
+        "cox_covariates": setting("survival", "cox_covariates"),
+        "alpha": setting("survival", "alpha"),
+        "rate_months": setting("survival", "rate_months"),
     }
 
 

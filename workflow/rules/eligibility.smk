@@ -10,7 +10,7 @@ rule apply_eligibility:
         attrition="results/cohort/attrition.csv",
     params:
         tables=RAW_TABLES,
-        rules=config["eligibility"],
+        rules=setting("eligibility"),
     log:
         "results/logs/apply_eligibility.log",
     benchmark:

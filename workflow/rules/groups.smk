@@ -9,9 +9,9 @@ rule derive_analysis_cohort:
         cohort="results/cohort/analysis.parquet",
     params:
         tables=RAW_TABLES,
-        groups=config["groups"],
-        outcome=config["outcome"],
-        covariate_cutoffs=config["covariate_cutoffs"],
+        groups=setting("groups"),
+        outcome=setting("outcome"),
+        covariate_cutoffs=setting("covariate_cutoffs"),
     log:
         "results/logs/derive_analysis_cohort.log",
     benchmark:

@@ -8,7 +8,7 @@ rule ingest_table:
         table="results/interim/{table}.parquet",
         conversions="results/interim/{table}.conversions.csv",
     params:
-        encoding=config["raw"]["encoding"],
+        encoding=setting("raw", "encoding"),
     log:
         "results/logs/ingest_table/{table}.log",
     benchmark:

@@ -7,9 +7,9 @@ rule baseline_table:
         provenance="results/provenance/baseline_table.json",
         table="results/cohort/table_one.csv",
     params:
-        groups=config["groups"]["labels"],
-        continuous=config["table_one"]["continuous"],
-        categorical=config["table_one"]["categorical"],
+        groups=setting("groups", "labels"),
+        continuous=setting("table_one", "continuous"),
+        categorical=setting("table_one", "categorical"),
     log:
         "results/logs/baseline_table.log",
     benchmark:
@@ -31,9 +31,9 @@ rule draw_figures:
         km="results/figures/km.png",
         forest="results/figures/forest.png",
     params:
-        groups=config["groups"]["labels"],
-        alpha=config["survival"]["alpha"],
-        max_months=config["outcome"]["max_months"],
+        groups=setting("groups", "labels"),
+        alpha=setting("survival", "alpha"),
+        max_months=setting("outcome", "max_months"),
     log:
         "results/logs/draw_figures.log",
     benchmark:
@@ -70,7 +70,7 @@ rule render_report:
         html="results/report.html",
     params:
         plan=analysis_plan(),
-        config=config,
+        config=setting(),
     log:
         "results/logs/render_report.log",
     benchmark:
@@ -89,7 +89,7 @@ rule gather_provenance:
     output:
         provenance="results/provenance.json",
     params:
-        config=config,
+        config=setting(),
     log:
         "results/logs/gather_provenance.log",
     benchmark:

@@ -11,10 +11,10 @@ rule kaplan_meier:
         logrank="results/survival/logrank.csv",
         follow_up="results/survival/follow_up.csv",
     params:
-        groups=config["groups"]["labels"],
-        reference=config["groups"]["reference"],
-        alpha=config["survival"]["alpha"],
-        rate_months=config["survival"]["rate_months"],
+        groups=setting("groups", "labels"),
+        reference=setting("groups", "reference"),
+        alpha=setting("survival", "alpha"),
+        rate_months=setting("survival", "rate_months"),
     log:
         "results/logs/kaplan_meier.log",
     benchmark:
@@ -35,10 +35,10 @@ rule cox_regression:
         cox="results/survival/cox.csv",
         ph_test="results/survival/ph_test.csv",
     params:
-        groups=config["groups"]["labels"],
-        reference=config["groups"]["reference"],
-        alpha=config["survival"]["alpha"],
-        covariates=config["survival"]["cox_covariates"],
+        groups=setting("groups", "labels"),
+        reference=setting("groups", "reference"),
+        alpha=setting("survival", "alpha"),
+        covariates=setting("survival", "cox_covariates"),
     log:
         "results/logs/cox_regression.log",
     benchmark:

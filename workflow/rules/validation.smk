@@ -11,7 +11,7 @@ rule validate_extract:
         quarantine="results/validation/quarantine.csv",
     params:
         tables=RAW_TABLES,
-        latest_date=config["validation"]["latest_date"],
+        latest_date=setting("validation", "latest_date"),
     log:
         "results/logs/validate_extract.log",
     benchmark:
@@ -55,10 +55,10 @@ rule data_quality_suite:
         results="results/validation/expectations.csv",
         docs=directory("results/data_docs"),
     params:
-        quality=config["quality"],
-        groups=config["groups"]["labels"],
-        covariates=config["table_one"]["continuous"] + config["table_one"]["categorical"],
-        max_months=config["outcome"]["max_months"],
+        quality=setting("quality"),
+        groups=setting("groups", "labels"),
+        covariates=setting("table_one", "continuous") + setting("table_one", "categorical"),
+        max_months=setting("outcome", "max_months"),
     log:
         "results/logs/data_quality_suite.log",
     benchmark:

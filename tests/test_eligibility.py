@@ -1,0 +1,117 @@
+"""Eligibility: each criterion excludes at its own step, the first failed step wins, and the
+attrition table adds up.
+
+Every patient below is the default eligible patient of conftest (LM diagnosed 2016-03-01,
+imatinib line 1 from 2016-03-10, alive at 2022-12-01) changed in one respect.
+"""
+
+import pandas as pd
+import pytest
+
+from gistlm.eligibility import STEPS, apply_criteria, attrition
+
+# patient id -> (overrides of patient_rows, expected step or None when eligible)
+CASES = {
+    "E00": ({}, None),
+    "E01": ({"patient": {"primary_pathology": "leiomyosarcoma"}}, "not_gist"),
+    "E02": ({"lm": {"lm_evidence": "none"}}, "no_lm_evidence"),
+    "E03": ({"lm": {"ecog": "2"}}, "ecog_over_limit"),
+    "E04": ({"lm": {"total_bilirubin_umol_l": "40"}}, "inadequate_organ_function"),
+    "E05": ({"lm": {"total_bilirubin_umol_l": "", "platelets_1e9_l": "NA", "ecog": ""}}, None),
+    "E06": ({"treatments": [{"treatment": "sunitinib", "dose_mg_day": "50"}]}, "no_imatinib"),
+    "E07": ({"treatments": [{"start_date": "2015-01-10", "end_date": "2015-12-01"},
+                            {"treatment": "sunitinib", "line": "2", "start_date": "2015-12-10", "dose_mg_day": "37.5"}]},
+            "lm_on_later_line_tki"),
+    "E08": ({"treatments": [{}, {"treatment": "sunitinib", "line": "2", "start_date": "2018-01-02", "dose_mg_day": "37.5"}]}, None),
+    "E09": ({"patient": {"other_malignancy": "yes"}}, "other_malignancy"),
+    "E10": ({"follow_up": {"last_contact_date": "2016-03-01"}}, "no_follow_up"),
+    # boundaries: exactly at the limit is fine; dead on the LM day has follow-up
+    "E11": ({"lm": {"ecog": "1", "total_bilirubin_umol_l": "31.5", "neutrophils_1e9_l": "1.5"}}, None),
+    "E12": ({"follow_up": {"last_contact_date": "2016-03-01", "vital_status": "dead",
+                           "death_date": "2016-03-01"}}, None),
+    "E13": ({"lm": {"neutrophils_1e9_l": "1.2", "alt_u_l": "250"}}, "inadequate_organ_function"),
+    # a sunitinib line 2 started on the LM day counts as "on a later line"
+    "E14": ({"treatments": [{"start_date": "2015-01-10", "end_date": "2016-02-01"},
+                            {"treatment": "sunitinib", "line": "2", "start_date": "2016-03-01", "dose_mg_day": "37.5"}]},
+            "lm_on_later_line_tki"),
+    # failing two criteria: excluded at the earlier step only
+    "E15": ({"patient": {"primary_pathology": "adenocarcinoma", "other_malignancy": "yes"},
+             "lm": {"ecog": "3"}}, "not_gist"),
+    "E16": ({"lm": {"ecog": "2", "alt_u_l": "500"}}, "ecog_over_limit"),
+}
+
+
+@pytest.fixture(scope="module")
+def verdicts(make_patient, make_extract, typed_extract, default_rules):
+    frames = make_extract(*(make_patient(pid, **overrides) for pid, (overrides, _) in CASES.items()))
+    tables, _ = typed_extract(frames)
+    return apply_criteria(tables, default_rules).set_index("patient_id")
+
+
+def test_every_patient_gets_one_verdict_sorted_by_id(verdicts):
+    assert list(verdicts.index) == sorted(CASES)
+    assert list(verdicts.columns) == ["eligible", "step", "reason"]
+
+
+@pytest.mark.parametrize("pid", list(CASES))
+def test_patient_is_excluded_at_the_expected_step(verdicts, pid):
+    expected = CASES[pid][1]
+    verdict = verdicts.loc[pid]
+    if expected is None:
+        assert bool(verdict["eligible"]) is True
+        assert pd.isna(verdict["step"]) and pd.isna(verdict["reason"])
+    else:
+        assert bool(verdict["eligible"]) is False
+        assert verdict["step"] == expected
+        assert verdict["reason"].startswith(dict(STEPS)[expected])
+
+
+def test_organ_function_reason_names_the_failing_labs(verdicts):
+    assert verdicts.loc["E04", "reason"] == (
+        "liver, haematologic or renal function outside the limits: total_bilirubin_umol_l")
+    assert verdicts.loc["E13", "reason"] == (
+        "liver, haematologic or renal function outside the limits: alt_u_l, neutrophils_1e9_l")
+    # other steps keep their plain reason
+    assert verdicts.loc["E16", "reason"] == "ECOG performance status above the limit"
+
+
+def test_thresholds_come_from_the_rules(make_patient, make_extract, typed_extract, rules):
+    frames = make_extract(make_patient("A", lm={"ecog": "2"}),
+                          make_patient("B", lm={"total_bilirubin_umol_l": "40"}),
+                          make_patient("C", patient={"primary_pathology": " gist "}))
+    tables, _ = typed_extract(frames)
+    rules["max_ecog"] = 2
+    rules["labs"]["total_bilirubin_umol_l"] = {"max": 50}
+    verdicts = apply_criteria(tables, rules)
+    assert verdicts["eligible"].tolist() == [True, True, True]
+
+
+def test_patient_without_lm_or_follow_up_record_is_excluded(make_patient, make_extract, typed_extract, rules):
+    frames = make_extract(make_patient("N1", lm=False), make_patient("N2", follow_up=False))
+    tables, _ = typed_extract(frames)
+    verdicts = apply_criteria(tables, rules).set_index("patient_id")
+    assert verdicts.loc["N1", "step"] == "no_lm_evidence"
+    assert verdicts.loc["N2", "step"] == "no_follow_up"
+
+
+def test_attrition_counts_add_up(verdicts):
+    table = attrition(verdicts.reset_index(), quarantined=4)
+    steps = [step for step, _ in STEPS]
+    assert table["step"].tolist() == ["raw extract", "quarantine", *steps, "analysis cohort"]
+    counts = table.set_index("step")
+    expected = pd.Series([CASES[pid][1] for pid in CASES]).value_counts()
+    for step in steps:
+        assert counts.loc[step, "excluded"] == expected.get(step, 0)
+    n_eligible = sum(1 for _, step in CASES.values() if step is None)
+    assert counts.loc["raw extract", "remaining"] == len(CASES) + 4
+    assert counts.loc["quarantine", "excluded"] == 4
+    assert counts.loc["quarantine", "remaining"] == len(CASES)
+    assert counts.loc["analysis cohort", "remaining"] == n_eligible == 5
+    # raw = quarantined + sum of exclusions + analysed
+    assert counts.loc["raw extract", "remaining"] == (
+        counts["excluded"].sum() + counts.loc["analysis cohort", "remaining"])
+    # each step removes exactly its exclusions; remaining never grows
+    remaining = table["remaining"].tolist()
+    assert all(later <= earlier for earlier, later in zip(remaining, remaining[1:]))
+    for i in range(1, len(table) - 1):
+        assert remaining[i - 1] - remaining[i] == table.loc[i, "excluded"]

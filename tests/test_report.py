@@ -1,0 +1,161 @@
+"""Report: Table 1 (tableone), the number formatters and the Jinja2 rendering."""
+
+import math
+
+import jinja2
+import numpy as np
+import pandas as pd
+import pytest
+
+from gistlm.report import (embed_png, failure_summary, fmt_number, fmt_p, fmt_percent, records,
+                           render_report, table_one)
+
+GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
+SMD_COLUMNS = {"SMD (IM,IM+HR)", "SMD (IM,IM+RFA/TACE)", "SMD (IM+HR,IM+RFA/TACE)"}
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    frame = pd.DataFrame({
+        "group": ["IM"] * 4 + ["IM+HR"] * 3 + ["IM+RFA/TACE"] * 3,
+        # IM 50/60/70/missing: mean 60, SD 10; IM+HR 40/45/50: 45 (5); IM+RFA/TACE 65/70/75: 70 (5)
+        "age_at_lm_years": [50, 60, 70, np.nan, 40, 45, 50, 65, 70, 75.0],
+        "male": [1, 0, 1, np.nan, 1, 1, 0, 0, np.nan, 1.0],
+        "mutation": ["KIT_exon11", "KIT_exon9", "KIT_exon11", "PDGFRA", "KIT_exon11", "KIT_exon11",
+                     "KIT_exon9", "KIT_exon9", "KIT_exon11", "wild_type"],
+    })
+    frame["group"] = pd.Categorical(frame["group"], categories=GROUPS)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def table(cohort):
+    return table_one(cohort, GROUPS, ["age_at_lm_years"], ["male", "mutation"])
+
+
+def test_table_one_columns(table):
+    assert list(table.columns[:4]) == ["variable", "level", "Missing", "Overall"]
+    assert set(GROUPS) <= set(table.columns)
+    assert SMD_COLUMNS <= set(table.columns)
+    assert len(table.columns) == 4 + len(GROUPS) + len(SMD_COLUMNS)
+
+
+def test_table_one_has_one_row_per_variable_level(table):
+    rows = list(zip(table["variable"], table["level"]))
+    assert rows[0] == ("n", "")
+    assert rows[1] == ("age_at_lm_years, mean (SD)", "")
+    mutation = table[table["variable"] == "mutation, n (%)"]
+    assert sorted(mutation["level"]) == ["KIT_exon11", "KIT_exon9", "PDGFRA", "wild_type"]
+    counts = mutation.set_index("level")
+    assert counts.loc["KIT_exon11", "Overall"] == "5 (50.0)"
+    assert counts.loc["KIT_exon11", "IM"] == "2 (50.0)"
+    assert counts.loc["PDGFRA", "IM+HR"] == "0 (0.0)"
+
+
+def test_table_one_counts_and_summaries(table):
+    n = table.set_index("variable").loc["n"]
+    assert [int(n[column]) for column in ["Overall", *GROUPS]] == [10, 4, 3, 3]
+    age = table.set_index("variable").loc["age_at_lm_years, mean (SD)"]
+    assert (age["IM"], age["IM+HR"], age["IM+RFA/TACE"]) == ("60.0 (10.0)", "45.0 (5.0)", "70.0 (5.0)")
+
+
+def test_table_one_smd_of_a_continuous_variable_by_hand(table):
+    age = table.set_index("variable").loc["age_at_lm_years, mean (SD)"]
+
+    def smd(m1, s1, m2, s2):
+        return (m2 - m1) / math.sqrt((s1 ** 2 + s2 ** 2) / 2)
+
+    assert float(age["SMD (IM,IM+HR)"]) == pytest.approx(smd(60, 10, 45, 5), abs=1e-3)
+    assert float(age["SMD (IM,IM+RFA/TACE)"]) == pytest.approx(smd(60, 10, 70, 5), abs=1e-3)
+    assert float(age["SMD (IM+HR,IM+RFA/TACE)"]) == pytest.approx(smd(45, 5, 70, 5), abs=1e-3)
+
+
+def missing_counts(table, variable):
+    """The non-blank entries of the Missing column for one variable, as integers."""
+    values = table.loc[table["variable"] == variable, "Missing"]
+    return [int(value) for value in values if str(value).strip() not in {"", "nan", "None"}]
+
+
+def test_table_one_missing_column_counts_a_continuous_variable(table):
+    assert missing_counts(table, "age_at_lm_years, mean (SD)") == [1]
+
+
+def test_table_one_missing_column_counts_a_categorical_variable(table):
+    # two patients have no `male` value: Missing must say 2 (the report's legend:
+    # "Missing = number of patients without a value")
+    assert missing_counts(table, "male, n (%)") == [2]
+    assert missing_counts(table, "mutation, n (%)") == [0]
+
+
+# --- formatting filters ------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, expected", [
+    (0.0004, "<0.001"), (0.000999, "<0.001"), (0.001, "0.001"), (0.0123, "0.012"),
+    (0.5, "0.500"), (1.0, "1.000"), (None, "–"), (float("nan"), "–"), (np.float64(0.04712), "0.047"),
+])
+def test_fmt_p(value, expected):
+    assert fmt_p(value) == expected
+
+
+@pytest.mark.parametrize("args, expected", [
+    ((132.6,), "132.60"), ((132.6, 1), "132.6"), ((44.83, 0), "45"), ((None,), "–"),
+    ((float("nan"), 1, "not reached"), "not reached"), ((np.float64(0.361), 3), "0.361"),
+])
+def test_fmt_number(args, expected):
+    assert fmt_number(*args) == expected
+
+
+@pytest.mark.parametrize("value, expected", [(0.611, "61.1%"), (0.9195, "92.0%"), (1.0, "100.0%"),
+                                             (None, "–"), (float("nan"), "–")])
+def test_fmt_percent(value, expected):
+    assert fmt_percent(value) == expected
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+def test_render_report_uses_the_filters(tmp_path):
+    template = tmp_path / "tiny.html.j2"
+    template.write_text(
+        "p={{ p | p }} hr={{ hr | num(3) }} rate={{ rate | pct }} median={{ median | num(1, 'NR') }}\n"
+        "{% for row in rows %}[{{ row.group }}:{{ row.n }}]{% endfor %}\n<i>{{ note }}</i>\n",
+        encoding="utf-8")
+    rows = records(pd.DataFrame({"group": ["IM", "IM+HR"], "n": [126, 81]}))
+    html = render_report(template, {"p": 0.0004, "hr": 0.3612, "rate": 0.611, "median": float("nan"),
+                                    "rows": rows, "note": "a < b & c"})
+    lines = html.splitlines()
+    # "<0.001" is HTML-escaped, so a browser shows it as written
+    assert lines[0] == "p=&lt;0.001 hr=0.361 rate=61.1% median=NR"
+    # trim_blocks: the newline after a block tag is dropped; .j2 templates are autoescaped,
+    # so data cannot inject markup
+    assert lines[1] == "[IM:126][IM+HR:81]<i>a &lt; b &amp; c</i>"
+    assert len(lines) == 2
+
+
+def test_render_report_is_strict_about_undefined_variables(tmp_path):
+    template = tmp_path / "tiny.html.j2"
+    template.write_text("{{ defined }} and {{ not_given }}", encoding="utf-8")
+    with pytest.raises(jinja2.UndefinedError, match="not_given"):
+        render_report(template, {"defined": 1})
+
+
+def test_records_turn_missing_values_into_none():
+    rows = records(pd.DataFrame({"group": ["IM", "IM+HR"], "median": [132.6, np.nan]}))
+    assert rows == [{"group": "IM", "median": 132.6}, {"group": "IM+HR", "median": None}]
+
+
+def test_failure_summary_counts_by_table_column_and_check():
+    failures = pd.DataFrame({
+        "table": ["patients", "patients", "follow_up"], "row": [2, 3, 4],
+        "column": ["sex", "sex", "death_date"],
+        "check": ["isin(['M', 'F'])"] * 2 + ["death_date given when dead"],
+        "value": ["X", "Y", "nan"], "patient_id": ["P01", "P02", "P03"]})
+    summary = failure_summary(failures)
+    assert summary.values.tolist() == [["follow_up", "death_date", "death_date given when dead", 1],
+                                       ["patients", "sex", "isin(['M', 'F'])", 2]]
+    assert failure_summary(failures.iloc[0:0]).empty
+
+
+def test_embed_png_is_a_data_uri(tmp_path):
+    png = tmp_path / "x.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n")
+    assert embed_png(png) == "data:image/png;base64,iVBORw0KGgo="
