@@ -1,0 +1,33 @@
+"""The workflow's data stages run in-process, as the rule scripts chain them, for fast tests."""
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from gistlm.cohort import build_analysis_cohort
+from gistlm.eligibility import apply_criteria
+from gistlm.ingestion import read_raw_table, type_raw_table
+from gistlm.ledger import patient_ledger
+from gistlm.validation import validate_extract
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
+DEFAULT_EXTRACT = {table: REPO / "resources" / "extract" / f"{table}.csv" for table in TABLES}
+
+
+def run_data_stages(paths: dict, encoding: str = "utf-8") -> dict:
+    """Ingestion -> validation -> eligibility -> analysis cohort -> ledger, like the rules."""
+    typed, conversions = {}, {}
+    for table, path in paths.items():
+        typed[table], conversions[table] = type_raw_table(read_raw_table(path, table, encoding), table)
+    validated, failures, quarantine = validate_extract(
+        typed, conversions, pd.Timestamp(CONFIG["validation"]["latest_date"]))
+    verdicts = apply_criteria(validated, CONFIG["eligibility"])
+    settings = {key: CONFIG[key] for key in ["groups", "outcome", "covariate_cutoffs"]}
+    cohort = build_analysis_cohort(validated, verdicts.loc[verdicts["eligible"], "patient_id"], settings)
+    raw_ids = pd.concat([frame["patient_id"] for frame in typed.values()]).drop_duplicates()
+    ledger = patient_ledger(raw_ids, quarantine, verdicts, cohort["patient_id"])
+    return {"cohort": cohort, "ledger": ledger, "failures": failures, "quarantine": quarantine,
+            "raw_ids": raw_ids}
