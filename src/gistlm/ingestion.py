@@ -72,7 +72,10 @@ def _read_cells(path: Path, table: str, encoding: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except (ValueError, OSError, pd.errors.ParserError) as error:
-        raise ExtractError(f"{table}: file {path} could not be read ({error}).") from None
+        # parser messages can span lines; the user gets one paragraph
+        reason = " ".join(str(error).split())
+        raise ExtractError(f"{table}: file {path} could not be read ({reason}); check that every row "
+                           "has as many cells as the header and that quotes are closed.") from None
     raise ExtractError(f"{table}: file {path} must end in .csv, .xlsx or .parquet.")
 
 
