@@ -199,3 +199,13 @@ def settings():
 @pytest.fixture
 def today():
     return TODAY
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """One real cold run of `snakemake` on the default data, shared by the workflow tests."""
+    from workflow_runs import copy_workflow, snakemake
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("run") / "gistlm")
+    snakemake(workdir)
+    return workdir

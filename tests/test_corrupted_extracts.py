@@ -7,8 +7,7 @@ whose message is one paragraph naming the file, or a run in which every distinct
 id is in the ledger exactly once.
 """
 
-import subprocess
-import sys
+import os
 import tempfile
 from pathlib import Path
 
@@ -113,7 +112,9 @@ def distinct_raw_ids(paths: dict) -> set:
     return ids
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CI replays a fixed set of examples so a landing never depends on the draw
+@settings(max_examples=80, deadline=None, derandomize=bool(os.environ.get("CI")),
+          suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_corruption_ends_in_a_balanced_ledger_or_one_clear_error(data):
     frames = {table: frame.copy() for table, frame in PRISTINE.items()}

@@ -9,7 +9,7 @@ import yaml
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
-from workflow_runs import REPO, clone_run, copy_workflow, planned_rules, snakemake
+from workflow_runs import REPO, clone_run, planned_rules, snakemake
 
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 TRUTH = json.loads((REPO / "resources" / "extract" / "truth.json").read_text())
@@ -17,14 +17,6 @@ GROUPS = CONFIG["groups"]["labels"]
 REPORT_STAGE = {"baseline_table", "draw_figures", "render_report", "gather_provenance"}
 # the generator names the ECOG step after the default limit
 TRUTH_STEPS = {"ecog_over_1": "ecog_over_limit"}
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """One real cold run of `snakemake` on the default data."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("run") / "gistlm")
-    snakemake(workdir)
-    return workdir
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -16,9 +17,14 @@ def provenance_command(args) -> int:
         return 2
     provenance = json.loads(records_path.read_text())
     target = Path(args.path)
-    if target.resolve() == records_path.resolve() or target.parts[:2] == ("results", "provenance"):
-        print(f"{target}: a provenance record itself, written by rule gather_provenance or by the "
-              "rule it is named after; trace a result instead.")
+    bookkeeping = target.parts[:2] == ("results", "provenance") or target.stem == "gather_provenance"
+    if target.resolve() == records_path.resolve() or bookkeeping:
+        print(f"{target}: provenance bookkeeping itself (a record, or rule gather_provenance's own "
+              "log or benchmark, which joins the records); trace a result instead.")
+        return 0
+    if target.name == "snakemake-report.zip":
+        print(f"{target}: Snakemake's own report (snakemake --report), built from this run's outputs "
+              "flagged with report(); trace the files inside it, e.g. results/survival/cox.csv.")
         return 0
     steps = lineage(provenance, str(target))
     if not steps:
@@ -54,6 +60,8 @@ def synthesize_command(args) -> int:
 
 
 def main(argv=None) -> int:
+    # a pipe closed early (e.g. `| head`) ends the output quietly, as for any Unix tool
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = argparse.ArgumentParser(prog="gistlm", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     trace = commands.add_parser("provenance", help="lineage of a result back to the raw files")

@@ -7,7 +7,7 @@ rule apply_eligibility:
     output:
         provenance="results/provenance/apply_eligibility.json",
         verdicts="results/cohort/eligibility.parquet",
-        attrition="results/cohort/attrition.csv",
+        attrition=report("results/cohort/attrition.csv", caption="../report/attrition.rst", category="Participants"),
     params:
         tables=RAW_TABLES,
         rules=setting("eligibility"),

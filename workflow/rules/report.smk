@@ -5,7 +5,7 @@ rule baseline_table:
         code=package_code("report"),
     output:
         provenance="results/provenance/baseline_table.json",
-        table="results/cohort/table_one.csv",
+        table=report("results/cohort/table_one.csv", caption="../report/table_one.rst", category="Participants"),
     params:
         groups=setting("groups", "labels"),
         continuous=setting("table_one", "continuous"),
@@ -28,8 +28,8 @@ rule draw_figures:
         code=package_code("figures"),
     output:
         provenance="results/provenance/draw_figures.json",
-        km="results/figures/km.png",
-        forest="results/figures/forest.png",
+        km=report("results/figures/km.png", caption="../report/km.rst", category="Overall survival", subcategory="Figures"),
+        forest=report("results/figures/forest.png", caption="../report/forest.rst", category="Overall survival", subcategory="Figures"),
     params:
         groups=setting("groups", "labels"),
         alpha=setting("survival", "alpha"),

@@ -6,9 +6,9 @@ rule kaplan_meier:
     output:
         provenance="results/provenance/kaplan_meier.json",
         km="results/survival/km.csv",
-        median="results/survival/median_os.csv",
-        rates="results/survival/os_rates.csv",
-        logrank="results/survival/logrank.csv",
+        median=report("results/survival/median_os.csv", caption="../report/median_os.rst", category="Overall survival", subcategory="Tables"),
+        rates=report("results/survival/os_rates.csv", caption="../report/os_rates.rst", category="Overall survival", subcategory="Tables"),
+        logrank=report("results/survival/logrank.csv", caption="../report/logrank.rst", category="Overall survival", subcategory="Tables"),
         follow_up="results/survival/follow_up.csv",
     params:
         groups=setting("groups", "labels"),
@@ -32,7 +32,7 @@ rule cox_regression:
         code=package_code("survival"),
     output:
         provenance="results/provenance/cox_regression.json",
-        cox="results/survival/cox.csv",
+        cox=report("results/survival/cox.csv", caption="../report/cox.rst", category="Overall survival", subcategory="Tables"),
         ph_test="results/survival/ph_test.csv",
     params:
         groups=setting("groups", "labels"),

@@ -52,7 +52,7 @@ rule data_quality_suite:
         code=package_code("quality_suite"),
     output:
         provenance="results/provenance/data_quality_suite.json",
-        results="results/validation/expectations.csv",
+        results=report("results/validation/expectations.csv", caption="../report/expectations.rst", category="Data quality"),
         docs=directory("results/data_docs"),
     params:
         quality=setting("quality"),
