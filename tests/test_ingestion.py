@@ -363,3 +363,19 @@ def test_a_bare_year_is_not_taken_for_an_excel_serial_date():
     values, how = parse_dates(pd.Series(["2020", "43861"]))
     assert pd.isna(values[0]) and how[0] == "not a date (YYYY-MM-DD)"
     assert values[1] == pd.Timestamp("2020-01-31") and how[1] == "Excel serial date"
+
+
+def test_pseudonyms_are_keyed_stable_and_keep_missing_ids(monkeypatch):
+    from gistlm.pseudonyms import load_key, pseudonymise
+
+    ids = pd.Series(["P0001", "P0002", "P0001", None])
+    first = pseudonymise(ids, b"key-1")
+    assert first[0] == first[2] != first[1] and pd.isna(first[3])
+    assert first[0].startswith("PT-") and len(first[0]) == 19 and "P0001" not in first[0]
+    assert pseudonymise(ids, b"key-2")[0] != first[0]
+    monkeypatch.delenv("GISTLM_TEST_KEY", raising=False)
+    assert load_key("GISTLM_TEST_KEY", "", release=False)[1] == "development"
+    with pytest.raises(ExtractError, match="release build needs a pseudonymisation key"):
+        load_key("GISTLM_TEST_KEY", "", release=True)
+    monkeypatch.setenv("GISTLM_TEST_KEY", "s3cret")
+    assert load_key("GISTLM_TEST_KEY", "", release=True) == (b"s3cret", "environment")

@@ -9,6 +9,7 @@ import yaml
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
+from gistlm.pseudonyms import DEVELOPMENT_KEY, pseudonymise
 from workflow_runs import REPO, clone_run, planned_rules, snakemake
 
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -51,7 +52,8 @@ def test_attrition_counts_every_step_and_adds_up(finished_run):
 
 def test_quarantined_patients_are_the_malformed_ones(finished_run):
     quarantined = read(finished_run, "validation/quarantine.csv")
-    assert set(quarantined["patient_id"]) == {entry["patient_id"] for entry in TRUTH["quarantine"]}
+    raw_ids = pd.Series([entry["patient_id"] for entry in TRUTH["quarantine"]])
+    assert set(quarantined["patient_id"]) == set(pseudonymise(raw_ids, DEVELOPMENT_KEY))
     failures = read(finished_run, "validation/failure_cases.csv")
     assert {"table", "row", "column", "check", "value"} <= set(failures.columns)
     assert failures["row"].notna().all()
@@ -97,9 +99,20 @@ def test_report_is_one_self_contained_file(finished_run):
     assert "src=\"http" not in html and "href=\"http" not in html
     for text in ["Analysis cohort: <b>238</b>", "IM+HR vs IM", "Baseline characteristics", "Log-rank"]:
         assert text in html
-    # no patient identifier reaches the report
-    assert not any(pid in html for pid in pd.read_parquet(
-        finished_run / "results" / "cohort" / "analysis.parquet")["patient_id"])
+    # no patient identifier, raw or pseudonymous, reaches the report
+    raw_ids = pd.read_csv(REPO / "resources" / "extract" / "patients.csv", dtype=str)["patient_id"]
+    pseudonyms = pd.read_parquet(finished_run / "results" / "interim" / "patients.parquet")["patient_id"]
+    assert not any(pid in html for pid in [*raw_ids, *pseudonyms])
+
+
+def test_interim_tables_hold_pseudonyms_only(finished_run):
+    raw_ids = set(pd.read_csv(REPO / "resources" / "extract" / "patients.csv", dtype=str)["patient_id"])
+    for path in (finished_run / "results").rglob("*"):
+        if path.suffix in {".csv", ".parquet"}:
+            frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)
+            if "patient_id" in frame:
+                assert not raw_ids & set(frame["patient_id"].dropna()), path
+                assert frame["patient_id"].dropna().str.match(r"^PT-[0-9a-f]{16}$").all(), path
 
 
 # --- exact incremental reruns: each scenario changes one thing in a copy of the finished run

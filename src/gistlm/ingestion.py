@@ -173,7 +173,8 @@ def _conversion_log(table, column, raw, text, values, how) -> pd.DataFrame:
     """Rows of the log for one column: cells whose spelling changed or could not be read."""
     trimmed = raw[column].notna() & (raw[column].astype(str) != text.fillna(raw[column].astype(str)))
     how = how.where(how.notna() | ~trimmed, "surrounding spaces")
-    logged = how.notna()
+    # identifiers are never logged: the log is shared with the data manager
+    logged = how.notna() & (column != "patient_id")
     failed = values.isna() & text.notna()
     return pd.DataFrame({
         "table": table,

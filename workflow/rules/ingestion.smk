@@ -2,13 +2,16 @@ rule ingest_table:
     """Read one raw table (CSV, Excel or Parquet) into typed columns, logging every conversion."""
     input:
         raw=raw_table_path,
-        code=package_code("ingestion"),
+        code=package_code("ingestion", "pseudonyms"),
     output:
         provenance="results/provenance/ingest_table/{table}.json",
         table="results/interim/{table}.parquet",
         conversions="results/interim/{table}.conversions.csv",
     params:
         encoding=setting("raw", "encoding"),
+        privacy=setting("privacy"),
+        # a new key must re-pseudonymise: its fingerprint (never the key) is a param
+        key_fingerprint=pseudonym_key_fingerprint(),
     log:
         "results/logs/ingest_table/{table}.log",
     benchmark:

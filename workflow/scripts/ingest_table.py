@@ -1,10 +1,13 @@
-"""Rule ingest_table: one raw table -> typed Parquet + conversion log."""
-from gistlm.provenance import recorded
+"""Rule ingest_table: one raw table -> typed Parquet (pseudonymous ids) + conversion log."""
 from gistlm.ingestion import read_raw_table, type_raw_table
+from gistlm.provenance import recorded
+from gistlm.pseudonyms import load_key, pseudonymise
 
 with recorded(snakemake):
-    table = snakemake.wildcards.table
+    table, privacy = snakemake.wildcards.table, snakemake.params.privacy
+    key, _ = load_key(privacy["key_env"], privacy.get("key_file"), privacy["release"])
     raw = read_raw_table(snakemake.input.raw, table, snakemake.params.encoding)
     typed, conversions = type_raw_table(raw, table)
+    typed["patient_id"] = pseudonymise(typed["patient_id"], key)
     typed.to_parquet(snakemake.output.table, index=False)
     conversions.to_csv(snakemake.output.conversions, index=False)
