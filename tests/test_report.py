@@ -159,3 +159,20 @@ def test_embed_png_is_a_data_uri(tmp_path):
     png = tmp_path / "x.png"
     png.write_bytes(b"\x89PNG\r\n\x1a\n")
     assert embed_png(png) == "data:image/png;base64,iVBORw0KGgo="
+
+
+def test_small_counts_are_hidden_and_a_lone_one_gets_a_secondary_partner():
+    from gistlm.disclosure import release_attrition, release_counts, suppress_with_total
+
+    counts = pd.Series([126, 4, 31])
+    assert list(release_counts(counts, 5)) == ["126", "<5", "suppressed"]
+    assert list(release_counts(pd.Series([126, 4, 3]), 5)) == ["126", "<5", "<5"]
+    assert list(release_counts(pd.Series([126, 0, 30]), 5)) == ["126", "0", "30"]
+    medians = pd.DataFrame({"group": ["IM", "IM+HR", "IM+RFA/TACE", "All"], "events": [23, 4, 6, 33]})
+    hidden = suppress_with_total(medians, ["events"], medians["group"] == "All", 5)
+    assert list(hidden["events"]) == ["23", "<5", "suppressed", "33"]
+    attrition = pd.DataFrame({"step": ["raw extract", "a", "b", "analysis cohort"],
+                              "remaining": [20, 17, 10, 10], "excluded": [0, 3, 7, 0], "reason": ""})
+    released = release_attrition(attrition, 5)
+    assert list(released["excluded"]) == [0, "<5", "suppressed", 0]
+    assert list(released["remaining"]) == [20, "", "", 10]

@@ -3,6 +3,8 @@
 PNGs are written without a software/version stamp so reruns give identical bytes.
 """
 
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
@@ -17,8 +19,10 @@ from gistlm.survival import by_group, fit_kaplan_meier
 COLOURS = ["#1b6ca8", "#d1495b", "#2e933c", "#8e6c8a", "#edae49"]
 
 
-def km_figure(cohort: pd.DataFrame, groups: list[str], alpha: float, max_months: float) -> plt.Figure:
-    """OS curves per group with confidence bands, censoring ticks and numbers at risk."""
+def km_figure(cohort: pd.DataFrame, groups: list[str], alpha: float, max_months: float,
+              min_cell_count: int = 1) -> plt.Figure:
+    """OS curves per group with confidence bands, censoring ticks and numbers at risk
+    (counts below `min_cell_count` shown as `<min_cell_count`)."""
     fig, ax = plt.subplots(figsize=(8, 5.6))
     fits = []
     for colour, (label, rows) in zip(COLOURS, by_group(cohort, groups)):
@@ -32,8 +36,20 @@ def km_figure(cohort: pd.DataFrame, groups: list[str], alpha: float, max_months:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", frameon=False)
     add_at_risk_counts(*fits, ax=ax, rows_to_show=["At risk"], xticks=ticks)
+    for table in fig.axes[1:]:
+        _suppress_tick_counts(table, min_cell_count)
     fig.tight_layout()
     return fig
+
+
+def _suppress_tick_counts(table_axis, minimum: int) -> None:
+    """lifelines writes each at-risk column as one multi-line tick label: hide small counts."""
+    def hide(match):
+        return f"{match.group(1)}<{minimum}" if 0 < int(match.group(2)) < minimum else match.group(0)
+
+    labels = [re.sub(r"(^|\s|n=)(\d+)(?=$|\))", hide, label.get_text(), flags=re.M)
+              for label in table_axis.get_xticklabels()]
+    table_axis.set_xticks(table_axis.get_xticks(), labels=labels)
 
 
 def forest_figure(cox: pd.DataFrame, model: str = "multivariable") -> plt.Figure:

@@ -72,3 +72,45 @@ def failure_summary(failures: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["table", "column", "check", "records"])
     return (failures.groupby(["table", "column", "check"], dropna=False).size()
             .rename("records").reset_index())
+
+
+def reproduced_value(measure: str, group: str, tables: dict[str, pd.DataFrame], reference: str):
+    """What this run computed for one published figure (None if it has no such figure)."""
+    if measure == "patients":
+        count = tables["median"].set_index("group").loc[group, "n"]
+        return int(count) if str(count).isdigit() else str(count)  # "<5" when suppressed
+    if measure in {"median_os", "median_follow_up"}:
+        value = tables["median" if measure == "median_os" else "follow_up"].set_index("group").loc[group, "median"]
+        return "not reached" if pd.isna(value) else round(float(value), 2)
+    if measure == "os_120":
+        rates = tables["rates"]
+        return float(rates[(rates["group"] == group) & (rates["month"] == 120)]["survival"].iloc[0])
+    if measure == "logrank_p":
+        return float(tables["logrank"].set_index("comparison").loc["global", "p_value"])
+    if measure == "cox_hr":
+        cox = tables["cox"]
+        term = f"{group} vs {reference}"
+        return float(cox[(cox["model"] == "multivariable") & (cox["term"] == term)]["hr"].iloc[0])
+    return None
+
+
+def published_vs_reproduced(published: list[dict], tables: dict[str, pd.DataFrame], reference: str) -> list[dict]:
+    """Each published figure beside this run's value, both formatted alike."""
+    rows = []
+    for figure in published:
+        ours = reproduced_value(figure["measure"], figure["group"], tables, reference)
+        percent = figure["measure"] == "os_120"
+        rows.append({"label": figure["label"],
+                     "published": _figure_text(figure["value"], percent),
+                     "reproduced": _figure_text(ours, percent)})
+    return rows
+
+
+def _figure_text(value, percent: bool) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, str):
+        return value
+    if percent:
+        return fmt_percent(value)
+    return f"{value:g}" if isinstance(value, int) or float(value).is_integer() else f"{value:.3g}"

@@ -84,6 +84,8 @@ def analysis_plan():
         "cox_covariates": setting("survival", "cox_covariates"),
         "alpha": setting("survival", "alpha"),
         "rate_months": setting("survival", "rate_months"),
+        "privacy": setting("privacy"),
+        "latest_date": setting("validation", "latest_date"),
     }
 
 

@@ -34,6 +34,7 @@ rule draw_figures:
         groups=setting("groups", "labels"),
         alpha=setting("survival", "alpha"),
         max_months=setting("outcome", "max_months"),
+        min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/draw_figures.log",
     benchmark:
@@ -63,8 +64,9 @@ rule render_report:
         km_png="results/figures/km.png",
         forest_png="results/figures/forest.png",
         raw_records=expand("results/provenance/ingest_table/{table}.json", table=RAW_TABLES),
+        published="resources/published_results.yaml",
         template="src/gistlm/templates/report.html.j2",
-        code=package_code("report", "provenance"),
+        code=package_code("report", "provenance", "disclosure"),
     output:
         provenance="results/provenance/render_report.json",
         html="results/report.html",

@@ -2,7 +2,7 @@ rule kaplan_meier:
     """Kaplan-Meier OS per group: curves, medians, fixed-time rates, log-rank, follow-up."""
     input:
         cohort="results/cohort/analysis.parquet",
-        code=package_code("survival"),
+        code=package_code("survival", "disclosure"),
     output:
         provenance="results/provenance/kaplan_meier.json",
         km="results/survival/km.csv",
@@ -15,6 +15,7 @@ rule kaplan_meier:
         reference=setting("groups", "reference"),
         alpha=setting("survival", "alpha"),
         rate_months=setting("survival", "rate_months"),
+        min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/kaplan_meier.log",
     benchmark:
@@ -29,7 +30,7 @@ rule cox_regression:
     """Univariable and multivariable Cox models of OS, with Schoenfeld PH tests."""
     input:
         cohort="results/cohort/analysis.parquet",
-        code=package_code("survival"),
+        code=package_code("survival", "disclosure"),
     output:
         provenance="results/provenance/cox_regression.json",
         cox=report("results/survival/cox.csv", caption="../report/cox.rst", category="Overall survival", subcategory="Tables"),
@@ -39,6 +40,7 @@ rule cox_regression:
         reference=setting("groups", "reference"),
         alpha=setting("survival", "alpha"),
         covariates=setting("survival", "cox_covariates"),
+        min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/cox_regression.log",
     benchmark:

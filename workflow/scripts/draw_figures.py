@@ -7,5 +7,5 @@ from gistlm.provenance import recorded
 with recorded(snakemake):
     cohort = pd.read_parquet(snakemake.input.cohort)
     params = snakemake.params
-    save_png(km_figure(cohort, params.groups, params.alpha, params.max_months), snakemake.output.km)
+    save_png(km_figure(cohort, params.groups, params.alpha, params.max_months, params.min_cell_count), snakemake.output.km)
     save_png(forest_figure(pd.read_csv(snakemake.input.cox)), snakemake.output.forest)

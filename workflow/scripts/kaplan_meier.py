@@ -2,14 +2,22 @@
 import pandas as pd
 
 from gistlm.survival import kaplan_meier_table, logrank_tests, median_os, os_rates
+from gistlm.disclosure import suppress_columns, suppress_with_total
 from gistlm.provenance import recorded
 
 with recorded(snakemake):
     cohort = pd.read_parquet(snakemake.input.cohort)
     groups, alpha = snakemake.params.groups, snakemake.params.alpha
-    kaplan_meier_table(cohort, groups, alpha).to_csv(snakemake.output.km, index=False)
-    median_os(cohort, groups, alpha).to_csv(snakemake.output.median, index=False)
+    # tables that leave the hospital: small counts hidden (survival figures untouched)
+    minimum = snakemake.params.min_cell_count
+    suppress_columns(kaplan_meier_table(cohort, groups, alpha), ["at_risk", "events", "censored"],
+                     minimum).to_csv(snakemake.output.km, index=False)
+    medians = median_os(cohort, groups, alpha)
+    suppress_with_total(medians, ["n", "events"], medians["group"] == "All", minimum).to_csv(
+        snakemake.output.median, index=False)
     os_rates(cohort, groups, alpha, snakemake.params.rate_months).to_csv(snakemake.output.rates, index=False)
     logrank_tests(cohort, groups, snakemake.params.reference).to_csv(snakemake.output.logrank, index=False)
     # median follow-up by reverse Kaplan-Meier (censoring as the event)
-    median_os(cohort, groups, alpha, reverse=True).to_csv(snakemake.output.follow_up, index=False)
+    follow_up = median_os(cohort, groups, alpha, reverse=True)
+    suppress_with_total(follow_up, ["n", "events"], follow_up["group"] == "All", minimum).to_csv(
+        snakemake.output.follow_up, index=False)

@@ -1,37 +1,46 @@
-"""Rule render_report: results tables and figures -> results/report.html."""
+"""Rule render_report: results tables and figures -> results/report.html (small cells hidden)."""
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
-from gistlm.report import embed_png, failure_summary, records, render_report
+from gistlm.disclosure import release_attrition, release_ledger, release_table_one
 from gistlm.provenance import recorded, run_summary
+from gistlm.report import embed_png, failure_summary, published_vs_reproduced, records, render_report
 
 with recorded(snakemake):
     inputs, plan = snakemake.input, snakemake.params.plan
+    minimum, groups = plan["privacy"]["min_cell_count"], plan["groups"]["labels"]
+    tables = {name: pd.read_csv(inputs[name]) for name in ["median", "follow_up", "rates", "logrank", "cox", "ph_test"]}
     failures = pd.read_csv(inputs.failures, dtype={"value": str})
-    table_one = pd.read_csv(inputs.table_one, dtype=str)
+    published = yaml.safe_load(Path(inputs.published).read_text())["figures"]
     context = {
         "plan": plan,
-        "groups": plan["groups"]["labels"],
+        "groups": groups,
         "rate_months": plan["rate_months"],
         "ci_label": f"{100 * (1 - plan['alpha']):g}% CI",
-        "attrition": records(pd.read_csv(inputs.attrition)),
+        "attrition": records(release_attrition(pd.read_csv(inputs.attrition), minimum)),
         "failures": records(failures),
         "failures_total": len(failures),
         "failure_summary": records(failure_summary(failures)),
         "quarantined": len(pd.read_csv(inputs.quarantine)),
-        "ledger": records(pd.read_csv(inputs.ledger)),
+        "ledger": records(release_ledger(pd.read_csv(inputs.ledger), minimum)),
         "expectations": records(pd.read_csv(inputs.expectations)),
         # the report sits in results/, beside the data_docs folder
         "data_docs": str(Path(inputs.data_docs).relative_to(Path(snakemake.output.html).parent) / "index.html"),
-        "table_one": records(table_one),
-        "table_one_columns": list(table_one.columns),
-        **{name: records(pd.read_csv(inputs[name]))
-           for name in ["median", "follow_up", "logrank", "cox", "ph_test"]},
-        "os_rates": records(pd.read_csv(inputs.rates)),
+        "table_one": records(release_table_one(pd.read_csv(inputs.table_one, dtype=str), groups, minimum)),
+        "table_one_columns": list(pd.read_csv(inputs.table_one, nrows=0).columns),
+        # the survival tables arrive with small counts already hidden
+        "median_os": records(tables["median"]),
+        "follow_up": records(tables["follow_up"]),
+        "os_rates": records(tables["rates"]),
+        "logrank": records(tables["logrank"]),
+        "cox": records(tables["cox"]),
+        "ph_test": records(tables["ph_test"]),
+        "published": published_vs_reproduced(published, tables, plan["groups"]["reference"]),
+        "causal_section": "",
         "provenance": run_summary(inputs.raw_records, snakemake.params.config, snakemake.scriptdir),
         "km_png": embed_png(inputs.km_png),
         "forest_png": embed_png(inputs.forest_png),
     }
-    context["median_os"] = context.pop("median")
     Path(snakemake.output.html).write_text(render_report(inputs.template, context), encoding="utf-8")

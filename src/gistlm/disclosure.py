@@ -1,0 +1,99 @@
+"""Small-cell suppression of counts in tables meant to leave the hospital.
+
+A count from 1 to `minimum - 1` is shown as `<minimum`. Where suppressed cells belong to a
+set whose total is shown, one suppressed cell alone could be recovered by subtraction, so
+the next smallest cell of that set is suppressed as well (secondary suppression).
+"""
+
+import pandas as pd
+
+
+def small(counts: pd.Series, minimum: int) -> pd.Series:
+    numeric = pd.to_numeric(counts, errors="coerce")
+    return numeric.between(1, minimum - 1)
+
+
+def shown(counts: pd.Series, hidden: pd.Series, minimum: int) -> pd.Series:
+    """Counts as text, `<minimum` where hidden."""
+    text = counts.astype(object).where(counts.isna(), counts.map(lambda c: f"{c:.0f}" if c == c else ""))
+    return text.where(~hidden, f"<{minimum}")
+
+
+def with_secondary(counts: pd.Series, hidden: pd.Series) -> pd.Series:
+    """If exactly one cell of a set is hidden, hide the smallest other non-zero one too."""
+    if hidden.sum() != 1:
+        return hidden
+    others = counts[~hidden & (counts > 0)]
+    if others.empty:
+        return hidden
+    return hidden | (counts.index == others.idxmin())
+
+
+SECONDARY = "suppressed"
+
+
+def release_counts(counts: pd.Series, minimum: int) -> pd.Series:
+    """A set of counts whose total is shown elsewhere: small ones as `<minimum`, and the one
+    hidden only to protect them (secondary suppression) as `suppressed`."""
+    primary = small(counts, minimum)
+    text = shown(counts, primary, minimum)
+    return text.where(~(with_secondary(counts, primary) & ~primary), SECONDARY)
+
+
+def suppress_columns(frame: pd.DataFrame, columns: list[str], minimum: int) -> pd.DataFrame:
+    """Count columns of a release table with small counts suppressed (cell by cell)."""
+    out = frame.copy()
+    for column in columns:
+        out[column] = shown(frame[column], small(frame[column], minimum), minimum)
+    return out
+
+
+def suppress_with_total(frame: pd.DataFrame, columns: list[str], total: pd.Series, minimum: int) -> pd.DataFrame:
+    """Count columns where the `total` rows sum the others: secondary suppression among
+    the other rows, so no hidden count can be recovered from the total."""
+    out = frame.copy()
+    for column in columns:
+        parts = frame.loc[~total, column]
+        out[column] = out[column].astype(object)
+        out.loc[~total, column] = release_counts(parts, minimum)
+        out.loc[total, column] = shown(frame.loc[total, column], small(frame.loc[total, column], minimum), minimum)
+    return out
+
+
+def release_attrition(attrition: pd.DataFrame, minimum: int) -> pd.DataFrame:
+    """Attrition for release: excluded counts suppressed with secondary suppression.
+
+    Intermediate `remaining` counts would give each step away by subtraction, so only the
+    raw total and the analysis cohort keep theirs.
+    """
+    steps = attrition.iloc[1:-1]
+    out = attrition.astype({"remaining": object, "excluded": object})
+    out.loc[steps.index, "excluded"] = release_counts(steps["excluded"], minimum)
+    out.loc[steps.index, "remaining"] = ""
+    return out
+
+
+def release_table_one(table: pd.DataFrame, groups: list[str], minimum: int) -> pd.DataFrame:
+    """Table 1 for release: a categorical variable whose levels include a small count in a
+    group has all its `n (%)` cells hidden in that group and in Overall, so no cell can be
+    recovered from the group sizes or from the other groups."""
+    out = table.copy()
+    missing = pd.to_numeric(table["Missing"], errors="coerce")
+    out["Missing"] = shown(missing, small(missing, minimum), minimum).where(missing.notna(), table["Missing"])
+    counts = {column: pd.to_numeric(table[column].astype(str).str.extract(r"^(\d+) \(")[0], errors="coerce")
+              for column in groups}
+    for variable, rows in table.groupby("variable", sort=False).groups.items():
+        if counts[groups[0]][rows].isna().all():
+            continue  # continuous: a mean (SD), no counts
+        hit = [column for column in groups if small(counts[column][rows], minimum).any()]
+        for column in hit + (["Overall"] if hit else []):
+            out.loc[rows, column] = f"suppressed (<{minimum} in a level)"
+    return out
+
+
+def release_ledger(counts: pd.DataFrame, minimum: int) -> pd.DataFrame:
+    """Patients per ledger status with small counts hidden; the raw total stays."""
+    statuses = counts["status"] != "raw patients"
+    out = counts.astype({"patients": object})
+    out.loc[statuses, "patients"] = release_counts(counts.loc[statuses, "patients"], minimum)
+    return out
