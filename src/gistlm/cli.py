@@ -16,6 +16,11 @@ def provenance_command(args) -> int:
               file=sys.stderr)
         return 2
     provenance = json.loads(records_path.read_text())
+    # jobs run on request only (e.g. results/report.pdf) are not gathered: read their records too
+    for extra in sorted(records_path.parent.glob("provenance/**/*.json")):
+        record = json.loads(extra.read_text())
+        key = record["rule"] + "".join(f"[{value}]" for value in record["wildcards"].values())
+        provenance["records"].setdefault(key, record)
     target = Path(args.path)
     bookkeeping = target.parts[:2] == ("results", "provenance") or target.stem == "gather_provenance"
     if target.resolve() == records_path.resolve() or bookkeeping:

@@ -114,3 +114,18 @@ def _figure_text(value, percent: bool) -> str:
     if percent:
         return fmt_percent(value)
     return f"{value:g}" if isinstance(value, int) or float(value).is_integer() else f"{value:.3g}"
+
+
+def print_pdf(html_path: str | Path, pdf_path: str | Path, browser: str | None = None) -> None:
+    """The report printed to PDF by headless Chromium, with the report's print stylesheet."""
+    import shutil
+    import subprocess
+
+    from gistlm.extract_errors import ExtractError
+
+    browser = browser or shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        raise ExtractError("results/report.pdf needs Chromium: apt-get install chromium (Debian/Ubuntu).")
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--no-pdf-header-footer", f"--print-to-pdf={Path(pdf_path).resolve()}",
+                    Path(html_path).resolve().as_uri()], check=True, capture_output=True, timeout=120)

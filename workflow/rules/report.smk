@@ -100,3 +100,21 @@ rule gather_provenance:
         "../envs/gistlm.yaml"
     script:
         "../scripts/gather_provenance.py"
+
+
+rule report_pdf:
+    """The report as PDF, made only when asked for: snakemake --cores 4 results/report.pdf."""
+    input:
+        html="results/report.html",
+        code=package_code("report"),
+    output:
+        provenance="results/provenance/report_pdf.json",
+        pdf="results/report.pdf",
+    log:
+        "results/logs/report_pdf.log",
+    benchmark:
+        "results/benchmarks/report_pdf.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/report_pdf.py"
