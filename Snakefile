@@ -19,6 +19,7 @@ include: "workflow/rules/validation.smk"
 include: "workflow/rules/eligibility.smk"
 include: "workflow/rules/groups.smk"
 include: "workflow/rules/survival.smk"
+include: "workflow/rules/causal.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -26,3 +27,4 @@ rule all:
     input:
         "results/report.html",
         "results/provenance.json",
+        "results/causal/section.html",

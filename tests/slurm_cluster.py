@@ -2,9 +2,11 @@
 
 munged, slurmctld and slurmd run in the foreground as children of the test, with every file
 they use (slurm.conf, munge key and socket, state, spool, logs) under one temporary folder,
-on free TCP ports: nothing in /etc is read or written, and a system Slurm or munge, if any,
-is left alone. Slurm's clients (sbatch, squeue, sinfo, ...) find this cluster through the
-SLURM_CONF variable of `SlurmCluster.env()`.
+on free TCP ports; a system munge, if any, is left alone. Slurm's clients (sbatch, squeue,
+sinfo, ...) find this cluster through the SLURM_CONF variable of `SlurmCluster.env()`, and
+the `srun` inside each job through a symbolic link /etc/slurm/slurm.conf, made for the
+cluster's lifetime only where the machine has no Slurm configuration of its own (see
+DEFAULT_CONF).
 
 The configuration is the smallest that schedules real jobs: one node (this host) with 2 CPUs,
 one default partition, no accounting database (so job states come from squeue, which keeps
@@ -24,11 +26,18 @@ DAEMONS = ("munged", "slurmctld", "slurmd")
 INSTALL_HINT = "apt-get install slurm-wlm munge"
 # The daemons live in sbin, which is not on every user's PATH.
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
+# The Slurm executor plugin's job step (snakemake-executor-plugin-slurm-jobstep) removes every
+# SLURM_* variable, SLURM_CONF included, before its `srun` inside the job, so that srun only
+# finds a cluster at Slurm's default configuration path: for the test, a symbolic link there
+# to the test's slurm.conf (only when the machine has no Slurm configuration of its own).
+DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
+HEADER = "# Single-node test cluster written by tests/slurm_cluster.py"
 PARTITION = "debug"
 NODE_CPUS = 2
-# squeue reports a finished job for MinJobAge seconds; the Slurm executor plugin only trusts
-# squeue for job states when this is at least 3x its first status-check delay.
-MIN_JOB_AGE = 300
+# squeue reports a finished job for MinJobAge seconds: an hour, so that the test still sees
+# every job of the run at its end. (The Slurm executor plugin only trusts squeue for job
+# states when MinJobAge is at least 3x its first status-check delay.)
+MIN_JOB_AGE = 3600
 
 
 def which(name: str) -> str | None:
@@ -39,10 +48,16 @@ def missing_daemons() -> list[str]:
     return [name for name in DAEMONS if which(name) is None]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """`count` distinct TCP ports nobody listens on now."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def memory_mb() -> int:
@@ -65,6 +80,20 @@ class SlurmStartError(RuntimeError):
     """The daemons are installed but the cluster did not come up."""
 
 
+class SlurmUnusable(RuntimeError):
+    """This machine cannot host the test cluster (not root, or a Slurm of its own)."""
+
+
+def ours(conf: Path) -> bool:
+    """Whether `conf` is missing, a dangling link, or a test cluster's (left by a killed run)."""
+    if not conf.exists():
+        return True
+    try:
+        return conf.read_text(errors="replace").startswith(HEADER)
+    except OSError:
+        return False
+
+
 class SlurmCluster:
     """munged + slurmctld + slurmd under `root`; `start()`, `env()` for clients, `stop()`."""
 
@@ -81,13 +110,14 @@ class SlurmCluster:
     def slurm_conf(self) -> str:
         # RealMemory a bit under the machine's, or slurmd reports too little and drains
         real_memory = int(memory_mb() * 0.9)
+        controller_port, node_port = free_ports(2)
         root = self.root
         return "\n".join([
-            "# Single-node test cluster written by tests/slurm_cluster.py",
+            HEADER,
             "ClusterName=gistlm-test",
             f"SlurmctldHost={self.node}(127.0.0.1)",
-            f"SlurmctldPort={free_port()}",
-            f"SlurmdPort={free_port()}",
+            f"SlurmctldPort={controller_port}",
+            f"SlurmdPort={node_port}",
             "SlurmUser=root",
             "SlurmdUser=root",
             "AuthType=auth/munge",
@@ -133,21 +163,30 @@ class SlurmCluster:
 
     def start(self, timeout: float = 60) -> None:
         """Start the three daemons and wait (at most `timeout` s) for the node to be idle."""
-        for folder in ("munge", "state", "spool", "log"):
+        if os.geteuid() != 0:
+            raise SlurmUnusable("the test Slurm cluster needs root (slurmd runs jobs as root)")
+        if not ours(DEFAULT_CONF):
+            raise SlurmUnusable(f"this machine has a Slurm configuration of its own "
+                                f"({DEFAULT_CONF}); the test would not start a second cluster")
+        # munged refuses group- or other-writable folders on its paths; its socket's folder
+        # must be open to every user of the cluster
+        for folder, mode in (("munge", 0o755), ("state", 0o700), ("spool", 0o700), ("log", 0o755)):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
-            (self.root / folder).chmod(0o700)
-        self.root.chmod(0o755)  # munged refuses group/other-writable folders on its paths
+            (self.root / folder).chmod(mode)
+        self.root.chmod(0o755)
         self.conf.write_text(self.slurm_conf())
         key = self.root / "munge" / "munge.key"
         if not key.exists():
             key.write_bytes(secrets.token_bytes(1024))
         key.chmod(0o400)
+        DEFAULT_CONF.parent.mkdir(parents=True, exist_ok=True)
+        DEFAULT_CONF.unlink(missing_ok=True)
+        DEFAULT_CONF.symlink_to(self.conf)
 
         self._spawn("munged", [
             which("munged"), "--foreground", "--force",
             f"--key-file={key}", f"--socket={self.munge_socket}",
             f"--pid-file={self.root}/munge/munged.pid",
-            f"--log-file={self.logs}/munged.log",
             f"--seed-file={self.root}/munge/munged.seed",
         ])
         self._wait(lambda: self.munge_socket.exists(), timeout, "munged to open its socket")
@@ -189,14 +228,17 @@ class SlurmCluster:
 
     def diagnostics(self) -> str:
         parts = []
-        for command in (["sinfo", "--Node", "--long"], ["squeue", "--states=all"]):
+        controller = self.processes.get("slurmctld")
+        clients = [["sinfo", "--Node", "--long"], ["squeue", "--states=all"]]
+        for command in clients if controller and controller.poll() is None else []:
             try:
                 run = self.client(*command, timeout=5)
                 parts.append(f"$ {' '.join(command)}\n{run.stdout}{run.stderr}")
             except (subprocess.TimeoutExpired, OSError) as error:
                 parts.append(f"$ {' '.join(command)}: {error}")
-        for name in ("munged.log", "slurmctld.log", "slurmd.log", "munged.stdout",
-                     "slurmctld.stdout", "slurmd.stdout"):
+        # munged in the foreground logs to its stdout only
+        for name in ("munged.stdout", "slurmctld.log", "slurmd.log", "slurmctld.stdout",
+                     "slurmd.stdout"):
             parts.append(tail(self.logs / name))
         return "\n".join(parts)
 
@@ -204,7 +246,7 @@ class SlurmCluster:
         """Cancel every job of the cluster, then stop the daemons (always safe to call)."""
         if "slurmctld" in self.processes and self.processes["slurmctld"].poll() is None:
             try:
-                self.client("scancel", "--full", f"--partition={PARTITION}", timeout=10)
+                self.client("scancel", f"--partition={PARTITION}", timeout=10)
                 deadline = time.monotonic() + 15
                 while time.monotonic() < deadline:
                     queue = self.client("squeue", "--noheader", "--states=PENDING,RUNNING,"
@@ -224,6 +266,8 @@ class SlurmCluster:
                     process.kill()
                     process.wait(timeout=10)
         self.processes.clear()
+        if DEFAULT_CONF.is_symlink() and Path(os.readlink(DEFAULT_CONF)) == self.conf:
+            DEFAULT_CONF.unlink()
 
     def __enter__(self) -> "SlurmCluster":
         try:

@@ -300,6 +300,33 @@ def test_xlsx_and_parquet_give_the_same_typed_table_as_csv(tmp_path, tiny_extrac
     pd.testing.assert_frame_equal(from_parquet, from_csv)
 
 
+def test_parquet_cells_read_as_text_column_by_column_like_cell_by_cell():
+    """The column-wise conversion gives each cell the text the per-cell one gave."""
+    import datetime as dt
+
+    import numpy as np
+
+    from gistlm.ingestion import _cell_text
+
+    def per_cell(value):
+        return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else str(value)
+
+    columns = {
+        "text": pd.Series(["a", None, " b ", "NA"]),
+        "float": pd.Series([1.0, np.nan, 400.0, 1e-7]),
+        "int": pd.Series([1, 2, 3, 4]),
+        "nullable int": pd.Series([1, None, 3, 4], dtype="Int64"),
+        "datetime": pd.to_datetime(pd.Series(["2020-01-01", None, "2021-02-03 04:05", "1999-12-31"]),
+                                   format="ISO8601"),
+        "date objects": pd.Series([dt.date(2020, 1, 2), None, dt.date(2021, 3, 4), dt.date(1999, 1, 1)]),
+        "mixed": pd.Series(["x", 3, dt.datetime(2020, 1, 1, 5), np.nan]),
+        "categorical": pd.Series(pd.Categorical(["u", None, "v", "u"])),
+    }
+    for name, column in columns.items():
+        expected = [per_cell(v) for v in column.astype(object).where(column.notna(), "")]
+        assert _cell_text(column).tolist() == expected, name
+
+
 def test_xlsx_date_cells_are_logged_as_midnight_date_times(tmp_path, tiny_extract):
     frame = tiny_extract["follow_up"].copy()
     frame["last_contact_date"] = pd.to_datetime(frame["last_contact_date"])

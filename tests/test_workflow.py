@@ -18,6 +18,10 @@ GROUPS = CONFIG["groups"]["labels"]
 REPORT_STAGE = {"baseline_table", "draw_figures", "render_report", "gather_provenance"}
 # the generator names the ECOG step after the default limit
 TRUTH_STEPS = {"ecog_over_1": "ecog_over_limit"}
+# the causal analyses (workflow/rules/causal.smk) sit downstream of the cohort and survival
+CAUSAL = {"local_treatment_dates", "time_varying_cox", "landmark_analysis", "clone_censor_weight",
+          "propensity_weights", "iptw_survival", "restricted_mean_survival", "e_values",
+          "bootstrap_chunk", "bootstrap_gather", "draw_causal_figures", "render_causal_section"}
 
 
 @pytest.fixture
@@ -145,22 +149,27 @@ def edit_config(run, change):
 def test_changing_cox_covariates_reruns_only_cox_and_report(finished_run, tmp_path):
     run = clone_run(finished_run, tmp_path / "run")
     edit_config(run, lambda config: config["survival"]["cox_covariates"].remove("lm_bilobar"))
-    assert planned_rules(run) == {"cox_regression", "draw_figures", "render_report", "gather_provenance"}
+    assert planned_rules(run) == {"cox_regression", "draw_figures", "render_report", "gather_provenance",
+                                  "time_varying_cox", "landmark_analysis", "e_values",
+                                  "draw_causal_figures", "render_causal_section"}
 
 
 def test_changing_an_eligibility_threshold_reruns_eligibility_onwards(finished_run, tmp_path):
     run = clone_run(finished_run, tmp_path / "run")
     edit_config(run, lambda config: config["eligibility"]["labs"]["alt_u_l"].update(max=150))
     assert planned_rules(run) == {"apply_eligibility", "derive_analysis_cohort", "kaplan_meier",
-                                  "cox_regression", "patient_ledger", "data_quality_suite"} | REPORT_STAGE
+                                  "cox_regression", "patient_ledger", "data_quality_suite"} | REPORT_STAGE | CAUSAL
 
 
 def test_editing_the_survival_module_reruns_survival_and_report(finished_run, tmp_path):
     run = clone_run(finished_run, tmp_path / "run")
     with open(run / "src" / "gistlm" / "survival.py", "a") as module:
         module.write("\n# edited\n")
-    assert planned_rules(run) == {"kaplan_meier", "cox_regression", "draw_figures", "render_report",
-                                  "gather_provenance"}
+    planned = planned_rules(run)
+    # survival's fitters are reused by the causal modules, which rerun with it
+    assert {"kaplan_meier", "cox_regression", "draw_figures", "render_report", "gather_provenance"} <= planned
+    assert planned - {"kaplan_meier", "cox_regression", "draw_figures", "render_report",
+                      "gather_provenance"} <= CAUSAL
 
 
 def test_lint_is_clean():

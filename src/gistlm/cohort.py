@@ -57,8 +57,11 @@ def _flag(condition: pd.Series, source: pd.Series) -> pd.Series:
 
 
 def _first_imatinib_dose(treatments: pd.DataFrame) -> pd.Series:
-    imatinib = treatments[treatments["treatment"] == "imatinib"].sort_values(["patient_id", "start_date"])
-    return imatinib.groupby("patient_id")["dose_mg_day"].first()
+    # groupby keeps row order within a patient, so a stable sort by date alone gives the same
+    # first dose as sorting by (patient_id, start_date); callers reindex by patient, so the
+    # ids need no sorting either (sorting 1M id strings was most of this step)
+    imatinib = treatments[treatments["treatment"] == "imatinib"].sort_values("start_date", kind="stable")
+    return imatinib.groupby("patient_id", sort=False)["dose_mg_day"].first()
 
 
 def build_analysis_cohort(tables: dict[str, pd.DataFrame], eligible_ids: pd.Series, settings: dict) -> pd.DataFrame:

@@ -66,6 +66,13 @@ def _first_local_procedure(treatments: pd.DataFrame, lm: pd.Series, procedures: 
     return first["start_date"].reindex(lm.index), first["treatment"].reindex(lm.index)
 
 
+def read_dates(path, cohort: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
+    """`local_treatment_dates` as written by its rule, joined with the cohort's `covariates`."""
+    dates = pd.read_csv(path, dtype={"patient_id": str, "first_local_treatment": str}, keep_default_na=False,
+                        na_values=[""], float_precision="round_trip")
+    return dates.merge(cohort[["patient_id", *covariates]], on="patient_id", how="left", validate="one_to_one")
+
+
 # --- time-varying exposure ---------------------------------------------------------------
 
 

@@ -44,10 +44,22 @@ def read_raw_table(path: str | Path, table: str, encoding: str = "utf-8") -> pd.
     frame.columns = header
     # row numbers count blank lines too, so they point at the file's own lines
     frame.insert(0, "source_row", np.arange(2, len(frame) + 2))
-    frame = frame[frame.drop(columns="source_row").astype(str).apply(lambda c: c.str.strip()).ne("").any(axis=1)]
+    frame = frame[_has_content(frame.drop(columns="source_row"))]
     if frame.empty:
         raise ExtractError(f"{table}: file {path} has a header but no data rows.")
     return frame[["source_row", *column_types(table)]].reset_index(drop=True)
+
+
+def _has_content(cells: pd.DataFrame) -> pd.Series:
+    """Rows with at least one non-blank cell; only rows still blank so far are checked further
+    (stripping every cell of a 1M-row table is the slow part of reading it)."""
+    content = pd.Series(False, index=cells.index)
+    for i in range(cells.shape[1]):
+        todo = ~content
+        if not todo.any():
+            break
+        content[todo] = cells.loc[todo, cells.columns[i]].astype(str).str.strip().ne("").to_numpy()
+    return content
 
 
 def _read_cells(path: Path, table: str, encoding: str) -> pd.DataFrame:
@@ -82,10 +94,27 @@ def _read_cells(path: Path, table: str, encoding: str) -> pd.DataFrame:
 def _parquet_cells(path: Path) -> pd.DataFrame:
     """A Parquet table as text cells with its header as row 0, like the other formats."""
     frame = pd.read_parquet(path)
-    text = frame.astype(object).where(frame.notna(), "")
-    text = text.map(lambda value: value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else str(value))
-    return pd.concat([pd.DataFrame([list(frame.columns)]), pd.DataFrame(text.to_numpy())],
-                     ignore_index=True)
+    text = pd.DataFrame({i: _cell_text(frame.iloc[:, i]) for i in range(frame.shape[1])})
+    return pd.concat([pd.DataFrame([list(frame.columns)]), text], ignore_index=True)
+
+
+def _cell_text(column: pd.Series) -> pd.Series:
+    """One Parquet column as text: dates as YYYY-MM-DD, anything else as str(value), missing as "".
+
+    Converted a whole column at a time by its type (a per-cell Python call is minutes at 1M rows);
+    only an object column mixing dates with other values goes cell by cell.
+    """
+    missing = column.isna()
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column.dt.strftime("%Y-%m-%d").where(~missing, "").astype(object)
+    values = column.astype(object).where(~missing, "")
+    typed = (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+             or pd.api.types.is_string_dtype(column) and column.dtype != object)
+    kind = "typed" if typed else pd.api.types.infer_dtype(values, skipna=False)
+    if kind in {"string", "empty", "typed"}:
+        # str() of each value, exactly as the cell-by-cell version (e.g. 400.0 -> "400.0")
+        return values.astype(str).astype(object)
+    return values.map(lambda value: value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else str(value))
 
 
 def _check_header(header: list[str], path: Path, table: str) -> None:
@@ -107,18 +136,34 @@ def type_raw_table(raw: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.Data
     logs = []
     codes = allowed_codes(table)
     for column, dtype in column_types(table).items():
-        text = raw[column].astype(str).str.strip()
-        text = text.where(~text.str.lower().isin(MISSING_TOKENS))
-        if dtype.startswith("datetime"):
-            values, how = parse_dates(text)
-        elif dtype in {"float64", "Int64"}:
-            values, how = parse_numbers(text, integer=dtype == "Int64")
-        else:
-            values, how = canonical_codes(text, codes.get(column))
+        values, how, failed = convert_column(raw[column], dtype, codes.get(column))
         typed[column] = values
-        logs.append(_conversion_log(table, column, raw, text, values, how))
+        logs.append(_conversion_log(table, column, raw, values, how, failed))
     log = pd.concat(logs, ignore_index=True) if logs else pd.DataFrame(columns=LOG_COLUMNS)
     return typed, log
+
+
+def convert_column(cells: pd.Series, dtype: str, codes: list[str] | None) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per cell: the typed value, the conversion made (None if none) and whether it failed.
+
+    A conversion depends on the cell's text alone, so each distinct text is converted once
+    and the results spread back to the cells: a 1M-row column has a few thousand distinct
+    dates or codes, and Python-level string methods per cell were the bulk of ingestion.
+    """
+    position, distinct = pd.factorize(cells.astype(str))
+    original = pd.Series(distinct, dtype=object)
+    text = original.str.strip()
+    text = text.where(~text.str.lower().isin(MISSING_TOKENS))
+    if dtype.startswith("datetime"):
+        values, how = parse_dates(text)
+    elif dtype in {"float64", "Int64"}:
+        values, how = parse_numbers(text, integer=dtype == "Int64")
+    else:
+        values, how = canonical_codes(text, codes)
+    trimmed = original != text.fillna(original)
+    how = how.where(how.notna() | ~trimmed, "surrounding spaces")
+    failed = values.isna() & text.notna()
+    return tuple(per_value.take(position).set_axis(cells.index) for per_value in (values, how, failed))
 
 
 def parse_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -169,13 +214,10 @@ def canonical_codes(text: pd.Series, codes: list[str] | None) -> tuple[pd.Series
     return canonical.where(canonical.notna(), text).astype(object), how
 
 
-def _conversion_log(table, column, raw, text, values, how) -> pd.DataFrame:
+def _conversion_log(table, column, raw, values, how, failed) -> pd.DataFrame:
     """Rows of the log for one column: cells whose spelling changed or could not be read."""
-    trimmed = raw[column].notna() & (raw[column].astype(str) != text.fillna(raw[column].astype(str)))
-    how = how.where(how.notna() | ~trimmed, "surrounding spaces")
     # identifiers are never logged: the log is shared with the data manager
     logged = how.notna() & (column != "patient_id")
-    failed = values.isna() & text.notna()
     return pd.DataFrame({
         "table": table,
         "row": raw.loc[logged, "source_row"],

@@ -5,14 +5,18 @@ environment variable or a key file outside the repository. Without one, a develo
 is used and the run is marked as not for release; a release build refuses to run.
 """
 
+from __future__ import annotations
+
 import hashlib
 import hmac
 import os
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from gistlm.extract_errors import ExtractError
+
+if TYPE_CHECKING:  # the Snakefile imports this module: keep pandas out of its start-up
+    import pandas as pd
 
 DEVELOPMENT_KEY = b"gistlm development key - not for release"
 PREFIX = "PT-"

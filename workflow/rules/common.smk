@@ -93,10 +93,16 @@ def provenance_records():
     """The provenance record of every job of the run (each rule writes its own)."""
     single = ["validate_extract", "apply_eligibility", "derive_analysis_cohort", "patient_ledger",
               "data_quality_suite", "kaplan_meier", "cox_regression", "baseline_table",
-              "draw_figures", "render_report"]
+              "draw_figures", "render_report",
+              # causal analyses (workflow/rules/causal.smk)
+              "local_treatment_dates", "time_varying_cox", "landmark_analysis", "clone_censor_weight",
+              "propensity_weights", "iptw_survival", "restricted_mean_survival", "e_values",
+              "bootstrap_gather", "draw_causal_figures", "render_causal_section"]
+    chunks = expand("results/provenance/bootstrap_chunk/{chunk}.json",
+                    chunk=range(config["causal"]["bootstrap"]["chunks"]))
     return expand("results/provenance/ingest_table/{table}.json", table=RAW_TABLES) + [
         f"results/provenance/{name}.json" for name in single
-    ]
+    ] + chunks
 
 
 # Too short to be worth a cluster job (0.3 s measured): runs on the submitting host.

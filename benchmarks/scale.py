@@ -1,0 +1,147 @@
+"""End-to-end wall time and peak memory of the workflow on large synthetic extracts.
+
+For each size N: generate a Parquet extract (gistlm.synthetic_cohort), point a config file's
+`raw.*` at it, run the whole workflow in a fresh copy of the repository and read the
+`benchmark:` file every rule writes (results/benchmarks/**.tsv). Prints, and writes to
+DIR/N/benchmark.md, one Markdown table per size (rule, wall s, peak RSS MB) with the total
+wall time and the largest single-job RSS; with several sizes, also how each rule scales.
+
+Targets (issue 6, 2 cores): 1M patients end-to-end <= 10 min, every job < 3 GB RSS, and no
+rule growing faster than n log n (100k -> 1M: ratio <~ 10-13x).
+Usage: python benchmarks/scale.py [--patients 100000 1000000] [--seed S] [--out DIR]
+       [--set causal.bootstrap.replicates=50 ...] [--targets results/report.html]
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from workflow_runs import copy_workflow  # noqa: E402
+
+RAW_TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
+
+TARGET_SECONDS = 600
+TARGET_RSS_MB = 3000
+
+
+def generate_extract(patients: int, seed: int, folder: Path) -> Path:
+    """A Parquet extract of `patients` in folder/extract (reused if already there)."""
+    extract = folder / "extract"
+    if all((extract / f"{table}.parquet").is_file() for table in RAW_TABLES):
+        return extract
+    subprocess.run([sys.executable, "-m", "gistlm.synthetic_cohort", "--patients", str(patients),
+                    "--seed", str(seed), "--format", "parquet", "--out", str(extract)], check=True)
+    return extract
+
+
+def write_config(extract: Path, folder: Path, settings: list[str]) -> Path:
+    """A config file overriding the four raw tables (absolute paths) and any `key.path=value`.
+
+    Snakemake merges it into config/config.yaml key by key, so other settings keep their values.
+    """
+    config = {"raw": {table: str((extract / f"{table}.parquet").resolve()) for table in RAW_TABLES}}
+    for setting in settings:
+        keys, value = setting.split("=", 1)
+        *parents, last = keys.split(".")
+        node = config
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = yaml.safe_load(value)
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=True))
+    return path.resolve()
+
+
+def run_workflow(folder: Path, config: Path, cores: int, targets: list[str]) -> float:
+    """Wall seconds of a cold run in a fresh copy of the workflow; its log is folder/snakemake.log."""
+    workdir = folder / "workflow"
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    copy_workflow(workdir)
+    # targets first: --configfile takes every argument after it
+    command = [sys.executable, "-m", "snakemake", *targets, "--cores", str(cores), "--configfile", str(config)]
+    start = time.perf_counter()
+    with open(folder / "snakemake.log", "w") as log:
+        run = subprocess.run(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - start
+    if run.returncode != 0:
+        tail = (folder / "snakemake.log").read_text()[-4000:]
+        raise SystemExit(f"snakemake failed after {seconds:.0f} s (see {folder / 'snakemake.log'}):\n{tail}")
+    return seconds
+
+
+def rule_costs(workdir: Path) -> pd.DataFrame:
+    """One row per job from its benchmark file: rule (with wildcard), wall s, peak RSS MB."""
+    root = workdir / "results" / "benchmarks"
+    rows = []
+    for path in sorted(root.rglob("*.tsv")):
+        bench = pd.read_csv(path, sep="\t", na_values=["-", "NA"])
+        name = str(path.relative_to(root).with_suffix(""))
+        rows.append({"rule": name, "wall_s": float(bench["s"].max()),
+                     "peak_rss_mb": float(pd.to_numeric(bench["max_rss"], errors="coerce").max())})
+    return pd.DataFrame(rows, columns=["rule", "wall_s", "peak_rss_mb"])
+
+
+def markdown(costs: pd.DataFrame, patients: int, total: float) -> str:
+    lines = [f"### {patients:,} patients", "", "| rule | wall s | peak RSS MB |", "|---|---:|---:|"]
+    for row in costs.sort_values("wall_s", ascending=False).itertuples():
+        lines.append(f"| {row.rule} | {row.wall_s:.1f} | {row.peak_rss_mb:.0f} |")
+    peak = costs["peak_rss_mb"].max()
+    lines += ["", f"total wall time (snakemake, end to end): **{total:.0f} s** "
+              f"(target {TARGET_SECONDS} s: {'met' if total <= TARGET_SECONDS else 'NOT met'})",
+              f"max single-job RSS: **{peak:.0f} MB** "
+              f"(target < {TARGET_RSS_MB} MB: {'met' if peak < TARGET_RSS_MB else 'NOT met'})", ""]
+    return "\n".join(lines)
+
+
+def scaling(results: dict[int, pd.DataFrame]) -> str:
+    """Per rule, wall time of the largest size over the smallest (n log n over 10x is ~12x)."""
+    small, large = min(results), max(results)
+    joined = results[small].merge(results[large], on="rule", suffixes=("_small", "_large"))
+    joined["ratio"] = joined["wall_s_large"] / joined["wall_s_small"]
+    lines = [f"### scaling {small:,} -> {large:,}", "",
+             f"| rule | wall s @{small:,} | wall s @{large:,} | ratio |", "|---|---:|---:|---:|"]
+    for row in joined.sort_values("ratio", ascending=False).itertuples():
+        lines.append(f"| {row.rule} | {row.wall_s_small:.1f} | {row.wall_s_large:.1f} | {row.ratio:.1f}x |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--seed", type=int, default=20230630)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                        help="extra config setting, e.g. causal.bootstrap.replicates=50 (repeatable)")
+    parser.add_argument("--targets", nargs="*", default=[],
+                        help="files to build instead of the whole DAG, e.g. results/report.html "
+                             "(the core analysis without the causal rules)")
+    args = parser.parse_args(argv)
+    results = {}
+    for patients in args.patients:
+        folder = args.out / str(patients)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = write_config(generate_extract(patients, args.seed, folder), folder, args.set)
+        total = run_workflow(folder, config, args.cores, args.targets)
+        results[patients] = rule_costs(folder / "workflow")
+        text = markdown(results[patients], patients, total)
+        if args.set or args.targets:
+            text += f"settings: {' '.join(args.set)} targets: {' '.join(args.targets) or 'all'}\n"
+        (folder / "benchmark.md").write_text(text)
+        print(text, flush=True)
+    if len(results) > 1:
+        text = scaling(results)
+        (args.out / "scaling.md").write_text(text)
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""Confounding by indication: generalised propensity score, IPTW weights and covariate balance.
+
+Surgeons resect patients with fewer, smaller, unilobar lesions, so the groups differ at LM
+diagnosis. The generalised propensity score (GPS) is each patient's probability of every
+group given baseline covariates, from a multinomial logistic model (statsmodels `MNLogit`,
+unpenalised maximum likelihood). Stabilised inverse-probability-of-treatment weights for the
+average treatment effect (ATE), P(group) / P(group | covariates), make every group resemble
+the whole cohort; balance is checked by standardised mean differences (SMD) for each pair
+of groups before and after weighting.
+
+Groups stay as the published ones (fixed at LM diagnosis): weighting removes measured
+confounding, not immortal time.
+"""
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+from statsmodels.discrete.discrete_model import MNLogit
+from lifelines import CoxPHFitter, KaplanMeierFitter
+
+from gistlm.survival import EVENT, TIME, group_indicators
+
+# column of `propensity_table` holding a patient's probability of `label`
+GPS_PREFIX = "gps_"
+
+
+def gps_column(label: str) -> str:
+    return f"{GPS_PREFIX}{label}"
+
+
+def covariate_design(cohort: pd.DataFrame, covariates: list[str], drop_first: bool) -> pd.DataFrame:
+    """Numeric design of the covariates: numbers as floats, text columns as 0/1 per level.
+
+    `drop_first` leaves out each text column's first level (the model's reference); the
+    balance table keeps every level. Rows with a missing covariate are kept (as NaN).
+    """
+    columns = []
+    for name in covariates:
+        values = cohort[name]
+        if pd.api.types.is_numeric_dtype(values) and not isinstance(values.dtype, pd.CategoricalDtype):
+            columns.append(values.astype("float64").rename(name))
+        else:
+            levels = sorted(values.dropna().astype(str).unique())[1 if drop_first else 0:]
+            for level in levels:
+                columns.append((values.astype(str) == level).astype("float64")
+                               .where(values.notna()).rename(f"{name}={level}"))
+    return pd.concat(columns, axis=1)
+
+
+def group_codes(group: pd.Series, labels: list[str]) -> np.ndarray:
+    """Position of each patient's group among the configured labels."""
+    codes = pd.Categorical(group.astype(str), categories=labels).codes
+    if (codes < 0).any():
+        raise ValueError("a patient's group is not one of the configured labels")
+    return codes
+
+
+def fit_generalised_propensity(design: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """P(group | covariates), patients x groups, from a multinomial logit (statsmodels MNLogit).
+
+    Newton-Raphson, unpenalised; a covariate constant in these data (e.g. a level absent
+    from a bootstrap resample) is left out. Raises if the fit does not converge (e.g. a
+    covariate separates the groups): weights from a failed fit would be meaningless.
+    """
+    design = np.asarray(design, dtype=float)
+    varying = design.std(axis=0) > 0
+    exog = np.column_stack([np.ones(len(design)), design[:, varying]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence is checked below, not warned about
+        fit = MNLogit(codes, exog).fit(method="newton", maxiter=100, disp=0)
+    probabilities = fit.predict(exog)
+    if not fit.mle_retvals["converged"] or not np.isfinite(probabilities).all():
+        raise RuntimeError("the generalised propensity model did not converge")
+    # MNLogit numbers the groups present; a group absent from the data has probability 0
+    scores = np.zeros((len(codes), n_groups))
+    scores[:, np.unique(codes)] = probabilities
+    return scores
+
+
+def stabilised_weights(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """ATE weights P(group) / P(group | x): each group's weights sum to about n."""
+    share = np.bincount(codes, minlength=scores.shape[1])[codes] / len(codes)
+    return share / scores[np.arange(len(codes)), codes]
+
+
+def common_support(scores: np.ndarray, min_probability: float) -> np.ndarray:
+    """Patients whose probability of every group is at least `min_probability` (0 keeps all)."""
+    return (scores >= min_probability).all(axis=1)
+
+
+def truncate(weights: np.ndarray, percentiles: list[float] | None) -> np.ndarray:
+    """Weights winsorised at the [lower, upper] percentiles of all weights (None: unchanged)."""
+    if not percentiles:
+        return weights.copy()
+    low, high = np.percentile(weights, percentiles)
+    return np.clip(weights, low, high)
+
+
+def weigh(design: np.ndarray, codes: np.ndarray, n_groups: int, settings: dict):
+    """The whole weighting step on arrays: (scores, included, raw weights, final weights).
+
+    Patients outside common support get weight 0; the group shares and weights are
+    computed on the others; the final weights are truncated. The bootstrap calls this on
+    every resample, `propensity_table` once.
+    """
+    scores = fit_generalised_propensity(design, codes, n_groups)
+    included = common_support(scores, settings["trim_min_probability"])
+    raw, final = np.zeros(len(codes)), np.zeros(len(codes))
+    raw[included] = stabilised_weights(scores[included], codes[included])
+    final[included] = truncate(raw[included], settings["truncate_percentiles"])
+    return scores, included, raw, final
+
+
+def propensity_table(cohort: pd.DataFrame, labels: list[str], settings: dict) -> pd.DataFrame:
+    """Per patient with complete covariates: GPS of every group (`gps_<label>`), raw and final weights.
+
+    settings: covariates, trim_min_probability, truncate_percentiles. Patients outside
+    common support are kept with `included` False and weight 0, so the table accounts
+    for everyone who could be weighted.
+    """
+    design = covariate_design(cohort, settings["covariates"], drop_first=True)
+    complete = design.notna().all(axis=1).to_numpy()
+    rows = cohort.loc[complete, ["patient_id", "group"]].reset_index(drop=True)
+    codes = group_codes(rows["group"], labels)
+    scores, included, raw, final = weigh(design.to_numpy()[complete], codes, len(labels), settings)
+    scores = pd.DataFrame(scores, columns=[gps_column(label) for label in labels])
+    return pd.concat([rows, scores], axis=1).assign(included=included, weight_raw=raw, weight=final)
+
+
+# --- diagnostics -------------------------------------------------------------------------
+
+
+def effective_sample_size(weights: np.ndarray) -> float:
+    """Kish's effective sample size: (sum w)^2 / sum w^2."""
+    return float(weights.sum() ** 2 / (weights ** 2).sum()) if weights.size else 0.0
+
+
+def weight_summary(table: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Distribution of the raw and final (truncated) weights by group and overall."""
+    rows = []
+    kept = table[table["included"]]
+    for label in [*labels, "All"]:
+        members = kept if label == "All" else kept[kept["group"].astype(str) == label]
+        for stage, column in [("stabilised", "weight_raw"), ("truncated", "weight")]:
+            w = members[column].to_numpy()
+            quantiles = np.percentile(w, [0, 1, 25, 50, 75, 99, 100]) if w.size else [np.nan] * 7
+            rows.append({"group": label, "stage": stage, "n": len(w),
+                         "trimmed": int((table["group"].astype(str) == label).sum() - len(w)) if label != "All"
+                         else int((~table["included"]).sum()),
+                         "mean": w.mean() if w.size else np.nan, "sd": w.std(ddof=1) if w.size > 1 else np.nan,
+                         **dict(zip(["min", "p1", "p25", "median", "p75", "p99", "max"], quantiles)),
+                         "sum": w.sum(), "ess": effective_sample_size(w)})
+    return pd.DataFrame(rows)
+
+
+def _variance(values: np.ndarray) -> float:
+    """p(1-p) for a 0/1 covariate, else the sample variance (as Table 1's SMDs)."""
+    if np.isin(values, [0.0, 1.0]).all():
+        p = values.mean()
+        return p * (1 - p)
+    return values.var(ddof=1) if values.size > 1 else 0.0
+
+
+def standardised_difference(a: np.ndarray, b: np.ndarray, weights_a: np.ndarray | None = None,
+                            weights_b: np.ndarray | None = None) -> float:
+    """(mean_a - mean_b) / sqrt((var_a + var_b) / 2), means weighted if weights are given.
+
+    The denominator always uses the unweighted variances, so weighting changes the SMD only
+    through the means (Austin 2009; the convention of R's cobalt).
+    """
+    mean_a = np.average(a, weights=weights_a)
+    mean_b = np.average(b, weights=weights_b)
+    spread = np.sqrt((_variance(a) + _variance(b)) / 2)
+    if spread == 0:
+        return 0.0 if mean_a == mean_b else np.inf * np.sign(mean_a - mean_b)
+    return float((mean_a - mean_b) / spread)
+
+
+def balance_table(cohort: pd.DataFrame, table: pd.DataFrame, labels: list[str], covariates: list[str],
+                  threshold: float) -> pd.DataFrame:
+    """SMD of every covariate (each level of a text one) for each pair of groups, before and after weighting."""
+    kept = table[table["included"]]
+    rows = cohort.set_index("patient_id").loc[kept["patient_id"]].reset_index()
+    design = covariate_design(rows, covariates, drop_first=False)
+    group = kept["group"].astype(str).to_numpy()
+    weights = kept["weight"].to_numpy()
+    found = []
+    for first, second in itertools.combinations(labels, 2):
+        a, b = group == second, group == first
+        if not a.any() or not b.any():
+            continue
+        for column in design.columns:
+            x = design[column].to_numpy()
+            found.append({
+                "comparison": f"{second} vs {first}", "covariate": column,
+                "smd_unweighted": standardised_difference(x[a], x[b]),
+                "smd_weighted": standardised_difference(x[a], x[b], weights[a], weights[b]),
+            })
+    balance = pd.DataFrame(found)
+    balance["threshold"] = threshold
+    balance["balanced"] = balance["smd_weighted"].abs() < threshold
+    return balance
+
+
+def balance_verdict(balance: pd.DataFrame) -> pd.DataFrame:
+    """Per pair of groups: largest |SMD| before and after weighting, and pass/fail at the threshold."""
+    verdict = balance.groupby("comparison", sort=False).agg(
+        max_abs_smd_unweighted=("smd_unweighted", lambda s: s.abs().max()),
+        max_abs_smd_weighted=("smd_weighted", lambda s: s.abs().max()),
+        threshold=("threshold", "first"),
+        imbalanced=("balanced", lambda s: int((~s).sum())),
+    ).reset_index()
+    verdict["passed"] = verdict["imbalanced"] == 0
+    return verdict
+
+
+def read_scores(path) -> pd.DataFrame:
+    """`propensity_table` as written by its rule (ids as text, exact floats)."""
+    return pd.read_csv(path, dtype={"patient_id": str, "group": str}, keep_default_na=False, na_values=[""],
+                       float_precision="round_trip")
+
+
+# --- weighted outcome analyses -----------------------------------------------------------
+
+
+def weighted_cohort(cohort: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The analysis rows of the weighted patients (weight > 0), with their `weight`."""
+    weights = table.loc[table["included"], ["patient_id", "weight"]]
+    return cohort.merge(weights, on="patient_id", how="inner")
+
+
+def weighted_kaplan_meier_table(data: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """IPTW Kaplan-Meier per group (lifelines, `weights`): weighted numbers at risk and deaths.
+
+    No pointwise CI: lifelines' Greenwood interval ignores that the weights are estimated;
+    the bootstrap gives intervals at the configured months.
+    """
+    tables = []
+    for label in labels:
+        rows = data[data["group"].astype(str) == label]
+        if rows.empty:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # non-integer weights are intended here
+            fit = KaplanMeierFitter().fit(rows[TIME], rows[EVENT], weights=rows["weight"], label=label)
+        events = fit.event_table
+        tables.append(pd.DataFrame({
+            "group": label, "time": events.index.to_numpy(),
+            "at_risk": events["at_risk"].to_numpy(), "events": events["observed"].to_numpy(),
+            "survival": fit.survival_function_[label].reindex(events.index).to_numpy(),
+        }))
+    return pd.concat(tables, ignore_index=True)
+
+
+def weighted_survival_at(km: pd.DataFrame, months: list[float]) -> pd.DataFrame:
+    """IPTW survival per group at fixed months, read off the weighted KM table."""
+    rows = []
+    for label, curve in km.groupby("group", sort=False):
+        for month in months:
+            before = curve[curve["time"] <= month]
+            observed = month <= curve["time"].max()
+            rows.append({"group": label, "month": month,
+                         "survival": (before["survival"].iloc[-1] if len(before) else 1.0) if observed else np.nan})
+    return pd.DataFrame(rows)
+
+
+def weighted_cox(data: pd.DataFrame, labels: list[str], reference: str, alpha: float) -> pd.DataFrame:
+    """Marginal structural Cox model: group alone, IPTW weights, robust (sandwich) SEs.
+
+    The hazard ratio compares the whole cohort treated one way against it treated the other
+    (ATE); the robust variance accounts for the weights (conservative for estimated ones).
+    """
+    present = [label for label in labels if (data["group"].astype(str) == label).any()]
+    frame = pd.concat([data[[TIME, EVENT, "weight"]], group_indicators(data, present, reference)], axis=1)
+    fit = CoxPHFitter(alpha=alpha).fit(frame, TIME, EVENT, weights_col="weight", robust=True)
+    summary = fit.summary
+    hr_ci = np.exp(fit.confidence_intervals_)
+    return pd.DataFrame({
+        "model": "IPTW", "term": summary.index.to_numpy(),
+        "coef": summary["coef"].to_numpy(), "se": summary["se(coef)"].to_numpy(),
+        "hr": summary["exp(coef)"].to_numpy(),
+        "ci_lower": hr_ci.iloc[:, 0].to_numpy(), "ci_upper": hr_ci.iloc[:, 1].to_numpy(),
+        "p_value": summary["p"].to_numpy(),
+        "n": len(data), "events": int(data[EVENT].sum()),
+        "effective_n": effective_sample_size(data["weight"].to_numpy()),
+    })

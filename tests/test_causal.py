@@ -1,0 +1,375 @@
+"""Causal analyses (issue 4): known values, lifelines cross-checks, and bootstrap chunk invariance."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines.utils import restricted_mean_survival_time
+
+from gistlm.bootstrap import (analysis_arrays, chunk_replicates, cohort_estimates, group_hazard_ratios,
+                              percentile_intervals, replicate_rng, run_chunk, weighted_cox_coefficients)
+from gistlm.causal_figures import love_plot, save_png
+from gistlm.cohort import build_analysis_cohort
+from gistlm.effect_measures import (area_under_steps, e_value_of_risk_ratio, e_values, hazard_ratio_as_risk_ratio,
+                                    hazard_ratios_by_method, rmst_unadjusted, rmst_with_se, survival_at,
+                                    weighted_kaplan_meier)
+from gistlm.immortal_time import (landmark_cohort, local_treatment_dates, months_to_column, start_stop_rows,
+                                  time_varying_cox)
+from gistlm.propensity import (balance_table, balance_verdict, common_support, fit_generalised_propensity,
+                               propensity_table, stabilised_weights, standardised_difference, truncate,
+                               weight_summary)
+from gistlm.target_trial import arm_kaplan_meier, clone_censor_weight
+
+# weights that are not integers are the point here, not a mistake lifelines should warn about
+pytestmark = pytest.mark.filterwarnings("ignore::lifelines.exceptions.StatisticalWarning")
+
+GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
+PRECEDENCE = [{"label": "IM+HR", "treatments": ["hepatic_resection"]},
+              {"label": "IM+RFA/TACE", "treatments": ["rfa", "tace"]}]
+LABELS = ["IM+HR", "IM+RFA/TACE"]
+DPM = 30.4375
+PROPENSITY = {"covariates": ["age_over_cutoff", "lm_count_over_cutoff", "size"], "trim_min_probability": 0.0,
+              "truncate_percentiles": [1, 99], "balance_threshold": 0.1}
+IPTW = {"propensity": PROPENSITY, "survival_at_months": [24], "rmst_horizons_months": [24, 60]}
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    """A seeded 3-group cohort where treatment depends on two covariates that raise the hazard."""
+    rng = np.random.default_rng(7)
+    n = 300
+    age = rng.integers(0, 2, n).astype(float)
+    count = rng.integers(0, 2, n).astype(float)
+    size = np.round(rng.lognormal(1.3, 0.5, n), 1)
+    utility = np.column_stack([np.zeros(n), 1.0 - 1.2 * count - 0.5 * age, -1.0 + 0.4 * count])
+    probability = np.exp(utility) / np.exp(utility).sum(axis=1, keepdims=True)
+    group = np.array([rng.choice(3, p=row) for row in probability])
+    hazard = 0.01 * np.exp(0.8 * age + 0.6 * count - 0.7 * (group == 1))
+    death_time = rng.exponential(1 / hazard)
+    censor_time = rng.uniform(10, 120, n)
+    return pd.DataFrame({
+        "patient_id": [f"P{i:03d}" for i in range(n)],
+        "group": pd.Categorical(np.array(GROUPS)[group], categories=GROUPS),
+        "os_months": np.round(np.minimum(death_time, censor_time), 1) + 0.1,  # 0.1-month grid: ties
+        "death": (death_time <= censor_time).astype("int64"),
+        "age_over_cutoff": age, "lm_count_over_cutoff": count, "size": size,
+    })
+
+
+# --- treatment dates, start-stop rows, landmarks -----------------------------------------
+
+
+def test_treatment_dates_follow_the_group_precedence(tiny_extract, typed_extract, settings):
+    tables, _ = typed_extract(tiny_extract)
+    analysis = build_analysis_cohort(tables, pd.Series(["P01", "P02", "P03"]), settings)
+    lm = tables["liver_metastases"].set_index("patient_id")["lm_diagnosis_date"]
+    dates = local_treatment_dates(tables["treatments"], lm, analysis, PRECEDENCE, DPM).set_index("patient_id")
+    assert dates.loc["P02", "first_local_treatment"] == "hepatic_resection"
+    assert dates.loc["P02", months_to_column("IM+HR")] == pytest.approx(169 / DPM)  # 2017-06-15 -> 2017-12-01
+    assert np.isnan(dates.loc["P02", months_to_column("IM+RFA/TACE")])
+    assert dates.loc["P03", "first_local_treatment"] == "rfa"
+    assert dates.loc["P03", "months_to_first_local"] == pytest.approx(387 / DPM)  # 2015-01-10 -> 2016-02-01
+    assert dates.loc["P01", "first_local_treatment"] == "none"
+    # the group's own procedure is the one the analysis cohort already dates
+    own = analysis.set_index("patient_id")["months_to_local_treatment"]
+    assert dates.loc["P02", "months_to_IM+HR"] == pytest.approx(own["P02"])
+    assert dates.loc["P03", "months_to_IM+RFA/TACE"] == pytest.approx(own["P03"])
+
+
+def dates_frame(rows):
+    return pd.DataFrame(rows, columns=["patient_id", "os_months", "death", "months_to_IM+HR", "months_to_IM+RFA/TACE"])
+
+
+def test_start_stop_rows_switch_exposure_on_at_the_procedure():
+    dates = dates_frame([
+        ("resected", 10.0, 1, 4.0, np.nan),        # unexposed (0, 4], exposed (4, 10] with the death
+        ("never", 5.0, 0, np.nan, np.nan),         # one unexposed row
+        ("both", 12.0, 0, 6.0, 2.0),               # ablation at 2, resection at 6
+        ("at_zero", 3.0, 1, 0.0, np.nan),          # treated on the day of LM diagnosis: exposed throughout
+        ("on_death_day", 8.0, 1, 8.0, np.nan),     # procedure on the last day starts no exposed time
+        ("no_time", 0.0, 0, np.nan, np.nan),       # no follow-up: no rows
+    ])
+    rows = start_stop_rows(dates, LABELS).set_index("patient_id")
+    assert rows.loc["resected", ["start", "stop", "death", "IM+HR"]].values.tolist() == [[0, 4, 0, 0], [4, 10, 1, 1]]
+    assert rows.loc[["never"], ["start", "stop", "death", "IM+HR", "IM+RFA/TACE"]].values.tolist() == [[0, 5, 0, 0, 0]]
+    both = rows.loc["both", ["start", "stop", "IM+HR", "IM+RFA/TACE"]].values.tolist()
+    assert both == [[0, 2, 0, 0], [2, 6, 0, 1], [6, 12, 1, 1]]
+    assert rows.loc[["at_zero"], ["start", "stop", "death", "IM+HR"]].values.tolist() == [[0, 3, 1, 1]]
+    assert rows.loc[["on_death_day"], ["stop", "death", "IM+HR"]].values.tolist() == [[8, 1, 0]]
+    assert "no_time" not in rows.index
+    # current-group coding: after the resection only IM+HR is on
+    current = start_stop_rows(dates, LABELS, "current_group").set_index("patient_id")
+    assert current.loc["both", ["IM+HR", "IM+RFA/TACE"]].values.tolist() == [[0, 0], [0, 1], [1, 0]]
+    with pytest.raises(ValueError):
+        start_stop_rows(dates, LABELS, "ever")
+
+
+def test_time_varying_cox_equals_a_fixed_cox_when_nobody_switches(cohort):
+    """Treated from month 0 means exposed throughout: the counting-process fit is the ordinary one."""
+    dates = cohort[["patient_id", "os_months", "death", "age_over_cutoff"]].assign(**{
+        "months_to_IM+HR": np.where(cohort["group"] == "IM+HR", 0.0, np.nan),
+        "months_to_IM+RFA/TACE": np.where(cohort["group"] == "IM+RFA/TACE", 0.0, np.nan)})
+    tv = time_varying_cox(start_stop_rows(dates, LABELS), LABELS, "IM", ["age_over_cutoff"], 0.05).set_index("term")
+    fixed = CoxPHFitter().fit(dates.assign(a=(cohort["group"] == "IM+HR") * 1.0, b=(cohort["group"] == "IM+RFA/TACE") * 1.0)
+                              [["os_months", "death", "a", "b", "age_over_cutoff"]], "os_months", "death")
+    # the two fitters stop their Newton iterations at slightly different points
+    assert tv.loc["IM+HR vs IM", "coef"] == pytest.approx(fixed.params_["a"], rel=1e-3)
+    assert tv.loc["IM+RFA/TACE vs IM", "se"] == pytest.approx(fixed.standard_errors_["b"], rel=1e-3)
+    assert tv["n"].iloc[0] == len(cohort) and tv["events"].iloc[0] == cohort["death"].sum()
+
+
+def test_landmark_keeps_survivors_grouped_by_treatment_before_it():
+    dates = dates_frame([
+        ("early_hr", 30.0, 1, 3.0, np.nan),
+        ("late_hr", 40.0, 0, 9.0, np.nan),      # resected after the 6-month landmark: IM at 6
+        ("rfa_then_hr", 20.0, 1, 5.0, 2.0),     # both before 6: HR by precedence
+        ("died_early", 4.0, 1, np.nan, np.nan),  # dead before the landmark: left out
+        ("censored_at", 6.0, 0, np.nan, np.nan),  # not followed beyond the landmark: left out
+        ("rfa", 7.0, 1, np.nan, 1.0),
+    ])
+    rows = landmark_cohort(dates, 6, PRECEDENCE, "IM", GROUPS).set_index("patient_id")
+    assert sorted(rows.index) == ["early_hr", "late_hr", "rfa", "rfa_then_hr"]
+    assert rows["group"].astype(str).to_dict() == {"early_hr": "IM+HR", "late_hr": "IM", "rfa_then_hr": "IM+HR",
+                                                   "rfa": "IM+RFA/TACE"}
+    assert rows.loc["early_hr", "os_months"] == 24.0 and rows.loc["rfa", "os_months"] == pytest.approx(1.0)
+    assert rows.loc["rfa", "death"] == 1
+
+
+# --- propensity score, weights, balance ---------------------------------------------------
+
+
+def test_saturated_propensity_model_reproduces_the_observed_shares():
+    x = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1], float)[:, None]
+    codes = np.array([0, 0, 0, 1, 2, 0, 1, 1, 2, 2, 2])
+    scores = fit_generalised_propensity(x, codes, 3)
+    np.testing.assert_allclose(scores[0], [0.6, 0.2, 0.2], atol=1e-6)
+    np.testing.assert_allclose(scores[-1], [1 / 6, 2 / 6, 3 / 6], atol=1e-6)
+    # a covariate that separates the groups has no finite fit: refused, not silently used
+    with pytest.raises(RuntimeError):
+        fit_generalised_propensity(np.array([0, 0, 1, 1], float)[:, None], np.array([0, 0, 1, 1]), 2)
+
+
+def test_stabilised_weights_truncation_and_common_support_by_hand():
+    scores = np.array([[0.5, 0.5], [0.8, 0.2], [0.25, 0.75], [0.4, 0.6]])
+    codes = np.array([0, 0, 1, 1])
+    # P(group) = 0.5 for both groups; weight = 0.5 / P(own group | x)
+    np.testing.assert_allclose(stabilised_weights(scores, codes), [1.0, 0.625, 2 / 3, 5 / 6])
+    weights = np.arange(1.0, 102.0)
+    assert truncate(weights, [1, 99]).tolist()[:2] == [2.0, 2.0] and truncate(weights, [1, 99]).max() == 100.0
+    assert truncate(weights, []).tolist() == weights.tolist()
+    assert common_support(scores, 0.3).tolist() == [True, False, False, True]
+
+
+def test_standardised_differences_by_hand():
+    a, b = np.array([0.0, 0, 1, 1]), np.array([0.0, 1, 1, 1])
+    # binary: (0.5 - 0.75) / sqrt((0.25 + 0.1875) / 2)
+    assert standardised_difference(a, b) == pytest.approx(-0.25 / np.sqrt(0.21875))
+    # weights that bring b's mean to 0.5 remove the difference; the denominator stays unweighted
+    assert standardised_difference(a, b, None, np.array([3.0, 1, 1, 1])) == pytest.approx(0.0)
+    assert standardised_difference(np.array([1.0, 2, 3]), np.array([2.0, 3, 4])) == pytest.approx(-1.0)
+
+
+def test_iptw_improves_balance_and_summarises_the_weights(cohort):
+    table = propensity_table(cohort, GROUPS, PROPENSITY)
+    assert len(table) == len(cohort) and table["included"].all()
+    assert np.allclose(table[[f"gps_{g}" for g in GROUPS]].sum(axis=1), 1)
+    balance = balance_table(cohort, table, GROUPS, PROPENSITY["covariates"], 0.1)
+    assert set(balance["comparison"]) == {"IM+HR vs IM", "IM+RFA/TACE vs IM", "IM+RFA/TACE vs IM+HR"}
+    assert len(balance) == 3 * 3
+    count = balance[balance["covariate"] == "lm_count_over_cutoff"]
+    assert (count["smd_weighted"].abs() < count["smd_unweighted"].abs()).all()
+    verdict = balance_verdict(balance)
+    assert verdict["passed"].tolist() == (verdict["max_abs_smd_weighted"] < 0.1).tolist()
+    summary = weight_summary(table, GROUPS).set_index(["group", "stage"])
+    assert summary.loc[("All", "stabilised"), "n"] == len(cohort)
+    w = table["weight_raw"].to_numpy()
+    assert summary.loc[("All", "stabilised"), "ess"] == pytest.approx(w.sum() ** 2 / (w ** 2).sum())
+
+
+def test_trimming_leaves_patients_out_with_weight_zero(cohort):
+    table = propensity_table(cohort, GROUPS, {**PROPENSITY, "trim_min_probability": 0.15})
+    left_out = ~table["included"]
+    assert left_out.any() and (table.loc[left_out, "weight"] == 0).all()
+    assert (table.loc[~left_out, [f"gps_{g}" for g in GROUPS]] >= 0.15).all().all()
+
+
+# --- RMST, Kaplan-Meier, Cox: the vectorised versions equal lifelines ---------------------
+
+
+def test_weighted_kaplan_meier_and_rmst_equal_lifelines(cohort):
+    weights = np.random.default_rng(1).uniform(0.3, 3, len(cohort))
+    time, event = cohort["os_months"].to_numpy(), cohort["death"].to_numpy()
+    times, survival = weighted_kaplan_meier(time, event, weights)
+    fit = KaplanMeierFitter().fit(time, event, weights=weights)
+    np.testing.assert_allclose(survival, fit.survival_function_.loc[times].iloc[:, 0], rtol=1e-12)
+    for horizon in [24.0, 60.0, 500.0]:  # 500: beyond the last follow-up
+        assert area_under_steps(times, survival, horizon) == pytest.approx(
+            restricted_mean_survival_time(fit, t=horizon), rel=1e-12)
+    assert survival_at(times, survival, 36.0) == pytest.approx(fit.survival_function_at_times(36.0).item())
+    assert survival_at(times, survival, 0.0) == 1.0
+
+
+def test_rmst_delta_method_by_hand():
+    # KM 0.75 after t=1, 0.5 after t=2; RMST(3.5) = 1 + 0.75 + 0.5 x 1.5 = 2.5
+    # A(1) = 0.75 + 0.75 = 1.5, A(2) = 0.75; Var = 1.5^2 / (4 x 3) + 0.75^2 / (3 x 2)
+    rmst, se = rmst_with_se(np.array([1.0, 2, 3, 4]), np.array([1, 1, 0, 1]), 3.5)
+    assert rmst == pytest.approx(2.5)
+    assert se == pytest.approx(np.sqrt(2.25 / 12 + 0.5625 / 6))
+
+
+def test_rmst_table_has_groups_and_differences_within_the_horizon(cohort):
+    table = rmst_unadjusted(cohort, GROUPS, "IM", [24, 60], 0.05).set_index(["horizon_months", "term"])
+    assert table.loc[(60, "IM+HR - IM"), "estimate"] == pytest.approx(
+        table.loc[(60, "IM+HR"), "estimate"] - table.loc[(60, "IM"), "estimate"])
+    groups = table[~table.index.get_level_values("term").str.contains(" - ")]
+    assert (groups["ci_upper"] <= groups.index.get_level_values("horizon_months")).all()
+
+
+def test_vectorised_weighted_cox_equals_lifelines_with_ties(cohort):
+    weights = np.random.default_rng(2).uniform(0.3, 3, len(cohort))
+    x = pd.get_dummies(cohort["group"], drop_first=True).to_numpy(float)
+    beta, converged = weighted_cox_coefficients(cohort["os_months"], cohort["death"], x, weights)
+    frame = pd.DataFrame(x, columns=["a", "b"]).assign(t=cohort["os_months"], e=cohort["death"], w=weights)
+    # lifelines' default stopping rule leaves ~1e-4 on the table; tightened, it meets ours
+    fit = CoxPHFitter().fit(frame, "t", "e", weights_col="w", fit_options={"precision": 1e-12, "max_steps": 200})
+    assert converged
+    np.testing.assert_allclose(beta, fit.params_.to_numpy(), atol=1e-7)
+
+
+def test_a_group_without_deaths_has_hazard_ratio_zero():
+    time = np.array([1.0, 2, 3, 4, 5, 6])
+    event = np.array([1, 0, 1, 0, 1, 1])
+    group = np.array(["IM", "IM+HR", "IM", "IM+HR", "IM+RFA/TACE", "IM+RFA/TACE"])
+    hrs = group_hazard_ratios(time, event, group, np.ones(6), GROUPS, "IM")
+    assert hrs["IM+HR vs IM"] == 0.0 and np.isfinite(hrs["IM+RFA/TACE vs IM"])
+
+
+# --- E-values and the by-method table ---------------------------------------------------
+
+
+def test_e_values_by_hand():
+    assert e_value_of_risk_ratio(3.9) == pytest.approx(7.26, abs=0.005)  # VanderWeele & Ding's example
+    assert e_value_of_risk_ratio(0.5) == pytest.approx(2 + np.sqrt(2))
+    assert e_value_of_risk_ratio(1.0) == 1.0
+    # common outcome: RR = (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR)); HR 0.25 -> (1 - 0.5^0.5) / (1 - 0.5^2)
+    rr = (1 - 0.5 ** 0.5) / 0.75
+    assert hazard_ratio_as_risk_ratio(0.25, True) == pytest.approx(rr)
+    assert hazard_ratio_as_risk_ratio(0.25, False) == 0.25
+    point, limit = e_values(0.25, 0.1, 0.6, common_outcome=True)
+    assert point == pytest.approx(1 / rr + np.sqrt(1 / rr * (1 / rr - 1)))
+    assert limit == pytest.approx(e_value_of_risk_ratio(hazard_ratio_as_risk_ratio(0.6, True)))
+    assert e_values(0.5, 0.2, 1.3, common_outcome=False)[1] == 1.0  # CI covers 1
+    assert e_values(2.0, 1.5, 3.0, common_outcome=False)[1] == pytest.approx(e_value_of_risk_ratio(1.5))
+
+
+def test_hazard_ratios_by_method_takes_each_methods_group_terms():
+    def cox(rows, **extra):
+        return pd.DataFrame(rows, columns=["term", "hr", "ci_lower", "ci_upper"]).assign(**extra)
+    tables = {
+        "naive": pd.concat([cox([("IM+HR vs IM", 0.5, 0.2, 0.9), ("male", 1.1, 0.5, 2)], model="univariable"),
+                            cox([("IM+HR vs IM", 0.4, 0.2, 0.8)], model="multivariable")]),
+        "time_varying": cox([("IM+HR vs IM", 0.6, 0.3, 1.2)]),
+        "landmark": pd.concat([cox([("IM+HR vs IM", 0.7, 0.3, 1.5)], model="multivariable", landmark_months=12),
+                               cox([("IM+HR vs IM", 0.9, 0.3, 1.5)], model="univariable", landmark_months=12)]),
+        "iptw": cox([("IM+HR vs IM", 0.55, 0.2, 1.1)]),
+        "ccw": cox([("IM+HR vs IM", 0.65, 0.2, 1.9)]),
+    }
+    table = hazard_ratios_by_method(tables, "IM").set_index("method")["hr"]
+    assert table.to_dict() == {"naive (groups fixed at LM diagnosis)": 0.4, "time-varying Cox": 0.6,
+                               "landmark 12 months": 0.7, "IPTW (marginal)": 0.55, "clone-censor-weight": 0.65}
+
+
+# --- clone-censor-weight -----------------------------------------------------------------
+
+
+def test_clones_are_censored_when_they_deviate_from_their_arm():
+    dates = dates_frame([
+        ("resected_5", 50.0, 1, 5.0, np.nan),
+        ("resected_20", 60.0, 0, 20.0, np.nan),  # after the 12-month grace period
+        ("never", 30.0, 1, np.nan, np.nan),
+        ("died_in_grace", 8.0, 1, np.nan, np.nan),
+    ]).assign(months_to_first_local=lambda d: d[["months_to_IM+HR", "months_to_IM+RFA/TACE"]].min(axis=1),
+              age=[0.0, 1.0, 0.0, 1.0])
+    settings = {"grace_months": 12, "covariates": ["age"], "truncate_percentiles": []}
+    clones = clone_censor_weight(dates, GROUPS[:2], "IM", settings)
+    last = clones.sort_values("stop").groupby(["arm", "patient_id"]).last()
+    # reference arm: censored at the first procedure
+    assert last.loc[("IM: no local treatment", "resected_5"), ["stop", "death"]].tolist() == [5.0, 0]
+    assert last.loc[("IM: no local treatment", "never"), ["stop", "death"]].tolist() == [30.0, 1]
+    # treatment arm: untreated at 12 months = censored there; a death in the grace period counts
+    arm = "IM+HR within 12 months"
+    assert last.loc[(arm, "resected_5"), ["stop", "death"]].tolist() == [50.0, 1]
+    assert last.loc[(arm, "resected_20"), ["stop", "death"]].tolist() == [12.0, 0]
+    assert last.loc[(arm, "never"), ["stop", "death"]].tolist() == [12.0, 0]
+    assert last.loc[(arm, "died_in_grace"), ["stop", "death"]].tolist() == [8.0, 1]
+    # weight 1 before anyone can deviate, > 1 once the uncensored stand in for the censored
+    assert (clones.loc[clones["start"] == 0, "weight"] == 1).all()
+    assert (clones.loc[(clones["arm"] == arm) & (clones["start"] == 12), "weight"] > 1).all()
+
+
+def test_reference_arm_without_treatment_is_the_plain_kaplan_meier(cohort):
+    dates = cohort.assign(**{"months_to_IM+HR": np.nan, "months_to_IM+RFA/TACE": np.nan,
+                             "months_to_first_local": np.nan})
+    settings = {"grace_months": 12, "covariates": ["age_over_cutoff"], "truncate_percentiles": []}
+    clones = clone_censor_weight(dates, ["IM"], "IM", settings)
+    km = arm_kaplan_meier(clones)
+    plain = KaplanMeierFitter().fit(cohort["os_months"], cohort["death"])
+    deaths = km[km["events"] > 0]
+    np.testing.assert_allclose(deaths["survival"], plain.survival_function_.loc[deaths["time"]].iloc[:, 0])
+
+
+# --- bootstrap ----------------------------------------------------------------------------
+
+
+def test_replicate_seeds_are_the_spawned_children():
+    children = np.random.SeedSequence(99).spawn(5)
+    expected = np.random.default_rng(children[4]).integers(0, 1000, 10)
+    assert replicate_rng(99, 4).integers(0, 1000, 10).tolist() == expected.tolist()
+
+
+def test_chunks_cover_every_replicate_once():
+    blocks = [list(chunk_replicates(10, 3, c)) for c in range(3)]
+    assert sum(blocks, []) == list(range(10))
+    with pytest.raises(ValueError):
+        chunk_replicates(10, 3, 3)
+
+
+def test_bootstrap_intervals_do_not_depend_on_the_chunking(cohort):
+    one = run_chunk(cohort, GROUPS, "IM", IPTW, 12, 1, 0, seed=5)
+    three = pd.concat([run_chunk(cohort, GROUPS, "IM", IPTW, 12, 3, c, seed=5) for c in (2, 0, 1)])
+    pd.testing.assert_frame_equal(one, three.sort_values(["replicate"], kind="stable").reset_index(drop=True))
+    estimates = cohort_estimates(cohort, GROUPS, "IM", IPTW)
+    pd.testing.assert_frame_equal(percentile_intervals(one, estimates, 0.05),
+                                  percentile_intervals(three, estimates, 0.05))
+    intervals = percentile_intervals(one, estimates, 0.05)
+    assert set(intervals["quantity"]) == {"hazard_ratio", "survival", "rmst", "rmst_difference"}
+    assert (intervals["ci_lower"] <= intervals["ci_upper"]).all() and (intervals["replicates"] == 12).all()
+
+
+def test_gather_refuses_missing_or_repeated_replicates(cohort):
+    replicates = run_chunk(cohort, GROUPS, "IM", IPTW, 6, 2, 1, seed=5)  # replicates 3-5 only
+    estimates = cohort_estimates(cohort, GROUPS, "IM", IPTW)
+    with pytest.raises(ValueError):
+        percentile_intervals(replicates, estimates, 0.05)
+    first = run_chunk(cohort, GROUPS, "IM", IPTW, 6, 2, 0, seed=5)
+    with pytest.raises(ValueError):
+        percentile_intervals(pd.concat([first, first.iloc[:3], replicates]), estimates, 0.05)
+
+
+def test_bootstrap_point_estimate_equals_the_lifelines_iptw_analysis(cohort):
+    from gistlm.propensity import weighted_cohort, weighted_cox
+    table = propensity_table(cohort, GROUPS, PROPENSITY)
+    lifelines_fit = weighted_cox(weighted_cohort(cohort, table), GROUPS, "IM", 0.05).set_index("term")
+    ours = cohort_estimates(cohort, GROUPS, "IM", IPTW)
+    hr = ours[ours["quantity"] == "hazard_ratio"].set_index("term")["value"]
+    assert hr["IM+HR vs IM"] == pytest.approx(lifelines_fit.loc["IM+HR vs IM", "hr"], rel=1e-5)
+    data = analysis_arrays(cohort, GROUPS, PROPENSITY["covariates"])
+    assert len(data["codes"]) == len(cohort)
+
+
+def test_figures_are_byte_identical_on_rerun(tmp_path):
+    balance = pd.DataFrame({"comparison": ["B vs A"] * 2, "covariate": ["x", "y"],
+                            "smd_unweighted": [0.5, -0.3], "smd_weighted": [0.05, 0.02]})
+    for name in ["one.png", "two.png"]:
+        save_png(love_plot(balance, 0.1), str(tmp_path / name))
+    assert (tmp_path / "one.png").read_bytes() == (tmp_path / "two.png").read_bytes()

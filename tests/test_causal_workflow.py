@@ -1,0 +1,72 @@
+"""The causal rules in a real run of the workflow: outputs, exact reruns, chunk-independent bootstrap."""
+
+import pandas as pd
+import pytest
+import yaml
+
+from workflow_runs import clone_run, copy_workflow, planned_rules, snakemake
+
+BOOTSTRAP_RULES = {"bootstrap_chunk", "bootstrap_gather"}
+# the report stage may follow the section (once render_report includes it)
+ALLOWED_AFTER_BOOTSTRAP = BOOTSTRAP_RULES | {"render_causal_section", "render_report", "gather_provenance"}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One real cold run of `snakemake` on the default data."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("causal_run") / "gistlm")
+    snakemake(workdir)
+    return workdir
+
+
+def edit_config(run, change):
+    path = run / "config" / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    change(config)
+    path.write_text(yaml.safe_dump(config))
+
+
+def read(run, name):
+    return pd.read_csv(run / "results" / "causal" / name, keep_default_na=False, na_values=[""])
+
+
+def test_the_section_compares_every_method_without_identifiers(finished_run):
+    html = (finished_run / "results" / "causal" / "section.html").read_text()
+    assert "<html" not in html and "<body" not in html
+    assert html.count("data:image/png;base64,") == 5
+    for method in ["naive (groups fixed at LM diagnosis)", "time-varying Cox", "landmark 6 months",
+                   "landmark 12 months", "IPTW (marginal)", "clone-censor-weight"]:
+        assert method in html
+    assert "Hazard ratio of death for IM+HR vs IM, by method" in html
+    ids = pd.read_parquet(finished_run / "results" / "cohort" / "analysis.parquet")["patient_id"]
+    assert not any(pid in html for pid in ids)
+
+
+def test_every_method_has_a_hazard_ratio_with_e_values(finished_run):
+    table = read(finished_run, "e_values.csv")
+    headline = table[table["term"] == "IM+HR vs IM"]
+    assert len(headline) == 6
+    assert headline[["hr", "ci_lower", "ci_upper", "e_value", "e_value_ci"]].notna().all().all()
+    intervals = read(finished_run, "bootstrap_ci.csv")
+    assert (intervals["replicates"] == 1000).all()
+    iptw = read(finished_run, "iptw_cox.csv").set_index("term")
+    hr = intervals[intervals["quantity"] == "hazard_ratio"].set_index("term")
+    assert hr.loc["IM+HR vs IM", "estimate"] == pytest.approx(iptw.loc["IM+HR vs IM", "hr"], rel=1e-4)
+
+
+def test_changing_only_the_replicate_count_reruns_only_the_bootstrap_and_the_report(finished_run, tmp_path):
+    run = clone_run(finished_run, tmp_path / "run")
+    edit_config(run, lambda config: config["causal"]["bootstrap"].update(replicates=500))
+    planned = planned_rules(run)
+    assert planned <= ALLOWED_AFTER_BOOTSTRAP, planned - ALLOWED_AFTER_BOOTSTRAP
+    assert planned >= BOOTSTRAP_RULES | {"render_causal_section"}
+
+
+def test_bootstrap_results_do_not_depend_on_the_number_of_chunks(finished_run, tmp_path):
+    run = clone_run(finished_run, tmp_path / "run")
+    chunks = yaml.safe_load((run / "config" / "config.yaml").read_text())["causal"]["bootstrap"]["chunks"]
+    edit_config(run, lambda config: config["causal"]["bootstrap"].update(chunks=chunks + 1))
+    assert planned_rules(run) <= ALLOWED_AFTER_BOOTSTRAP
+    snakemake(run)
+    assert (run / "results" / "causal" / "bootstrap" / f"chunk_{chunks}.csv").exists()
+    pd.testing.assert_frame_equal(read(run, "bootstrap_ci.csv"), read(finished_run, "bootstrap_ci.csv"))

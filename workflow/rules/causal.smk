@@ -1,0 +1,334 @@
+# Causal analyses beside the naive comparison (issue 4): immortal time (the treatment counts
+# only from its date) and confounding by indication (weighting by the propensity score).
+# Only the bootstrap rules receive the replicate count, so changing it reruns nothing else.
+
+
+wildcard_constraints:
+    chunk=r"\d+",
+
+
+rule local_treatment_dates:
+    """Per patient: months from LM diagnosis to the first procedure of each group, and which came first."""
+    input:
+        treatments="results/validated/treatments.parquet",
+        liver_metastases="results/validated/liver_metastases.parquet",
+        cohort="results/cohort/analysis.parquet",
+        code=package_code("immortal_time"),
+    output:
+        provenance="results/provenance/local_treatment_dates.json",
+        dates="results/causal/treatment_dates.csv",
+    params:
+        precedence=setting("groups", "precedence"),
+        days_per_month=setting("outcome", "days_per_month"),
+    log:
+        "results/logs/local_treatment_dates.log",
+    benchmark:
+        "results/benchmarks/local_treatment_dates.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/local_treatment_dates.py"
+
+
+rule time_varying_cox:
+    """Cox model with local treatment as a time-dependent exposure (start-stop rows)."""
+    input:
+        dates="results/causal/treatment_dates.csv",
+        cohort="results/cohort/analysis.parquet",
+        code=package_code("immortal_time"),
+    output:
+        provenance="results/provenance/time_varying_cox.json",
+        cox="results/causal/time_varying_cox.csv",
+        rows="results/causal/start_stop.csv",
+    params:
+        precedence=setting("groups", "precedence"),
+        reference=setting("groups", "reference"),
+        coding=setting("causal", "exposure_coding"),
+        covariates=setting("survival", "cox_covariates"),
+        alpha=setting("survival", "alpha"),
+    log:
+        "results/logs/time_varying_cox.log",
+    benchmark:
+        "results/benchmarks/time_varying_cox.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/time_varying_cox.py"
+
+
+rule landmark_analysis:
+    """At each landmark: survivors grouped by treatment received so far, KM and Cox from the landmark."""
+    input:
+        dates="results/causal/treatment_dates.csv",
+        cohort="results/cohort/analysis.parquet",
+        code=package_code("immortal_time"),
+    output:
+        provenance="results/provenance/landmark_analysis.json",
+        km="results/causal/landmark_km.csv",
+        cox="results/causal/landmark_cox.csv",
+        groups="results/causal/landmark_groups.csv",
+    params:
+        groups=setting("groups"),
+        landmarks=setting("causal", "landmarks_months"),
+        covariates=setting("survival", "cox_covariates"),
+        alpha=setting("survival", "alpha"),
+    log:
+        "results/logs/landmark_analysis.log",
+    benchmark:
+        "results/benchmarks/landmark_analysis.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/landmark_analysis.py"
+
+
+rule clone_censor_weight:
+    """Target-trial emulation: clones per strategy, censored at deviation, inverse-probability weighted."""
+    input:
+        dates="results/causal/treatment_dates.csv",
+        cohort="results/cohort/analysis.parquet",
+        code=package_code("target_trial"),
+    output:
+        provenance="results/provenance/clone_censor_weight.json",
+        km="results/causal/ccw_km.csv",
+        cox="results/causal/ccw_cox.csv",
+        weights="results/causal/ccw_weights.csv",
+    params:
+        labels=setting("groups", "labels"),
+        reference=setting("groups", "reference"),
+        settings=setting("causal", "clone_censor_weight"),
+        alpha=setting("survival", "alpha"),
+    log:
+        "results/logs/clone_censor_weight.log",
+    benchmark:
+        "results/benchmarks/clone_censor_weight.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/clone_censor_weight.py"
+
+
+rule propensity_weights:
+    """Generalised propensity score, stabilised IPTW weights, and covariate balance before/after."""
+    input:
+        cohort="results/cohort/analysis.parquet",
+        code=package_code("propensity"),
+    output:
+        provenance="results/provenance/propensity_weights.json",
+        scores="results/causal/propensity_scores.csv",
+        summary="results/causal/weights_summary.csv",
+        balance="results/causal/balance.csv",
+        verdict="results/causal/balance_verdict.csv",
+    params:
+        labels=setting("groups", "labels"),
+        propensity=setting("causal", "propensity"),
+    log:
+        "results/logs/propensity_weights.log",
+    benchmark:
+        "results/benchmarks/propensity_weights.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/propensity_weights.py"
+
+
+rule iptw_survival:
+    """IPTW-weighted Kaplan-Meier per group and weighted Cox model with robust SEs."""
+    input:
+        cohort="results/cohort/analysis.parquet",
+        scores="results/causal/propensity_scores.csv",
+        code=package_code("propensity"),
+    output:
+        provenance="results/provenance/iptw_survival.json",
+        km="results/causal/iptw_km.csv",
+        cox="results/causal/iptw_cox.csv",
+        survival_at="results/causal/iptw_survival_at.csv",
+    params:
+        labels=setting("groups", "labels"),
+        reference=setting("groups", "reference"),
+        alpha=setting("survival", "alpha"),
+        survival_at_months=setting("causal", "survival_at_months"),
+    log:
+        "results/logs/iptw_survival.log",
+    benchmark:
+        "results/benchmarks/iptw_survival.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/iptw_survival.py"
+
+
+rule restricted_mean_survival:
+    """RMST per group and difference vs the reference: unadjusted (delta-method CI) and IPTW."""
+    input:
+        cohort="results/cohort/analysis.parquet",
+        scores="results/causal/propensity_scores.csv",
+        code=package_code("effect_measures", "propensity"),
+    output:
+        provenance="results/provenance/restricted_mean_survival.json",
+        rmst="results/causal/rmst.csv",
+    params:
+        labels=setting("groups", "labels"),
+        reference=setting("groups", "reference"),
+        horizons=setting("causal", "rmst_horizons_months"),
+        alpha=setting("survival", "alpha"),
+    log:
+        "results/logs/restricted_mean_survival.log",
+    benchmark:
+        "results/benchmarks/restricted_mean_survival.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/restricted_mean_survival.py"
+
+
+rule e_values:
+    """The hazard ratio of each treated group vs the reference by every method, with its E-values."""
+    input:
+        naive="results/survival/cox.csv",
+        time_varying="results/causal/time_varying_cox.csv",
+        landmark="results/causal/landmark_cox.csv",
+        iptw="results/causal/iptw_cox.csv",
+        ccw="results/causal/ccw_cox.csv",
+        code=package_code("effect_measures"),
+    output:
+        provenance="results/provenance/e_values.json",
+        table="results/causal/e_values.csv",
+    params:
+        reference=setting("groups", "reference"),
+        common_outcome=setting("causal", "common_outcome"),
+    log:
+        "results/logs/e_values.log",
+    benchmark:
+        "results/benchmarks/e_values.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/e_values.py"
+
+
+rule bootstrap_chunk:
+    """One block of bootstrap replicates of the whole IPTW analysis (one job per chunk)."""
+    input:
+        cohort="results/cohort/analysis.parquet",
+        code=package_code("bootstrap"),
+    output:
+        provenance="results/provenance/bootstrap_chunk/{chunk}.json",
+        replicates="results/causal/bootstrap/chunk_{chunk}.csv",
+    params:
+        labels=setting("groups", "labels"),
+        reference=setting("groups", "reference"),
+        settings={
+            "propensity": setting("causal", "propensity"),
+            "survival_at_months": setting("causal", "survival_at_months"),
+            "rmst_horizons_months": setting("causal", "rmst_horizons_months"),
+        },
+        bootstrap=setting("causal", "bootstrap"),
+    log:
+        "results/logs/bootstrap_chunk/{chunk}.log",
+    benchmark:
+        "results/benchmarks/bootstrap_chunk/{chunk}.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/bootstrap_chunk.py"
+
+
+rule bootstrap_gather:
+    """Percentile confidence intervals of the IPTW estimates from all chunks."""
+    input:
+        chunks=expand("results/causal/bootstrap/chunk_{chunk}.csv", chunk=range(config["causal"]["bootstrap"]["chunks"])),
+        cohort="results/cohort/analysis.parquet",
+        code=package_code("bootstrap"),
+    output:
+        provenance="results/provenance/bootstrap_gather.json",
+        intervals="results/causal/bootstrap_ci.csv",
+    params:
+        labels=setting("groups", "labels"),
+        reference=setting("groups", "reference"),
+        settings={
+            "propensity": setting("causal", "propensity"),
+            "survival_at_months": setting("causal", "survival_at_months"),
+            "rmst_horizons_months": setting("causal", "rmst_horizons_months"),
+        },
+        alpha=setting("survival", "alpha"),
+    log:
+        "results/logs/bootstrap_gather.log",
+    benchmark:
+        "results/benchmarks/bootstrap_gather.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/bootstrap_gather.py"
+
+
+rule draw_causal_figures:
+    """Love plot, propensity overlap, and landmark / IPTW / clone-censor-weight survival curves."""
+    input:
+        balance="results/causal/balance.csv",
+        scores="results/causal/propensity_scores.csv",
+        landmark_km="results/causal/landmark_km.csv",
+        landmark_groups="results/causal/landmark_groups.csv",
+        iptw_km="results/causal/iptw_km.csv",
+        ccw_km="results/causal/ccw_km.csv",
+        code=package_code("causal_figures"),
+    output:
+        provenance="results/provenance/draw_causal_figures.json",
+        love="results/causal/figures/love.png",
+        overlap="results/causal/figures/overlap.png",
+        landmark="results/causal/figures/landmark_km.png",
+        iptw="results/causal/figures/iptw_km.png",
+        ccw="results/causal/figures/ccw_km.png",
+    params:
+        labels=setting("groups", "labels"),
+        threshold=setting("causal", "propensity", "balance_threshold"),
+    log:
+        "results/logs/draw_causal_figures.log",
+    benchmark:
+        "results/benchmarks/draw_causal_figures.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/draw_causal_figures.py"
+
+
+rule render_causal_section:
+    """The causal analyses as an HTML fragment for the report, figures embedded."""
+    input:
+        e_values="results/causal/e_values.csv",
+        time_varying="results/causal/time_varying_cox.csv",
+        landmark_cox="results/causal/landmark_cox.csv",
+        landmark_groups="results/causal/landmark_groups.csv",
+        ccw_cox="results/causal/ccw_cox.csv",
+        ccw_weights="results/causal/ccw_weights.csv",
+        weights_summary="results/causal/weights_summary.csv",
+        balance_verdict="results/causal/balance_verdict.csv",
+        iptw_cox="results/causal/iptw_cox.csv",
+        iptw_survival_at="results/causal/iptw_survival_at.csv",
+        rmst="results/causal/rmst.csv",
+        bootstrap="results/causal/bootstrap_ci.csv",
+        love_png="results/causal/figures/love.png",
+        overlap_png="results/causal/figures/overlap.png",
+        landmark_png="results/causal/figures/landmark_km.png",
+        iptw_png="results/causal/figures/iptw_km.png",
+        ccw_png="results/causal/figures/ccw_km.png",
+        template="src/gistlm/templates/causal_section.html.j2",
+        code=package_code("report", "bootstrap", "effect_measures"),
+    output:
+        provenance="results/provenance/render_causal_section.json",
+        html="results/causal/section.html",
+    params:
+        plan={
+            "causal": setting("causal"),
+            "groups": setting("groups"),
+            "cox_covariates": setting("survival", "cox_covariates"),
+            "alpha": setting("survival", "alpha"),
+        },
+    log:
+        "results/logs/render_causal_section.log",
+    benchmark:
+        "results/benchmarks/render_causal_section.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/render_causal_section.py"

@@ -1,0 +1,16 @@
+"""Rule draw_causal_figures: balance, scores and survival tables -> the causal section's PNGs."""
+import pandas as pd
+
+from gistlm.causal_figures import landmark_figure, love_plot, overlap_plot, save_png, weighted_km_figure
+from gistlm.provenance import recorded
+
+with recorded(snakemake):
+    inputs, output, labels = snakemake.input, snakemake.output, snakemake.params.labels
+    save_png(love_plot(pd.read_csv(inputs.balance), snakemake.params.threshold), output.love)
+    save_png(overlap_plot(pd.read_csv(inputs.scores), labels), output.overlap)
+    save_png(landmark_figure(pd.read_csv(inputs.landmark_km), pd.read_csv(inputs.landmark_groups), labels),
+             output.landmark)
+    save_png(weighted_km_figure(pd.read_csv(inputs.iptw_km), "group", "IPTW-weighted overall survival", labels),
+             output.iptw)
+    save_png(weighted_km_figure(pd.read_csv(inputs.ccw_km), "arm", "Clone-censor-weight: survival by strategy"),
+             output.ccw)

@@ -1,0 +1,20 @@
+"""Rule landmark_analysis: treatment dates + covariates -> KM, Cox and group sizes at each landmark."""
+import pandas as pd
+
+from gistlm.immortal_time import landmark_cohort, landmark_groups, landmark_models, read_dates
+from gistlm.provenance import recorded
+
+with recorded(snakemake):
+    params, groups = snakemake.params, snakemake.params.groups
+    dates = read_dates(snakemake.input.dates, pd.read_parquet(snakemake.input.cohort), params.covariates)
+    km, cox, sizes = [], [], []
+    for landmark in params.landmarks:
+        rows = landmark_cohort(dates, landmark, groups["precedence"], groups["default"], groups["labels"])
+        curves, models = landmark_models(rows, groups["labels"], groups["reference"], params.covariates,
+                                         params.alpha, landmark)
+        km.append(curves)
+        cox.append(models)
+        sizes.append(landmark_groups(dates, rows, landmark, groups["labels"]))
+    pd.concat(km, ignore_index=True).to_csv(snakemake.output.km, index=False)
+    pd.concat(cox, ignore_index=True).to_csv(snakemake.output.cox, index=False)
+    pd.concat(sizes, ignore_index=True).to_csv(snakemake.output.groups, index=False)

@@ -1,0 +1,14 @@
+"""Rule time_varying_cox: treatment dates + covariates -> start-stop rows and the time-varying Cox model."""
+import pandas as pd
+
+from gistlm.immortal_time import read_dates, start_stop_rows, time_varying_cox
+from gistlm.provenance import recorded
+
+with recorded(snakemake):
+    params = snakemake.params
+    covariates = params.covariates
+    dates = read_dates(snakemake.input.dates, pd.read_parquet(snakemake.input.cohort), covariates)
+    labels = [rule["label"] for rule in params.precedence]
+    rows = start_stop_rows(dates, labels, params.coding)
+    rows.to_csv(snakemake.output.rows, index=False)
+    time_varying_cox(rows, labels, params.reference, covariates, params.alpha).to_csv(snakemake.output.cox, index=False)
