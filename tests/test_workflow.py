@@ -99,7 +99,7 @@ def test_multivariable_cox_equals_lifelines_on_the_analysis_table(finished_run, 
 
 def test_report_is_one_self_contained_file(finished_run):
     html = (finished_run / "results" / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 2
+    assert html.count("data:image/png;base64,") >= 2
     assert "src=\"http" not in html and "href=\"http" not in html
     for text in ["Analysis cohort: <b>238</b>", "IM+HR vs IM", "Baseline characteristics", "Log-rank"]:
         assert text in html

@@ -65,6 +65,7 @@ rule render_report:
         forest_png="results/figures/forest.png",
         raw_records=expand("results/provenance/ingest_table/{table}.json", table=RAW_TABLES),
         published="resources/published_results.yaml",
+        causal="results/causal/section.html",
         template="src/gistlm/templates/report.html.j2",
         code=package_code("report", "provenance", "disclosure"),
     output:

@@ -38,7 +38,7 @@ with recorded(snakemake):
         "cox": records(tables["cox"]),
         "ph_test": records(tables["ph_test"]),
         "published": published_vs_reproduced(published, tables, plan["groups"]["reference"]),
-        "causal_section": "",
+        "causal_section": Path(inputs.causal).read_text(encoding="utf-8"),
         "provenance": run_summary(inputs.raw_records, snakemake.params.config, snakemake.scriptdir),
         "km_png": embed_png(inputs.km_png),
         "forest_png": embed_png(inputs.forest_png),
