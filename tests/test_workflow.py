@@ -101,7 +101,7 @@ def test_report_is_one_self_contained_file(finished_run):
     html = (finished_run / "results" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 2
     assert "src=\"http" not in html and "href=\"http" not in html
-    for text in ["Analysis cohort: <b>238</b>", "IM+HR vs IM", "Baseline characteristics", "Log-rank"]:
+    for text in ["Analysis cohort: <b>238</b>", "IM+HR vs IM", "Descriptive data", "log-rank tests", "Published versus reproduced"]:
         assert text in html
     # no patient identifier, raw or pseudonymous, reaches the report
     raw_ids = pd.read_csv(REPO / "resources" / "extract" / "patients.csv", dtype=str)["patient_id"]
