@@ -38,7 +38,8 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 def planned_rules(workdir: Path, *args: str) -> set[str]:
     """Rules a dry run would execute (from its job-stats table), without `all`."""
-    output = snakemake(workdir, "--dry-run", "--quiet", "rules", *args).stdout
+    # targets and options first: `--quiet rules` would swallow a following target
+    output = snakemake(workdir, *args, "--dry-run", "--quiet", "rules").stdout
     table = output.split("Job stats:")[1] if "Job stats:" in output else ""
     rules = set(re.findall(r"^(\w+)\s+\d+$", table, flags=re.M))
     return rules - {"all", "total"}
