@@ -4,26 +4,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from workflow_runs import clone_run, copy_workflow, planned_rules, snakemake
+from workflow_runs import clone_run, edit_config, planned_rules, snakemake
 
 BOOTSTRAP_RULES = {"bootstrap_chunk", "bootstrap_gather"}
 # the report stage may follow the section (once render_report includes it)
 ALLOWED_AFTER_BOOTSTRAP = BOOTSTRAP_RULES | {"render_causal_section", "render_report", "gather_provenance"}
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """One real cold run of `snakemake` on the default data."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("causal_run") / "gistlm")
-    snakemake(workdir)
-    return workdir
-
-
-def edit_config(run, change):
-    path = run / "config" / "config.yaml"
-    config = yaml.safe_load(path.read_text())
-    change(config)
-    path.write_text(yaml.safe_dump(config))
 
 
 def read(run, name):

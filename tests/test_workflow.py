@@ -10,7 +10,7 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
 from gistlm.pseudonyms import DEVELOPMENT_KEY, pseudonymise
-from workflow_runs import REPO, clone_run, planned_rules, snakemake
+from workflow_runs import REPO, clone_run, edit_config, planned_rules, snakemake
 
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 TRUTH = json.loads((REPO / "resources" / "extract" / "truth.json").read_text())
@@ -137,13 +137,6 @@ def test_editing_the_report_template_reruns_only_the_report(finished_run, tmp_pa
     with open(run / "src" / "gistlm" / "templates" / "report.html.j2", "a") as template:
         template.write("<!-- edited -->\n")
     assert planned_rules(run) == {"render_report", "gather_provenance"}
-
-
-def edit_config(run, change):
-    path = run / "config" / "config.yaml"
-    config = yaml.safe_load(path.read_text())
-    change(config)
-    path.write_text(yaml.safe_dump(config))
 
 
 def test_changing_cox_covariates_reruns_only_cox_and_report(finished_run, tmp_path):

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "profiles", "resources", "src"]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -43,3 +45,11 @@ def planned_rules(workdir: Path, *args: str) -> set[str]:
     table = output.split("Job stats:")[1] if "Job stats:" in output else ""
     rules = set(re.findall(r"^(\w+)\s+\d+$", table, flags=re.M))
     return rules - {"all", "total"}
+
+
+def edit_config(run: Path, change) -> None:
+    """Apply `change(config)` to a run's config/config.yaml (written back with sorted keys)."""
+    path = run / "config" / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    change(config)
+    path.write_text(yaml.safe_dump(config))
