@@ -105,7 +105,7 @@ def test_report_is_one_self_contained_file(finished_run):
         assert text in html
     # no patient identifier, raw or pseudonymous, reaches the report
     raw_ids = pd.read_csv(REPO / "resources" / "extract" / "patients.csv", dtype=str)["patient_id"]
-    pseudonyms = pd.read_parquet(finished_run / "results" / "interim" / "patients.parquet")["patient_id"]
+    pseudonyms = pd.read_parquet(finished_run / "results" / "interim" / "main" / "patients.parquet")["patient_id"]
     assert not any(pid in html for pid in [*raw_ids, *pseudonyms])
 
 

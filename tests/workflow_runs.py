@@ -38,13 +38,18 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return run
 
 
-def planned_rules(workdir: Path, *args: str) -> set[str]:
-    """Rules a dry run would execute (from its job-stats table), without `all`."""
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Jobs per rule a dry run would execute (from its job-stats table), without `all`."""
     # targets and options first: `--quiet rules` would swallow a following target
     output = snakemake(workdir, *args, "--dry-run", "--quiet", "rules").stdout
     table = output.split("Job stats:")[1] if "Job stats:" in output else ""
-    rules = set(re.findall(r"^(\w+)\s+\d+$", table, flags=re.M))
-    return rules - {"all", "total"}
+    jobs = {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
+    return {rule: count for rule, count in jobs.items() if rule not in {"all", "total"}}
+
+
+def planned_rules(workdir: Path, *args: str) -> set[str]:
+    """Rules a dry run would execute, without `all`."""
+    return set(planned_jobs(workdir, *args))
 
 
 def edit_config(run: Path, change) -> None:

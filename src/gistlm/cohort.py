@@ -78,4 +78,6 @@ def build_analysis_cohort(tables: dict[str, pd.DataFrame], eligible_ids: pd.Seri
         baseline_covariates(base, tables["treatments"], settings["covariate_cutoffs"]),
     ], axis=1)
     cohort["group"] = pd.Categorical(cohort["group"], categories=settings["groups"]["labels"])
+    if "site" in base:  # pooled tables (the workflow's) name each patient's hospital
+        cohort.insert(0, "site", base["site"])
     return cohort.rename_axis("patient_id").reset_index()

@@ -97,3 +97,26 @@ def release_ledger(counts: pd.DataFrame, minimum: int) -> pd.DataFrame:
     out = counts.astype({"patients": object})
     out.loc[statuses, "patients"] = release_counts(counts.loc[statuses, "patients"], minimum)
     return out
+
+
+def release_site_counts(counts: pd.DataFrame, minimum: int) -> pd.DataFrame:
+    """Patients per site and status for release. Each site's raw total and each status's
+    total (the ledger) are shown, so a hidden cell must not be alone in its row or column:
+    secondary suppression is repeated along both until no line has a single hidden cell."""
+    statuses = [column for column in counts.columns if column not in ("site", "raw patients")]
+    values = counts[statuses].astype(float)
+    primary = values.apply(small, minimum=minimum)
+    hidden = primary.copy()
+    changed = True
+    while changed:
+        before = hidden.to_numpy().copy()
+        for row in hidden.index:
+            hidden.loc[row] = with_secondary(values.loc[row], hidden.loc[row]).to_numpy()
+        for column in statuses:
+            hidden[column] = with_secondary(values[column], hidden[column]).to_numpy()
+        changed = (hidden.to_numpy() != before).any()
+    out = counts.astype({column: object for column in statuses})
+    for column in statuses:
+        text = shown(values[column], primary[column], minimum)
+        out[column] = text.where(~(hidden[column] & ~primary[column]), SECONDARY)
+    return out

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 import numpy as np
 import pandas as pd
 from lifelines.plotting import add_at_risk_counts
@@ -54,20 +55,57 @@ def _suppress_tick_counts(table_axis, minimum: int) -> None:
 
 def forest_figure(cox: pd.DataFrame, model: str = "multivariable") -> plt.Figure:
     """Hazard ratios with confidence intervals on a log axis, one row per term."""
-    rows = cox[cox["model"] == model].iloc[::-1]
+    rows = cox[cox["model"] == model]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.4))
-    y = np.arange(len(rows))
-    ax.errorbar(rows["hr"], y, xerr=[rows["hr"] - rows["ci_lower"], rows["ci_upper"] - rows["hr"]],
-                fmt="s", color="#1b6ca8", ecolor="#555555", capsize=3)
-    ax.axvline(1, color="#999999", linestyle="--", linewidth=1)
-    ax.set_xscale("log")
-    ax.set_yticks(y, rows["term"])
+    _forest_rows(ax, rows, rows["term"])
     ax.set_xlabel(f"Hazard ratio ({model} Cox model, log scale)")
-    for yi, (hr, lo, hi) in zip(y, rows[["hr", "ci_lower", "ci_upper"]].to_numpy()):
-        ax.annotate(f"{hr:.2f} ({lo:.2f}-{hi:.2f})", (1.01, yi), xycoords=("axes fraction", "data"),
-                    va="center", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def site_forest_figure(sites: pd.DataFrame) -> plt.Figure:
+    """Per comparison: each site's HR, then the stratified and random-effects pooled HRs."""
+    terms = list(dict.fromkeys(sites["term"]))
+    fig, axes = plt.subplots(len(terms), 1, figsize=(8, 0.4 * len(sites) + 1.2 * len(terms)), squeeze=False)
+    for ax, term in zip(axes[:, 0], terms):
+        rows = sites[sites["term"] == term]
+        labels = rows["site"] + np.where(rows["note"].fillna("") != "", "  (" + rows["note"].fillna("") + ")", "")
+        pooled = rows["site"].str.startswith("all sites").to_numpy()
+        _forest_rows(ax, rows, labels, pooled)
+        ax.set_title(f"{term}: hazard ratio by site (log scale)", fontsize=10, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def _forest_rows(ax, rows: pd.DataFrame, labels: pd.Series, pooled=None) -> None:
+    """HR squares (diamonds where `pooled`) with CI whiskers, top row first, values at the right."""
+    rows, labels = rows.iloc[::-1], list(labels)[::-1]
+    pooled = np.zeros(len(rows), bool) if pooled is None else np.asarray(pooled)[::-1]
+    y = np.arange(len(rows))
+    for marker, subset in [("s", ~pooled), ("D", pooled)]:
+        part = rows[subset]
+        ax.errorbar(part["hr"], y[subset], xerr=[part["hr"] - part["ci_lower"], part["ci_upper"] - part["hr"]],
+                    fmt=marker, color="#1b6ca8", ecolor="#555555", capsize=3)
+    ax.axvline(1, color="#999999", linestyle="--", linewidth=1)
+    ax.set_xscale("log")
+    # plain numbers (0.5, 2) rather than powers of ten on the log axis
+    ax.xaxis.set_major_formatter(FuncFormatter(_plain_tick))
+    ax.xaxis.set_minor_formatter(FuncFormatter(_minor_tick))
+    ax.set_yticks(y, labels)
+    for yi, (hr, lo, hi) in zip(y, rows[["hr", "ci_lower", "ci_upper"]].to_numpy()):
+        if hr == hr:  # no estimate: the label says why
+            ax.annotate(f"{hr:.2f} ({lo:.2f}-{hi:.2f})", (1.01, yi), xycoords=("axes fraction", "data"),
+                        va="center", fontsize=9)
+
+
+def _plain_tick(value, _position) -> str:
+    return f"{value:g}"
+
+
+def _minor_tick(value, _position) -> str:
+    """Only 2 and 5 (x a power of ten) between the decades, so labels do not collide."""
+    text = f"{value:g}"
+    return text if text.lstrip("0.")[:1] in {"2", "5"} else ""
 
 
 def save_png(fig: plt.Figure, path: str) -> None:

@@ -44,9 +44,14 @@ def key_fingerprint(key: bytes) -> str:
     return hashlib.sha256(b"gistlm key fingerprint:" + key).hexdigest()[:16]
 
 
-def pseudonymise(ids: pd.Series, key: bytes) -> pd.Series:
-    """PT-<16 hex> per id; missing ids stay missing; equal ids get equal pseudonyms."""
+def pseudonymise(ids: pd.Series, key: bytes, namespace: str = "") -> pd.Series:
+    """PT-<16 hex> per id; missing ids stay missing; equal ids get equal pseudonyms.
+
+    `namespace` (a site of a multi-centre registry) is hashed with the id, because hospitals
+    number their patients independently: P0001 of two sites are two patients.
+    """
     unique = ids.dropna().unique()
-    mapping = {value: PREFIX + hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()[:DIGITS]
+    prefix = f"{namespace}/" if namespace else ""
+    mapping = {value: PREFIX + hmac.new(key, f"{prefix}{value}".encode(), hashlib.sha256).hexdigest()[:DIGITS]
                for value in unique}
     return ids.map(mapping).astype(object).where(ids.notna())

@@ -6,11 +6,16 @@ lifelines' log(-log) ("exponential Greenwood") ones; Cox models use Efron's ties
 only method lifelines implements.
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
+from scipy import stats
 from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 from lifelines.statistics import logrank_test, multivariate_logrank_test, proportional_hazard_test
 from lifelines.utils import median_survival_times
+from statsmodels.stats.meta_analysis import combine_effects
 from statsmodels.stats.multitest import multipletests
 
 TIME, EVENT = "os_months", "death"
@@ -109,12 +114,14 @@ def group_indicators(cohort: pd.DataFrame, groups: list[str], reference: str) ->
     }, index=cohort.index)
 
 
-def fit_cox(cohort: pd.DataFrame, terms: pd.DataFrame, alpha: float) -> tuple[CoxPHFitter, pd.DataFrame]:
-    """Cox model of OS on `terms`, complete cases only; returns the fit and its data."""
-    data = pd.concat([cohort[[TIME, EVENT]], terms], axis=1).dropna()
+def fit_cox(cohort: pd.DataFrame, terms: pd.DataFrame, alpha: float,
+            strata: list[str] | None = None) -> tuple[CoxPHFitter, pd.DataFrame]:
+    """Cox model of OS on `terms` (a baseline hazard per level of `strata`), complete cases
+    only; returns the fit and its data."""
+    data = pd.concat([cohort[[TIME, EVENT, *(strata or [])]], terms], axis=1).dropna()
     # lifelines' "single" Efron path loops over every row in Python at each Newton step (it
     # picks it for 1-2 terms); the batch path is the same estimator, vectorised by event time
-    return CoxPHFitter(alpha=alpha).fit(data, TIME, EVENT, batch_mode=True), data
+    return CoxPHFitter(alpha=alpha, strata=strata).fit(data, TIME, EVENT, batch_mode=True), data
 
 
 def cox_summary(model: str, fit: CoxPHFitter, data: pd.DataFrame) -> pd.DataFrame:
@@ -132,12 +139,13 @@ def cox_summary(model: str, fit: CoxPHFitter, data: pd.DataFrame) -> pd.DataFram
 
 
 def cox_models(cohort: pd.DataFrame, groups: list[str], reference: str, covariates: list[str],
-               alpha: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Univariable models (group; each covariate) and the multivariable one, with its PH tests."""
+               alpha: float, strata: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Univariable models (group; each covariate) and the multivariable one, with its PH tests;
+    every model stratified by `strata` (e.g. ["site"]) if given."""
     indicators = group_indicators(cohort, groups, reference)
-    univariable = [fit_cox(cohort, indicators, alpha)]
-    univariable += [fit_cox(cohort, cohort[[name]], alpha) for name in covariates]
-    full_fit, full_data = fit_cox(cohort, pd.concat([indicators, cohort[covariates]], axis=1), alpha)
+    univariable = [fit_cox(cohort, indicators, alpha, strata)]
+    univariable += [fit_cox(cohort, cohort[[name]], alpha, strata) for name in covariates]
+    full_fit, full_data = fit_cox(cohort, pd.concat([indicators, cohort[covariates]], axis=1), alpha, strata)
     table = pd.concat([cox_summary("univariable", fit, data) for fit, data in univariable]
                       + [cox_summary("multivariable", full_fit, full_data)], ignore_index=True)
     return table, schoenfeld_tests(full_fit, full_data)
@@ -164,8 +172,13 @@ def scaled_schoenfeld(fit: CoxPHFitter, data: pd.DataFrame) -> pd.DataFrame:
     """
     X, T, E, weights, _, index, _ = fit._model._preprocess_dataframe(data)
     events = E.to_numpy(bool)
-    residuals = efron_schoenfeld(X.to_numpy(float), T.to_numpy(float), events,
-                                 weights.to_numpy(float), fit.params_.to_numpy(float))
+    arrays = X.to_numpy(float), T.to_numpy(float), events, weights.to_numpy(float)
+    # stratified: lifelines sorts by stratum, then time; each stratum has its own risk sets
+    levels = X.index.to_numpy() if fit.strata else np.zeros(len(X))
+    starts = np.flatnonzero(np.r_[True, levels[1:] != levels[:-1]])
+    blocks = zip(starts, [*starts[1:], len(levels)])
+    residuals = np.vstack([efron_schoenfeld(*(a[lo:hi] for a in arrays), fit.params_.to_numpy(float))
+                           for lo, hi in blocks])
     raw = pd.DataFrame(residuals[events], columns=fit.params_.index, index=index[events])
     return events.sum() * raw.dot(fit.variance_matrix_)
 
@@ -199,3 +212,91 @@ def efron_schoenfeld(X: np.ndarray, T: np.ndarray, E: np.ndarray, weights: np.nd
     if len(slot):
         mean[with_deaths] = np.add.reduceat(numer / denom[:, None], first, axis=0)
     return E[:, None] * (X - mean[block])
+
+
+SITE_COLUMNS = ["site", "term", "patients_in_group", "deaths_in_group", "coef", "se", "hr", "ci_lower", "ci_upper", "p_value",
+                "i2", "heterogeneity_p", "note"]
+STRATIFIED, RANDOM_EFFECTS = "all sites (stratified Cox)", "all sites (random-effects meta-analysis)"
+
+
+def site_hazard_ratios(cohort: pd.DataFrame, groups: list[str], reference: str, alpha: float) -> pd.DataFrame:
+    """Per site, each group vs the reference (univariable Cox within the site); then, with
+    several sites, the site-stratified Cox and a DerSimonian-Laird random-effects pooling of
+    the site estimates with I² and Cochran's Q p-value (heterogeneity between hospitals)."""
+    rows = [row for site, members in cohort.groupby("site", sort=True, observed=True)
+            for row in _site_rows(site, members, groups, reference, alpha)]
+    if cohort["site"].nunique() > 1:
+        indicators = group_indicators(cohort, groups, reference)
+        fit, data = fit_cox(cohort, indicators, alpha, ["site"])
+        stratified = cox_summary(STRATIFIED, fit, data).rename(columns={"model": "site"})
+        rows += [{**row, **_group_counts(cohort, indicators[row["term"]] == 1)} for row in stratified.to_dict("records")]
+        per_site = pd.DataFrame(rows)
+        rows += [_random_effects(per_site[per_site["term"] == term], term, alpha)
+                 for term in group_indicators(cohort, groups, reference)]
+    return pd.DataFrame(rows).reindex(columns=SITE_COLUMNS)
+
+
+def _site_rows(site: str, members: pd.DataFrame, groups: list[str], reference: str, alpha: float) -> list[dict]:
+    """One row per non-reference group: the HR within this site, or why there is none."""
+    indicators = group_indicators(members, groups, reference)
+    in_reference = members["group"] == reference
+    notes = {term: _inestimable(members, indicators[term] == 1, in_reference) for term in indicators}
+    estimable = [term for term, note in notes.items() if not note]
+    estimates = {}
+    if estimable:
+        estimates = _quiet_cox(members, indicators[estimable], alpha)
+        if not estimates:
+            notes.update({term: "no stable estimate (the Cox model did not converge)" for term in estimable})
+    rows = []
+    for term in indicators:
+        estimate = {key: estimates.get(term, {}).get(key, np.nan)
+                    for key in ["hr", "ci_lower", "ci_upper", "p_value", "coef", "se"]}
+        rows.append({"site": site, "term": term, **_group_counts(members, indicators[term] == 1),
+                     **estimate, "note": notes[term]})
+    return rows
+
+
+def _group_counts(members: pd.DataFrame, in_group: pd.Series) -> dict:
+    # the group's own counts only: with a site's analysed total released, counts of the
+    # reference group too would let a suppressed group size be recovered by subtraction
+    return {"patients_in_group": int(in_group.sum()), "deaths_in_group": int(members.loc[in_group, EVENT].sum())}
+
+
+def _inestimable(members: pd.DataFrame, exposed: pd.Series, in_reference: pd.Series) -> str:
+    """Why a site's HR for one group cannot be estimated ('' if it can)."""
+    for who, rows in [("the group", exposed), ("the reference group", in_reference)]:
+        if not rows.any():
+            return f"no patients in {who}"
+        if members.loc[rows, EVENT].sum() == 0:
+            return f"no deaths in {who}"
+    return ""
+
+
+def _quiet_cox(members: pd.DataFrame, terms: pd.DataFrame, alpha: float) -> dict:
+    """term -> summary row of a Cox fit, or {} if lifelines did not converge (a small site)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        try:
+            fit, data = fit_cox(members, terms, alpha)
+        except (ConvergenceError, ConvergenceWarning):
+            return {}
+    return cox_summary("", fit, data).set_index("term").to_dict("index")
+
+
+def _random_effects(sites: pd.DataFrame, term: str, alpha: float) -> dict:
+    """DerSimonian-Laird pooling of the sites' log-HRs of one term (sites with an estimate)."""
+    estimated = sites[sites["site"] != STRATIFIED].dropna(subset=["coef", "se"])
+    # no counts: the sites left out are the small ones, which their sum would give away
+    row = {"site": RANDOM_EFFECTS, "term": term}
+    if len(estimated) < 2:
+        return {**row, "note": "fewer than two sites with an estimate"}
+    with np.errstate(invalid="ignore"):  # statsmodels takes square roots of a negative tau²
+        pooled = combine_effects(estimated["coef"].to_numpy(), estimated["se"].to_numpy() ** 2,
+                                 method_re="dl", alpha=alpha)
+    # DerSimonian-Laird truncates tau² at 0 (then random = fixed effect); statsmodels 0.15
+    # keeps a negative tau², which would narrow the interval below the fixed-effect one
+    effect = pooled.summary_frame().loc["random effect" if pooled.tau2 > 0 else "fixed effect"]
+    return {**row, "hr": np.exp(effect["eff"]), "ci_lower": np.exp(effect["ci_low"]),
+            "ci_upper": np.exp(effect["ci_upp"]), "p_value": 2 * stats.norm.sf(abs(effect["eff"] / effect["sd_eff"])),
+            # I² is 0 when Q falls below its degrees of freedom (no excess variation)
+            "i2": max(0.0, pooled.i2), "heterogeneity_p": pooled.test_homogeneity().pvalue, "note": ""}

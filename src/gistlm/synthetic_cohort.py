@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 DAYS_PER_MONTH = 30.4375
 DAYS_PER_YEAR = 365.25
@@ -915,16 +916,23 @@ def write_extract(tables: dict[str, pd.DataFrame], truth: dict, out_dir, fmt: st
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     if "site" in tables["patients"].columns:
-        # One folder per hospital, each a plain single-site extract (contract columns only).
+        # One folder per hospital, each a plain single-site extract (contract columns only),
+        # and sites.yaml: the workflow's `sites` config for them (--configfile out/sites.yaml).
+        sites = []
         for site, _ in tables["patients"].groupby("site", sort=True):
             folder = out / f"site_{site[1:]}"
             folder.mkdir(exist_ok=True)
+            sites.append({"name": site})
             for name in TABLES:
                 df = tables[name]
                 part = df.loc[df["site"] == site, TABLE_COLUMNS[name]]
                 path = folder / f"{name}.{fmt}"
                 _write_table(part.reset_index(drop=True), path, fmt)
                 written.append(path)
+                sites[-1][name] = str(path)
+        path = out / "sites.yaml"
+        path.write_text(yaml.safe_dump({"sites": sites}, sort_keys=False), encoding="utf-8")
+        written.append(path)
     else:
         for name in TABLES:
             path = out / f"{name}.{fmt}"

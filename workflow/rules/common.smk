@@ -1,13 +1,32 @@
-# Shared definitions of the rules: the raw tables and the code each rule runs.
+# Shared definitions of the rules: the sites and raw tables, and the code each rule runs.
 import ast
+import re
 from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
 
 PACKAGE = Path(workflow.basedir) / "src" / "gistlm"
 RAW_TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
+# the site of a single extract (config `raw`); its name appears only in file paths
+SINGLE_SITE = "main"
+
+
+def extract_sites():
+    """Site name -> its four raw table paths: config `sites`, or `raw` as the one site."""
+    if not config["sites"]:
+        return {SINGLE_SITE: config["raw"]}
+    names = [site["name"] for site in config["sites"]]
+    if repeated := sorted({name for name in names if names.count(name) > 1}):
+        raise WorkflowError(f"config `sites`: site names must be unique; repeated: {', '.join(repeated)}")
+    return {site["name"]: site for site in config["sites"]}
+
+
+SITES = extract_sites()
 
 
 wildcard_constraints:
     table="|".join(RAW_TABLES),
+    site="|".join(map(re.escape, SITES)),
 
 
 def package_code(*modules):
@@ -62,15 +81,27 @@ def pseudonym_key_fingerprint():
 
 
 def raw_table_path(wildcards):
-    """The user's file for one raw table, from config `raw.<table>`."""
-    return config["raw"][wildcards.table]
+    """The user's file for one raw table of one site (config `sites` or `raw`)."""
+    return SITES[wildcards.site][wildcards.table]
 
 
-def interim(name):
-    return expand(f"results/interim/{{table}}.{name}", table=RAW_TABLES)
+def pseudonym_namespace(wildcards):
+    """Ids are unique only within a site: with several sites the site is part of the hashed id."""
+    return wildcards.site if config["sites"] else ""
+
+
+def site_interim(name):
+    """The four interim files of the job's own site (the {site} wildcard stays)."""
+    return expand(f"results/interim/{{{{site}}}}/{{table}}.{name}", table=RAW_TABLES)
+
+
+def all_sites(path):
+    """`path` (with {site}) for every site."""
+    return expand(path, site=SITES)
 
 
 def validated_tables():
+    """The pooled validated tables (every site, with a `site` column)."""
     return expand("results/validated/{table}.parquet", table=RAW_TABLES)
 
 
@@ -86,12 +117,19 @@ def analysis_plan():
         "rate_months": setting("survival", "rate_months"),
         "privacy": setting("privacy"),
         "latest_date": setting("validation", "latest_date"),
+        "sites": sorted(SITES) if config["sites"] else [],
+        "stratify_by_site": stratified_by_site(),
     }
+
+
+def stratified_by_site():
+    """Cox models get a baseline hazard per site only when there are several sites."""
+    return bool(config["sites"]) and len(SITES) > 1 and config["survival"]["stratify_by_site"]
 
 
 def provenance_records():
     """The provenance record of every job of the run (each rule writes its own)."""
-    single = ["validate_extract", "apply_eligibility", "derive_analysis_cohort", "patient_ledger",
+    single = ["pool_sites", "apply_eligibility", "derive_analysis_cohort", "patient_ledger", "site_hazard_ratios",
               "data_quality_suite", "kaplan_meier", "cox_regression", "baseline_table",
               "draw_figures", "render_report",
               # causal analyses (workflow/rules/causal.smk)
@@ -100,7 +138,9 @@ def provenance_records():
               "bootstrap_gather", "draw_causal_figures", "render_causal_section"]
     chunks = expand("results/provenance/bootstrap_chunk/{chunk}.json",
                     chunk=range(config["causal"]["bootstrap"]["chunks"]))
-    return expand("results/provenance/ingest_table/{table}.json", table=RAW_TABLES) + [
+    per_site = expand("results/provenance/ingest_table/{site}/{table}.json", site=SITES, table=RAW_TABLES)
+    per_site += all_sites("results/provenance/validate_extract/{site}.json")
+    return per_site + [
         f"results/provenance/{name}.json" for name in single
     ] + chunks
 

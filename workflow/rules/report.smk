@@ -25,11 +25,13 @@ rule draw_figures:
     input:
         cohort="results/cohort/analysis.parquet",
         cox="results/survival/cox.csv",
+        sites="results/survival/site_hazard_ratios.csv",
         code=package_code("figures"),
     output:
         provenance="results/provenance/draw_figures.json",
         km=report("results/figures/km.png", caption="../report/km.rst", category="Overall survival", subcategory="Figures"),
         forest=report("results/figures/forest.png", caption="../report/forest.rst", category="Overall survival", subcategory="Figures"),
+        site_forest=report("results/figures/site_forest.png", caption="../report/site_forest.rst", category="Overall survival", subcategory="Sites"),
     params:
         groups=setting("groups", "labels"),
         alpha=setting("survival", "alpha"),
@@ -52,6 +54,8 @@ rule render_report:
         failures="results/validation/failure_cases.csv",
         quarantine="results/validation/quarantine.csv",
         ledger="results/validation/ledger_counts.csv",
+        ledger_by_site="results/validation/ledger_by_site.csv",
+        site_hazard_ratios="results/survival/site_hazard_ratios.csv",
         expectations="results/validation/expectations.csv",
         data_docs="results/data_docs",
         table_one="results/cohort/table_one.csv",
@@ -63,7 +67,8 @@ rule render_report:
         ph_test="results/survival/ph_test.csv",
         km_png="results/figures/km.png",
         forest_png="results/figures/forest.png",
-        raw_records=expand("results/provenance/ingest_table/{table}.json", table=RAW_TABLES),
+        site_forest_png="results/figures/site_forest.png",
+        raw_records=expand("results/provenance/ingest_table/{site}/{table}.json", site=SITES, table=RAW_TABLES),
         published="resources/published_results.yaml",
         causal="results/causal/section.html",
         template="src/gistlm/templates/report.html.j2",

@@ -40,6 +40,7 @@ rule cox_regression:
         reference=setting("groups", "reference"),
         alpha=setting("survival", "alpha"),
         covariates=setting("survival", "cox_covariates"),
+        strata=["site"] if stratified_by_site() else [],
         min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/cox_regression.log",
@@ -49,3 +50,26 @@ rule cox_regression:
         "../envs/gistlm.yaml"
     script:
         "../scripts/cox_regression.py"
+
+
+rule site_hazard_ratios:
+    """Each local treatment vs IM within each site, the site-stratified HR and the heterogeneity between sites."""
+    input:
+        cohort="results/cohort/analysis.parquet",
+        code=package_code("survival", "disclosure"),
+    output:
+        provenance="results/provenance/site_hazard_ratios.json",
+        sites=report("results/survival/site_hazard_ratios.csv", caption="../report/site_hazard_ratios.rst", category="Overall survival", subcategory="Sites"),
+    params:
+        groups=setting("groups", "labels"),
+        reference=setting("groups", "reference"),
+        alpha=setting("survival", "alpha"),
+        min_cell_count=setting("privacy", "min_cell_count"),
+    log:
+        "results/logs/site_hazard_ratios.log",
+    benchmark:
+        "results/benchmarks/site_hazard_ratios.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/site_hazard_ratios.py"

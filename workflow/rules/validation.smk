@@ -1,40 +1,70 @@
 rule validate_extract:
-    """Check the pandera contracts and cross-table rules; quarantine patients that fail."""
+    """Check one site's pandera contracts and cross-table rules; quarantine patients that fail."""
     input:
-        tables=interim("parquet"),
-        conversions=interim("conversions.csv"),
+        tables=site_interim("parquet"),
+        conversions=site_interim("conversions.csv"),
         code=package_code("validation"),
     output:
-        provenance="results/provenance/validate_extract.json",
-        tables=validated_tables(),
-        failures="results/validation/failure_cases.csv",
-        quarantine="results/validation/quarantine.csv",
+        provenance="results/provenance/validate_extract/{site}.json",
+        tables=expand("results/validated/{{site}}/{table}.parquet", table=RAW_TABLES),
+        failures="results/validation/{site}/failure_cases.csv",
+        quarantine="results/validation/{site}/quarantine.csv",
     params:
         tables=RAW_TABLES,
         latest_date=setting("validation", "latest_date"),
     log:
-        "results/logs/validate_extract.log",
+        "results/logs/validate_extract/{site}.log",
     benchmark:
-        "results/benchmarks/validate_extract.tsv"
+        "results/benchmarks/validate_extract/{site}.tsv"
     conda:
         "../envs/gistlm.yaml"
     script:
         "../scripts/validate_extract.py"
 
 
+rule pool_sites:
+    """Stack the validated tables, failures and quarantine of every site, each row with its site."""
+    input:
+        # site by site, each site's four tables in RAW_TABLES order
+        tables=expand("results/validated/{site}/{table}.parquet", site=SITES, table=RAW_TABLES),
+        failures=all_sites("results/validation/{site}/failure_cases.csv"),
+        quarantine=all_sites("results/validation/{site}/quarantine.csv"),
+        code=package_code("sites"),
+    output:
+        provenance="results/provenance/pool_sites.json",
+        tables=validated_tables(),
+        failures="results/validation/failure_cases.csv",
+        quarantine="results/validation/quarantine.csv",
+    params:
+        sites=list(SITES),
+        tables=RAW_TABLES,
+    log:
+        "results/logs/pool_sites.log",
+    benchmark:
+        "results/benchmarks/pool_sites.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/pool_sites.py"
+
+
 rule patient_ledger:
     """Account for every raw patient: analysed, excluded or quarantined, with the reason."""
     input:
-        tables=interim("parquet"),
+        tables=expand("results/interim/{site}/{table}.parquet", site=SITES, table=RAW_TABLES),
         quarantine="results/validation/quarantine.csv",
         verdicts="results/cohort/eligibility.parquet",
         cohort="results/cohort/analysis.parquet",
-        code=package_code("ledger"),
+        code=package_code("ledger", "sites"),
     output:
         provenance="results/provenance/patient_ledger.json",
         ledger="results/validation/ledger.parquet",
         csv="results/validation/ledger.csv",
         counts="results/validation/ledger_counts.csv",
+        by_site="results/validation/ledger_by_site.csv",
+    params:
+        sites=list(SITES),
+        tables=RAW_TABLES,
     log:
         "results/logs/patient_ledger.log",
     benchmark:

@@ -8,6 +8,7 @@ from gistlm.provenance import recorded
 with recorded(snakemake):
     cohort = pd.read_parquet(snakemake.input.cohort)
     cox, ph_test = cox_models(cohort, snakemake.params.groups, snakemake.params.reference,
-                              snakemake.params.covariates, snakemake.params.alpha)
+                              snakemake.params.covariates, snakemake.params.alpha,
+                              snakemake.params.strata or None)
     suppress_columns(cox, ["n", "events"], snakemake.params.min_cell_count).to_csv(snakemake.output.cox, index=False)
     ph_test.to_csv(snakemake.output.ph_test, index=False)

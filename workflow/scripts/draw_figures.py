@@ -1,7 +1,7 @@
-"""Rule draw_figures: analysis cohort and Cox table -> KM and forest PNGs."""
+"""Rule draw_figures: analysis cohort, Cox and per-site tables -> KM and forest PNGs."""
 import pandas as pd
 
-from gistlm.figures import forest_figure, km_figure, save_png
+from gistlm.figures import forest_figure, km_figure, save_png, site_forest_figure
 from gistlm.provenance import recorded
 
 with recorded(snakemake):
@@ -9,3 +9,4 @@ with recorded(snakemake):
     params = snakemake.params
     save_png(km_figure(cohort, params.groups, params.alpha, params.max_months, params.min_cell_count), snakemake.output.km)
     save_png(forest_figure(pd.read_csv(snakemake.input.cox)), snakemake.output.forest)
+    save_png(site_forest_figure(pd.read_csv(snakemake.input.sites)), snakemake.output.site_forest)

@@ -1,4 +1,4 @@
-"""Rule ingest_table: one raw table -> typed Parquet (pseudonymous ids) + conversion log."""
+"""Rule ingest_table: one raw table of one site -> typed Parquet (pseudonymous ids) + conversion log."""
 from gistlm.ingestion import read_raw_table, type_raw_table
 from gistlm.provenance import recorded
 from gistlm.pseudonyms import load_key, pseudonymise
@@ -8,6 +8,6 @@ with recorded(snakemake):
     key, _ = load_key(privacy["key_env"], privacy.get("key_file"), privacy["release"])
     raw = read_raw_table(snakemake.input.raw, table, snakemake.params.encoding)
     typed, conversions = type_raw_table(raw, table)
-    typed["patient_id"] = pseudonymise(typed["patient_id"], key)
+    typed["patient_id"] = pseudonymise(typed["patient_id"], key, snakemake.params.namespace)
     typed.to_parquet(snakemake.output.table, index=False)
     conversions.to_csv(snakemake.output.conversions, index=False)

@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from gistlm.disclosure import release_attrition, release_ledger, release_table_one
+from gistlm.disclosure import release_attrition, release_ledger, release_site_counts, release_table_one
 from gistlm.provenance import recorded, run_summary
 from gistlm.report import embed_png, failure_summary, published_vs_reproduced, records, render_report
 
@@ -25,6 +25,8 @@ with recorded(snakemake):
         "failure_summary": records(failure_summary(failures)),
         "quarantined": len(pd.read_csv(inputs.quarantine)),
         "ledger": records(release_ledger(pd.read_csv(inputs.ledger), minimum)),
+        "sites": records(release_site_counts(pd.read_csv(inputs.ledger_by_site, dtype={"site": str}), minimum)),
+        "site_hazard_ratios": records(pd.read_csv(inputs.site_hazard_ratios, dtype={"site": str})),
         "expectations": records(pd.read_csv(inputs.expectations)),
         # the report sits in results/, beside the data_docs folder
         "data_docs": str(Path(inputs.data_docs).relative_to(Path(snakemake.output.html).parent) / "index.html"),
@@ -42,5 +44,6 @@ with recorded(snakemake):
         "provenance": run_summary(inputs.raw_records, snakemake.params.config, snakemake.scriptdir),
         "km_png": embed_png(inputs.km_png),
         "forest_png": embed_png(inputs.forest_png),
+        "site_forest_png": embed_png(inputs.site_forest_png) if plan["sites"] else None,
     }
     Path(snakemake.output.html).write_text(render_report(inputs.template, context), encoding="utf-8")
