@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from workflow_runs import SNAKEMAKE, copy_workflow, snakemake
+from workflow_runs import SNAKEMAKE, copy_workflow, snakemake, with_own_package
 
 # Files that carry the time of the run by design: provenance records, benchmark timings,
 # great-expectations' Data Docs (their validation pages are named by time).
@@ -39,7 +39,7 @@ def test_two_clean_runs_give_identical_bytes(finished_run, tmp_path):
 
 def test_a_run_killed_mid_way_and_restarted_matches_an_uninterrupted_one(finished_run, tmp_path):
     run = copy_workflow(tmp_path / "killed")
-    job = subprocess.Popen([*SNAKEMAKE, "--cores", "2"], cwd=run, start_new_session=True,
+    job = subprocess.Popen([*SNAKEMAKE, "--cores", "2"], cwd=run, start_new_session=True, env=with_own_package(run),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     analysis = run / "results" / "cohort" / "analysis.parquet"
     deadline = time.monotonic() + 120

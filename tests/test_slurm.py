@@ -26,7 +26,7 @@ from slurm_cluster import (
     SlurmUnusable,
     missing_daemons,
 )
-from workflow_runs import SNAKEMAKE, copy_workflow
+from workflow_runs import SNAKEMAKE, copy_workflow, with_own_package
 
 CLUSTER_START_TIMEOUT = 60  # s, for the node to be idle in sinfo
 # s; the Slurm run took 4.5 to 7 min on a 2-CPU machine busy with other work
@@ -72,7 +72,8 @@ def cluster(tmp_path_factory):
 def run_snakemake(workdir: Path, args: list[str], env: dict[str, str],
                   timeout: float) -> tuple[str, float]:
     """Run snakemake in `workdir` (at most `timeout` s); its output and wall time."""
-    env = dict(env, PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
+    env = dict(env, PYTHONPATH=with_own_package(workdir)["PYTHONPATH"],
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
     log = workdir / "snakemake.out"
     start = time.monotonic()
     with open(log, "w") as output:

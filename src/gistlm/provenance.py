@@ -128,8 +128,9 @@ def producer_of(provenance: dict, path: str) -> tuple[str, dict] | None:
     """The record that wrote `path` (a file, a log, a benchmark, or a file in an output folder)."""
     target = Path(path)
     if target.parts[:2] == ("results", "benchmarks"):
-        # results/benchmarks/<rule>.tsv or results/benchmarks/<rule>/<wildcard>.tsv
-        key = target.parts[2].removesuffix(".tsv") + ("" if len(target.parts) == 3 else f"[{target.stem}]")
+        # results/benchmarks/<rule>.tsv or results/benchmarks/<rule>/<wildcard>/.../<wildcard>.tsv
+        rule, *values = target.with_suffix("").parts[2:]
+        key = rule + "".join(f"[{value}]" for value in values)
         return (key, provenance["records"][key]) if key in provenance["records"] else None
     for key, record in provenance["records"].items():
         for output in [*record["outputs"], *record["logs"]]:
