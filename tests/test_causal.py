@@ -7,18 +7,21 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
 
 from gistlm.bootstrap import (analysis_arrays, chunk_replicates, cohort_estimates, group_hazard_ratios,
-                              percentile_intervals, replicate_rng, run_chunk, weighted_cox_coefficients)
+                              percentile_intervals, replicate_rng, run_chunk)
 from gistlm.causal_figures import love_plot, save_png
 from gistlm.cohort import build_analysis_cohort
+from gistlm.disclosure import release_weight_summary, suppress_columns, suppress_within
 from gistlm.effect_measures import (area_under_steps, e_value_of_risk_ratio, e_values, hazard_ratio_as_risk_ratio,
                                     hazard_ratios_by_method, rmst_unadjusted, rmst_with_se, survival_at,
                                     weighted_kaplan_meier)
 from gistlm.immortal_time import (landmark_cohort, local_treatment_dates, months_to_column, start_stop_rows,
                                   time_varying_cox)
-from gistlm.propensity import (balance_table, balance_verdict, common_support, fit_generalised_propensity,
-                               propensity_table, stabilised_weights, standardised_difference, truncate,
-                               weight_summary)
-from gistlm.target_trial import arm_kaplan_meier, clone_censor_weight
+from gistlm.propensity import (balance_table, balance_verdict, common_support, covariate_design,
+                               fit_generalised_propensity, propensity_table, stabilised_weights,
+                               standardised_difference, truncate, weight_summary)
+from gistlm.target_trial import (arm_cox, arm_kaplan_meier, clone_censor_weight, clone_weight_summary, reference_arm,
+                                 treatment_survival, weight_cuts)
+from gistlm.weighted_cox import PartialLikelihood, weighted_cox_coefficients
 
 # weights that are not integers are the point here, not a mistake lifelines should warn about
 pytestmark = pytest.mark.filterwarnings("ignore::lifelines.exceptions.StatisticalWarning")
@@ -290,9 +293,9 @@ def test_clones_are_censored_when_they_deviate_from_their_arm():
         ("died_in_grace", 8.0, 1, np.nan, np.nan),
     ]).assign(months_to_first_local=lambda d: d[["months_to_IM+HR", "months_to_IM+RFA/TACE"]].min(axis=1),
               age=[0.0, 1.0, 0.0, 1.0])
-    settings = {"grace_months": 12, "covariates": ["age"], "truncate_percentiles": []}
+    settings = {"grace_months": 12, "covariates": ["age"], "truncate_percentiles": [], "weight_interval_months": 0}
     clones = clone_censor_weight(dates, GROUPS[:2], "IM", settings)
-    last = clones.sort_values("stop").groupby(["arm", "patient_id"]).last()
+    last = clones.sort_values("stop").groupby(["arm", "patient_id"], observed=True).last()
     # reference arm: censored at the first procedure
     assert last.loc[("IM: no local treatment", "resected_5"), ["stop", "death"]].tolist() == [5.0, 0]
     assert last.loc[("IM: no local treatment", "never"), ["stop", "death"]].tolist() == [30.0, 1]
@@ -302,6 +305,11 @@ def test_clones_are_censored_when_they_deviate_from_their_arm():
     assert last.loc[(arm, "resected_20"), ["stop", "death"]].tolist() == [12.0, 0]
     assert last.loc[(arm, "never"), ["stop", "death"]].tolist() == [12.0, 0]
     assert last.loc[(arm, "died_in_grace"), ["stop", "death"]].tolist() == [8.0, 1]
+    # artificially censored: resected_5 and resected_20 in the reference arm, resected_20 and never here
+    deviated = last[last["deviated"]].index.tolist()
+    assert sorted(deviated) == sorted([("IM: no local treatment", "resected_5"), ("IM: no local treatment", "resected_20"),
+                                       (arm, "resected_20"), (arm, "never")])
+    assert clone_weight_summary(clones).set_index("arm")["artificially_censored"].tolist() == [2, 2]
     # weight 1 before anyone can deviate, > 1 once the uncensored stand in for the censored
     assert (clones.loc[clones["start"] == 0, "weight"] == 1).all()
     assert (clones.loc[(clones["arm"] == arm) & (clones["start"] == 12), "weight"] > 1).all()
@@ -310,12 +318,149 @@ def test_clones_are_censored_when_they_deviate_from_their_arm():
 def test_reference_arm_without_treatment_is_the_plain_kaplan_meier(cohort):
     dates = cohort.assign(**{"months_to_IM+HR": np.nan, "months_to_IM+RFA/TACE": np.nan,
                              "months_to_first_local": np.nan})
-    settings = {"grace_months": 12, "covariates": ["age_over_cutoff"], "truncate_percentiles": []}
+    settings = {"grace_months": 12, "covariates": ["age_over_cutoff"], "truncate_percentiles": [],
+                "weight_interval_months": 1}
     clones = clone_censor_weight(dates, ["IM"], "IM", settings)
     km = arm_kaplan_meier(clones)
     plain = KaplanMeierFitter().fit(cohort["os_months"], cohort["death"])
     deaths = km[km["events"] > 0]
     np.testing.assert_allclose(deaths["survival"], plain.survival_function_.loc[deaths["time"]].iloc[:, 0])
+
+
+@pytest.fixture(scope="module")
+def treated_later(cohort):
+    """The seeded cohort with day-resolution treatment dates: resection and ablation months
+    after LM diagnosis (some after the end of follow-up, i.e. never), sooner for the younger."""
+    rng = np.random.default_rng(11)
+    n = len(cohort)
+    day = lambda months: np.round(months * DPM) / DPM  # noqa: E731
+    hr = np.where(cohort["group"] == "IM+HR", day(rng.uniform(0.3, 16, n) * (1 + cohort["age_over_cutoff"])), np.nan)
+    rfa = np.where(cohort["group"] == "IM+RFA/TACE", day(rng.uniform(0.3, 20, n)), np.nan)
+    return cohort.assign(**{"months_to_IM+HR": hr, "months_to_IM+RFA/TACE": rfa,
+                            "months_to_first_local": np.fmin(hr, rfa)})
+
+
+def reference_arm_one_patient_at_a_time(base: pd.DataFrame, design: pd.DataFrame, interval: float) -> pd.DataFrame:
+    """The reference arm as it was built before it was vectorised: a loop over patients."""
+    first, end = base["months_to_first_local"].to_numpy(float), base["os_months"].to_numpy(float)
+    treated = np.nan_to_num(first, nan=np.inf) < end
+    stop, event = np.where(treated, first, end), np.where(treated, 0, base["death"].to_numpy())
+    cuts = weight_cuts(first[treated], interval)
+    probability = treatment_survival(stop, treated, design, cuts)
+    starts, rows = np.r_[0.0, cuts], []
+    for index in range(len(base)):
+        begin = starts[starts < stop[index]]
+        rows.append(pd.DataFrame({"row": index, "start": begin, "stop": np.r_[begin[1:], stop[index]],
+                                  "death": np.r_[np.zeros(len(begin) - 1, int), event[index]],
+                                  "probability_uncensored": np.r_[1.0, probability[index, :len(begin) - 1]]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.mark.parametrize("interval", [0, 1, 2.5])
+def test_vectorised_reference_arm_equals_the_loop_over_patients(treated_later, interval):
+    covariates = ["age_over_cutoff", "lm_count_over_cutoff", "size"]
+    design = covariate_design(treated_later, covariates, drop_first=True)
+    expected = reference_arm_one_patient_at_a_time(treated_later, design, interval)
+    found = reference_arm(treated_later, design, interval)
+    pd.testing.assert_frame_equal(found[expected.columns], expected, check_dtype=False)
+    # monthly cuts: at most one row per month up to the last treatment, plus the rest of follow-up
+    assert len(found) < len(reference_arm(treated_later, design, 0)) or interval == 0
+
+
+def test_monthly_weights_keep_the_hazard_ratios_of_the_exact_ones(treated_later):
+    """Before vectorisation: weights at every treatment time and lifelines' Cox model with late
+    entry. Now: the vectorised Cox model (the same fit) and monthly weights (nearly the same)."""
+    settings = {"grace_months": 12, "covariates": ["age_over_cutoff", "lm_count_over_cutoff", "size"],
+                "truncate_percentiles": [0, 99], "weight_interval_months": 0}
+    exact = clone_censor_weight(treated_later, GROUPS, "IM", settings)
+    ours = arm_cox(exact, GROUPS, "IM", 12, 0.05).set_index("term")
+    for term, label in [("IM+HR vs IM", "IM+HR within 12 months"), ("IM+RFA/TACE vs IM", "IM+RFA/TACE within 12 months")]:
+        pair = exact[exact["arm"].isin(["IM: no local treatment", label])]
+        frame = pd.DataFrame({"start": pair["start"], "stop": pair["stop"], "death": pair["death"],
+                              "weight": pair["weight"], "x": (pair["arm"] == label).astype(float)})
+        before = CoxPHFitter().fit(frame, "stop", "death", entry_col="start", weights_col="weight",
+                                   fit_options={"precision": 1e-12})
+        assert ours.loc[term, "coef"] == pytest.approx(before.params_["x"], abs=1e-6)
+    # the grid alone (no truncation: a percentile of the rows' weights depends on how finely
+    # the follow-up is split into rows, whatever the grid)
+    untruncated = {**settings, "truncate_percentiles": []}
+    exact = arm_cox(clone_censor_weight(treated_later, GROUPS, "IM", untruncated), GROUPS, "IM", 12, 0.05)
+    monthly_clones = clone_censor_weight(treated_later, GROUPS, "IM", {**untruncated, "weight_interval_months": 1})
+    monthly = arm_cox(monthly_clones, GROUPS, "IM", 12, 0.05)
+    np.testing.assert_allclose(monthly["coef"], exact["coef"], atol=0.01)  # SEs ~0.2
+    np.testing.assert_allclose(monthly["se"], exact["se"], rtol=0.01)
+    # the weighted curves are lifelines' weighted Kaplan-Meier with late entry
+    km = arm_kaplan_meier(monthly_clones)
+    arm = monthly_clones[monthly_clones["arm"] == "IM: no local treatment"]
+    fit = KaplanMeierFitter().fit(arm["stop"], arm["death"], entry=arm["start"], weights=arm["weight"])
+    deaths = km[(km["arm"] == "IM: no local treatment") & (km["events"] > 0)]
+    np.testing.assert_allclose(deaths["survival"], fit.survival_function_.loc[deaths["time"]].iloc[:, 0], rtol=1e-10)
+
+
+def test_cox_with_late_entry_matches_lifelines_and_does_not_depend_on_splitting():
+    """Robust SEs clustered on patient: lifelines' without late entry; a patient's follow-up
+    cut into two start-stop rows is the same patient, so nothing may change (lifelines' robust
+    variance does change: it counts every row at risk from time 0)."""
+    rng = np.random.default_rng(3)
+    n = 300
+    x = np.column_stack([rng.integers(0, 2, n), rng.normal(size=n)])
+    death_time = rng.exponential(1 / (0.1 * np.exp(0.5 * x[:, 0] - 0.3 * x[:, 1])))
+    censor_time = rng.uniform(0, 20, n)
+    data = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "stop": np.minimum(death_time, censor_time),
+                         "death": (death_time <= censor_time).astype(int), "weight": rng.uniform(0.5, 2, n),
+                         "patient": np.arange(n) // 2})  # pairs of rows share a cluster
+    fit = CoxPHFitter().fit(data, "stop", "death", weights_col="weight", cluster_col="patient", robust=True,
+                            fit_options={"precision": 1e-12})
+    model = PartialLikelihood(data["stop"], data["death"], x, data["weight"])
+    beta, converged = model.fit()
+    assert converged
+    np.testing.assert_allclose(beta, fit.params_, atol=1e-7)
+    np.testing.assert_allclose(np.sqrt(np.diag(model.robust_covariance(beta, data["patient"]))),
+                               fit.standard_errors_, rtol=1e-6)
+    cut = data["stop"] * rng.uniform(0.2, 0.8, n)
+    split = pd.concat([data.assign(start=0.0, stop=cut, death=0), data.assign(start=cut)])
+    model = PartialLikelihood(split["stop"], split["death"], split[["a", "b"]], split["weight"], entry=split["start"])
+    beta_split, _ = model.fit()
+    np.testing.assert_allclose(beta_split, beta, atol=1e-9)
+    np.testing.assert_allclose(np.sqrt(np.diag(model.robust_covariance(beta_split, split["patient"]))),
+                               fit.standard_errors_, rtol=1e-6)
+
+
+# --- release tables: small counts hidden ----------------------------------------------------
+
+
+def test_a_small_landmark_group_and_its_complement_are_hidden():
+    groups = pd.DataFrame({"landmark_months": [6, 6, 6, 6, 12, 12, 12, 12],
+                           "group": ["IM", "IM+HR", "IM+RFA/TACE", "excluded"] * 2,
+                           "n": [189, 29, 12, 8, 124, 63, 3, 48], "events": [29, 1, 3, 0, 24, 3, 6, 0]})
+    released = suppress_within(groups, ["n", "events"], "landmark_months", 5)
+    # at 12 months 3 patients: hidden, and the smallest other count too, or 238 - the rest gives it away
+    assert released["n"].tolist() == ["189", "29", "12", "8", "124", "63", "<5", "suppressed"]
+    # deaths: two small counts at 6 months hide each other; one at 12 months needs a second
+    assert released["events"].tolist() == ["29", "<5", "<5", "0", "24", "<5", "suppressed", "0"]
+
+
+def test_weighted_counts_below_the_threshold_are_hidden_and_others_kept_exactly():
+    km = pd.DataFrame({"time": [0.0, 1.5, 2.0], "at_risk": [238.0, 12.25, 4.5], "events": [0.0, 0.4, 1.0]})
+    released = suppress_columns(km, ["at_risk", "events"], 5)
+    assert released["at_risk"].tolist() == ["238", "12.25", "<5"]
+    assert released["events"].tolist() == ["0", "<5", "<5"]
+    assert km["at_risk"].tolist() == [238.0, 12.25, 4.5]  # the estimates' input is untouched
+
+
+def test_weight_summary_hides_a_small_group_with_its_distribution():
+    group = ["IM"] * 40 + ["IM+HR"] * 20 + ["IM+RFA/TACE"] * 3
+    weights = np.random.default_rng(5).uniform(0.5, 3, len(group))
+    table = pd.DataFrame({"patient_id": range(len(group)), "group": group, "included": True,
+                          "weight_raw": weights, "weight": weights})
+    released = release_weight_summary(weight_summary(table, GROUPS), 5).set_index(["group", "stage"])
+    for stage in ["stabilised", "truncated"]:
+        # 40 + 20 + 3 = 63 in All: the 3 are hidden, and the 20 too, or 63 - 40 - 20 gives them away
+        assert released.loc[[(g, stage) for g in [*GROUPS, "All"]], "n"].tolist() == ["40", "suppressed", "<5", "63"]
+        # a hidden group's mean and sum would give its size away (sum / mean = n)
+        assert released.loc[("IM+RFA/TACE", stage), ["mean", "sum", "ess", "max"]].isna().all()
+        assert released.loc[("IM+HR", stage), ["mean", "sum"]].isna().all()
+        assert released.loc[("IM", stage), "sum"] == pytest.approx(weights[:40].sum())
 
 
 # --- bootstrap ----------------------------------------------------------------------------

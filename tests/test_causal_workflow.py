@@ -1,4 +1,7 @@
-"""The causal rules in a real run of the workflow: outputs, exact reruns, chunk-independent bootstrap."""
+"""The causal rules in a real run of the workflow: outputs, exact reruns, chunk-independent bootstrap,
+release tables without small counts, Snakemake's report."""
+
+import zipfile
 
 import pandas as pd
 import pytest
@@ -9,6 +12,21 @@ from workflow_runs import clone_run, edit_config, planned_rules, snakemake
 BOOTSTRAP_RULES = {"bootstrap_chunk", "bootstrap_gather"}
 # the report stage may follow the section (once render_report includes it)
 ALLOWED_AFTER_BOOTSTRAP = BOOTSTRAP_RULES | {"render_causal_section", "render_report", "gather_provenance"}
+
+
+# count columns of the tables under results/causal/ (everything there may leave the hospital)
+RELEASE_COUNTS = {
+    "time_varying_cox.csv": ["n", "events", "rows"],
+    "landmark_km.csv": ["at_risk", "events", "censored"],
+    "landmark_cox.csv": ["n", "events"],
+    "landmark_groups.csv": ["n", "events"],
+    "ccw_km.csv": ["at_risk", "events"],
+    "ccw_cox.csv": ["n", "events", "events_reference"],
+    "ccw_weights.csv": ["clones", "rows", "deaths", "artificially_censored"],
+    "weights_summary.csv": ["n", "trimmed"],
+    "iptw_km.csv": ["at_risk", "events"],
+    "iptw_cox.csv": ["n", "events"],
+}
 
 
 def read(run, name):
@@ -55,3 +73,37 @@ def test_bootstrap_results_do_not_depend_on_the_number_of_chunks(finished_run, t
     snakemake(run)
     assert (run / "results" / "causal" / "bootstrap" / f"chunk_{chunks}.csv").exists()
     pd.testing.assert_frame_equal(read(run, "bootstrap_ci.csv"), read(finished_run, "bootstrap_ci.csv"))
+
+
+def test_release_tables_hide_small_counts_and_hold_no_patient_rows(finished_run):
+    minimum = yaml.safe_load((finished_run / "config" / "config.yaml").read_text())["privacy"]["min_cell_count"]
+    hidden = {f"<{minimum}", "suppressed"}
+    for path in (finished_run / "results" / "causal").rglob("*.csv"):
+        assert "patient_id" not in pd.read_csv(path, nrows=0).columns, path
+    for name in ["treatment_dates.csv", "start_stop.csv", "propensity_scores.csv"]:  # patient-level: stay inside
+        assert "patient_id" in pd.read_csv(finished_run / "results" / "cohort" / name, nrows=0).columns
+    small = 0
+    for name, columns in RELEASE_COUNTS.items():
+        table = read(finished_run, name).astype({column: str for column in RELEASE_COUNTS[name]})
+        for column in columns:
+            numbers = pd.to_numeric(table[column], errors="coerce")
+            assert (table[column].isin(hidden) | (numbers == 0) | (numbers >= minimum)).all(), (name, column)
+            small += int((table[column] == f"<{minimum}").sum())
+    assert small > 0  # the shipped cohort has small cells (e.g. deaths in IM+HR at a landmark)
+    # at a landmark the groups and the excluded add up to the cohort: never one hidden count alone
+    for _, rows in read(finished_run, "landmark_groups.csv").groupby("landmark_months"):
+        for column in ["n", "events"]:
+            values = rows[column].astype(str)
+            assert (values == f"<{minimum}").sum() != 1 or (values == "suppressed").any(), rows
+
+
+def test_snakemake_report_has_the_causal_tables_and_figures(finished_run, tmp_path):
+    run = clone_run(finished_run, tmp_path / "run")
+    snakemake(run, "--report", "results/snakemake-report.zip")
+    with zipfile.ZipFile(run / "results" / "snakemake-report.zip") as archive:
+        names = archive.namelist()
+    for expected in ["e_values.csv", "rmst.csv", "time_varying_cox.csv", "landmark_cox.csv", "ccw_cox.csv",
+                     "iptw_cox.csv", "balance_verdict.csv", "bootstrap_ci.csv", "love.png", "overlap.png",
+                     "landmark_km.png", "iptw_km.png", "ccw_km.png"]:
+        assert any(name.endswith(f"/{expected}") for name in names), expected
+    assert not any(name.endswith("propensity_scores.csv") or name.endswith("treatment_dates.csv") for name in names)

@@ -50,7 +50,7 @@ def test_a_hand_edited_result_is_flagged(finished_run, tmp_path, monkeypatch, ca
 def test_provenance_json_gathers_every_job_with_versions_and_config(finished_run):
     provenance = json.loads((finished_run / "results" / "provenance.json").read_text())
     records = provenance["records"]
-    assert {"ingest_table[patients]", "cox_regression", "render_report"} <= set(records)
+    assert {"ingest_table[main][patients]", "validate_extract[main]", "pool_sites", "cox_regression", "render_report"} <= set(records)
     cox = records["cox_regression"]
     assert cox["versions"]["lifelines"] and cox["versions"]["python"]
     assert cox["outputs"]["results/survival/cox.csv"] and cox["started"] <= cox["finished"]

@@ -10,8 +10,8 @@ chunk runs it, on how many chunks there are, or on the number of cores. Percenti
 intervals are read off the replicates (no interpolation: the values at the ordered
 positions, so infinite hazard ratios are handled).
 
-The refit is vectorised (numpy Kaplan-Meier, a numpy Efron Cox model) because lifelines'
-fitters cost ~0.1 s per replicate; the tests check both against lifelines.
+The refit is vectorised (numpy Kaplan-Meier, the numpy Efron Cox model of `weighted_cox`)
+because lifelines' fitters cost ~0.1 s per replicate; the tests check both against lifelines.
 """
 
 import numpy as np
@@ -20,6 +20,7 @@ import pandas as pd
 from gistlm.effect_measures import area_under_steps, survival_at, weighted_kaplan_meier
 from gistlm.propensity import covariate_design, group_codes, weigh
 from gistlm.survival import EVENT, TIME
+from gistlm.weighted_cox import weighted_cox_coefficients
 
 CI_METHOD = "bootstrap percentile"
 
@@ -34,75 +35,6 @@ def chunk_replicates(replicates: int, chunks: int, chunk: int) -> range:
     if not 0 <= chunk < chunks:
         raise ValueError(f"chunk {chunk} is not one of 0..{chunks - 1}")
     return range(chunk * replicates // chunks, (chunk + 1) * replicates // chunks)
-
-
-# --- vectorised Cox model ----------------------------------------------------------------
-
-
-def weighted_cox_coefficients(time, event, x, weights, max_iter: int = 50, tolerance: float = 1e-10):
-    """Cox log hazard ratios by Newton-Raphson with Efron's ties, weighted as in lifelines.
-
-    At a time with d deaths, the k-th (k = 0..d-1) risk-set sum is R - (k/d) D, where R sums
-    w exp(x'b) over those at risk and D over those dying; each death term is multiplied by
-    the mean weight of the deaths. Returns (coefficients, converged).
-    """
-    time, event = np.asarray(time, float), np.asarray(event).astype(bool)
-    x = np.asarray(x, float).reshape(len(time), -1)
-    weights = np.asarray(weights, float)
-    order = np.argsort(time, kind="stable")
-    time, event, x, weights = time[order], event[order], x[order], weights[order]
-    times, first = np.unique(time, return_index=True)
-    slot = np.searchsorted(times, time)
-    deaths = np.bincount(slot, weights=event, minlength=len(times))
-    dying = deaths > 0
-    d = deaths[dying]
-    death_weight = np.bincount(slot, weights=weights * event, minlength=len(times))[dying]
-    death_x = np.stack([np.bincount(slot, weights=weights * event * x[:, j], minlength=len(times))
-                        for j in range(x.shape[1])], axis=1)[dying].sum(axis=0)
-    mean_weight = death_weight / d
-
-    def reverse_cumsum(values):
-        return np.cumsum(values[::-1], axis=0)[::-1][first][dying]
-
-    def by_time(values):
-        flat = values.reshape(len(time), -1)
-        sums = np.stack([np.bincount(slot, weights=flat[:, j], minlength=len(times))
-                         for j in range(flat.shape[1])], axis=1)
-        return sums[dying].reshape((dying.sum(), *values.shape[1:]))
-
-    def derivatives(beta):
-        risk = weights * np.exp(x @ beta)
-        xx = x[:, :, None] * x[:, None, :]
-        r0, r1, r2 = reverse_cumsum(risk), reverse_cumsum(risk[:, None] * x), reverse_cumsum(risk[:, None, None] * xx)
-        dead = risk * event
-        d0, d1, d2 = by_time(dead), by_time(dead[:, None] * x), by_time(dead[:, None, None] * xx)
-        loglik, gradient, hessian = death_x @ beta, death_x.copy(), np.zeros((x.shape[1], x.shape[1]))
-        for k in range(int(d.max())):
-            active = k < d
-            share = np.where(active, k / d, 0.0)
-            phi = r0 - share * d0.ravel()
-            mean = (r1 - share[:, None] * d1) / phi[:, None]
-            second = (r2 - share[:, None, None] * d2) / phi[:, None, None]
-            scale = np.where(active, mean_weight, 0.0)
-            loglik -= (scale * np.log(phi)).sum()
-            gradient -= (scale[:, None] * mean).sum(axis=0)
-            hessian -= (scale[:, None, None] * (second - mean[:, :, None] * mean[:, None, :])).sum(axis=0)
-        return loglik, gradient, hessian
-
-    beta = np.zeros(x.shape[1])
-    if not dying.any():
-        return beta * np.nan, False
-    loglik, gradient, hessian = derivatives(beta)
-    for _ in range(max_iter):
-        step = np.linalg.solve(-hessian, gradient)
-        new_loglik, new_gradient, new_hessian = derivatives(beta + step)
-        while new_loglik < loglik - 1e-12 and np.abs(step).max() > tolerance:  # step halving
-            step = step / 2
-            new_loglik, new_gradient, new_hessian = derivatives(beta + step)
-        beta, loglik, gradient, hessian = beta + step, new_loglik, new_gradient, new_hessian
-        if np.abs(step).max() < tolerance:
-            return beta, True
-    return beta, False
 
 
 def group_hazard_ratios(time, event, group, weights, labels: list[str], reference: str) -> dict[str, float]:

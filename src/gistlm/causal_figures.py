@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from gistlm.disclosure import release_counts
+
 COLOURS = ["#1b6ca8", "#d1495b", "#2e933c", "#8e6c8a", "#edae49"]
 DPI = 150
 
@@ -38,16 +40,21 @@ def love_plot(balance: pd.DataFrame, threshold: float) -> plt.Figure:
     return fig
 
 
-def overlap_plot(scores: pd.DataFrame, labels: list[str]) -> plt.Figure:
-    """Distribution of each group's propensity score, by the group patients are actually in."""
+def overlap_plot(scores: pd.DataFrame, labels: list[str], min_cell_count: int) -> plt.Figure:
+    """Distribution of each group's propensity score, by the group patients are actually in.
+
+    The legend's group sizes are released counts (small ones hidden, see `disclosure`).
+    """
     fig, axes = plt.subplots(1, len(labels), figsize=(4 * len(labels), 3.4), squeeze=False)
     bins = np.linspace(0, 1, 26)
+    group = scores["group"].astype(str)
+    sizes = release_counts(group.value_counts().reindex(labels, fill_value=0), min_cell_count)
     for ax, target in zip(axes[0], labels):
         for colour, label in zip(COLOURS, labels):
-            values = scores.loc[scores["group"].astype(str) == label, f"gps_{target}"]
+            values = scores.loc[group == label, f"gps_{target}"]
             if len(values):
                 ax.hist(values, bins=bins, density=True, histtype="step", linewidth=1.6, color=colour,
-                        label=f"{label} (n={len(values)})")
+                        label=f"{label} (n={sizes[label]})")
         ax.set(title=f"P({target} | covariates)", xlabel="generalised propensity score", xlim=(0, 1))
         ax.title.set_fontsize(10)
     axes[0][0].set_ylabel("density")

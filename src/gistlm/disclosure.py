@@ -1,21 +1,29 @@
 """Small-cell suppression of counts in tables meant to leave the hospital.
 
-A count from 1 to `minimum - 1` is shown as `<minimum`. Where suppressed cells belong to a
-set whose total is shown, one suppressed cell alone could be recovered by subtraction, so
-the next smallest cell of that set is suppressed as well (secondary suppression).
+A count above 0 and below `minimum` (1 to `minimum - 1`; for a weighted count, e.g. 0.4
+weighted deaths, anything in between) is shown as `<minimum`. Where suppressed cells belong
+to a set whose total is shown, one suppressed cell alone could be recovered by subtraction,
+so the next smallest cell of that set is suppressed as well (secondary suppression).
+Statistics are computed from the full counts; suppression only changes how they are written.
 """
 
+import numpy as np
 import pandas as pd
 
 
 def small(counts: pd.Series, minimum: int) -> pd.Series:
     numeric = pd.to_numeric(counts, errors="coerce")
-    return numeric.between(1, minimum - 1)
+    return (numeric > 0) & (numeric < minimum)
+
+
+def count_text(count) -> str:
+    """A count as written: whole numbers without decimals, weighted counts as they are."""
+    return f"{count:.0f}" if float(count).is_integer() else repr(float(count))
 
 
 def shown(counts: pd.Series, hidden: pd.Series, minimum: int) -> pd.Series:
     """Counts as text, `<minimum` where hidden."""
-    text = counts.astype(object).where(counts.isna(), counts.map(lambda c: f"{c:.0f}" if c == c else ""))
+    text = counts.astype(object).where(counts.isna(), counts.map(lambda c: count_text(c) if c == c else ""))
     return text.where(~hidden, f"<{minimum}")
 
 
@@ -58,6 +66,30 @@ def suppress_with_total(frame: pd.DataFrame, columns: list[str], total: pd.Serie
         out.loc[~total, column] = release_counts(parts, minimum)
         out.loc[total, column] = shown(frame.loc[total, column], small(frame.loc[total, column], minimum), minimum)
     return out
+
+
+def suppress_within(frame: pd.DataFrame, columns: list[str], by: str, minimum: int) -> pd.DataFrame:
+    """Count columns whose rows, within each value of `by`, add up to a total shown elsewhere
+    (e.g. every patient of the cohort at one landmark): secondary suppression within each set."""
+    out = frame.astype({column: object for column in columns})
+    for rows in frame.groupby(by, sort=False).groups.values():
+        for column in columns:
+            out.loc[rows, column] = release_counts(frame.loc[rows, column], minimum)
+    return out
+
+
+def release_weight_summary(summary: pd.DataFrame, minimum: int) -> pd.DataFrame:
+    """IPTW weight distributions for release: per stage, `n` and `trimmed` by group with the
+    `All` row as their total. A group whose `n` is hidden shows no distribution either: its
+    weights' sum over their mean would give `n` away."""
+    statistics = [column for column in summary.columns if column not in ("group", "stage", "n", "trimmed")]
+    stages = []
+    for rows in summary.groupby("stage", sort=False).groups.values():
+        part = summary.loc[rows]
+        released = suppress_with_total(part, ["n", "trimmed"], part["group"] == "All", minimum)
+        released.loc[released["n"].isin([f"<{minimum}", SECONDARY]), statistics] = np.nan
+        stages.append(released)
+    return pd.concat(stages).loc[summary.index]
 
 
 def release_attrition(attrition: pd.DataFrame, minimum: int) -> pd.DataFrame:

@@ -205,13 +205,16 @@ def balance_table(cohort: pd.DataFrame, table: pd.DataFrame, labels: list[str], 
 
 
 def balance_verdict(balance: pd.DataFrame) -> pd.DataFrame:
-    """Per pair of groups: largest |SMD| before and after weighting, and pass/fail at the threshold."""
+    """Per pair of groups: largest |SMD| before and after weighting, the covariates still at or
+    above the threshold after it, and pass/fail."""
     verdict = balance.groupby("comparison", sort=False).agg(
         max_abs_smd_unweighted=("smd_unweighted", lambda s: s.abs().max()),
         max_abs_smd_weighted=("smd_weighted", lambda s: s.abs().max()),
         threshold=("threshold", "first"),
         imbalanced=("balanced", lambda s: int((~s).sum())),
     ).reset_index()
+    failing = balance[~balance["balanced"]].groupby("comparison", sort=False)["covariate"].agg(", ".join)
+    verdict["imbalanced_covariates"] = verdict["comparison"].map(failing).fillna("")
     verdict["passed"] = verdict["imbalanced"] == 0
     return verdict
 

@@ -1,6 +1,9 @@
 # Causal analyses beside the naive comparison (issue 4): immortal time (the treatment counts
 # only from its date) and confounding by indication (weighting by the propensity score).
 # Only the bootstrap rules receive the replicate count, so changing it reruns nothing else.
+# Everything under results/causal/ is meant to leave the hospital: counts below
+# privacy.min_cell_count are hidden there (gistlm.disclosure); patient-level tables (treatment
+# dates, start-stop rows, propensity scores) are written to results/cohort/, which stays.
 
 
 wildcard_constraints:
@@ -16,7 +19,7 @@ rule local_treatment_dates:
         code=package_code("immortal_time"),
     output:
         provenance="results/provenance/local_treatment_dates.json",
-        dates="results/causal/treatment_dates.csv",
+        dates="results/cohort/treatment_dates.csv",
     params:
         precedence=setting("groups", "precedence"),
         days_per_month=setting("outcome", "days_per_month"),
@@ -33,19 +36,21 @@ rule local_treatment_dates:
 rule time_varying_cox:
     """Cox model with local treatment as a time-dependent exposure (start-stop rows)."""
     input:
-        dates="results/causal/treatment_dates.csv",
+        dates="results/cohort/treatment_dates.csv",
         cohort="results/cohort/analysis.parquet",
-        code=package_code("immortal_time"),
+        code=package_code("immortal_time", "disclosure"),
     output:
         provenance="results/provenance/time_varying_cox.json",
-        cox="results/causal/time_varying_cox.csv",
-        rows="results/causal/start_stop.csv",
+        cox=report("results/causal/time_varying_cox.csv", caption="../report/time_varying_cox.rst",
+                   category="Causal analyses", subcategory="Immortal time"),
+        rows="results/cohort/start_stop.csv",
     params:
         precedence=setting("groups", "precedence"),
         reference=setting("groups", "reference"),
         coding=setting("causal", "exposure_coding"),
         covariates=setting("survival", "cox_covariates"),
         alpha=setting("survival", "alpha"),
+        min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/time_varying_cox.log",
     benchmark:
@@ -59,19 +64,21 @@ rule time_varying_cox:
 rule landmark_analysis:
     """At each landmark: survivors grouped by treatment received so far, KM and Cox from the landmark."""
     input:
-        dates="results/causal/treatment_dates.csv",
+        dates="results/cohort/treatment_dates.csv",
         cohort="results/cohort/analysis.parquet",
-        code=package_code("immortal_time"),
+        code=package_code("immortal_time", "disclosure"),
     output:
         provenance="results/provenance/landmark_analysis.json",
         km="results/causal/landmark_km.csv",
-        cox="results/causal/landmark_cox.csv",
+        cox=report("results/causal/landmark_cox.csv", caption="../report/landmark_cox.rst",
+                   category="Causal analyses", subcategory="Immortal time"),
         groups="results/causal/landmark_groups.csv",
     params:
         groups=setting("groups"),
         landmarks=setting("causal", "landmarks_months"),
         covariates=setting("survival", "cox_covariates"),
         alpha=setting("survival", "alpha"),
+        min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/landmark_analysis.log",
     benchmark:
@@ -85,19 +92,21 @@ rule landmark_analysis:
 rule clone_censor_weight:
     """Target-trial emulation: clones per strategy, censored at deviation, inverse-probability weighted."""
     input:
-        dates="results/causal/treatment_dates.csv",
+        dates="results/cohort/treatment_dates.csv",
         cohort="results/cohort/analysis.parquet",
-        code=package_code("target_trial"),
+        code=package_code("target_trial", "disclosure"),
     output:
         provenance="results/provenance/clone_censor_weight.json",
         km="results/causal/ccw_km.csv",
-        cox="results/causal/ccw_cox.csv",
+        cox=report("results/causal/ccw_cox.csv", caption="../report/ccw_cox.rst", category="Causal analyses",
+                   subcategory="Target-trial emulation"),
         weights="results/causal/ccw_weights.csv",
     params:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
         settings=setting("causal", "clone_censor_weight"),
         alpha=setting("survival", "alpha"),
+        min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/clone_censor_weight.log",
     benchmark:
@@ -112,16 +121,18 @@ rule propensity_weights:
     """Generalised propensity score, stabilised IPTW weights, and covariate balance before/after."""
     input:
         cohort="results/cohort/analysis.parquet",
-        code=package_code("propensity"),
+        code=package_code("propensity", "disclosure"),
     output:
         provenance="results/provenance/propensity_weights.json",
-        scores="results/causal/propensity_scores.csv",
+        scores="results/cohort/propensity_scores.csv",
         summary="results/causal/weights_summary.csv",
         balance="results/causal/balance.csv",
-        verdict="results/causal/balance_verdict.csv",
+        verdict=report("results/causal/balance_verdict.csv", caption="../report/balance_verdict.rst",
+                       category="Causal analyses", subcategory="Propensity score weighting"),
     params:
         labels=setting("groups", "labels"),
         propensity=setting("causal", "propensity"),
+        min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/propensity_weights.log",
     benchmark:
@@ -136,18 +147,20 @@ rule iptw_survival:
     """IPTW-weighted Kaplan-Meier per group and weighted Cox model with robust SEs."""
     input:
         cohort="results/cohort/analysis.parquet",
-        scores="results/causal/propensity_scores.csv",
-        code=package_code("propensity"),
+        scores="results/cohort/propensity_scores.csv",
+        code=package_code("propensity", "disclosure"),
     output:
         provenance="results/provenance/iptw_survival.json",
         km="results/causal/iptw_km.csv",
-        cox="results/causal/iptw_cox.csv",
+        cox=report("results/causal/iptw_cox.csv", caption="../report/iptw_cox.rst", category="Causal analyses",
+                   subcategory="Propensity score weighting"),
         survival_at="results/causal/iptw_survival_at.csv",
     params:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
         alpha=setting("survival", "alpha"),
         survival_at_months=setting("causal", "survival_at_months"),
+        min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/iptw_survival.log",
     benchmark:
@@ -162,11 +175,12 @@ rule restricted_mean_survival:
     """RMST per group and difference vs the reference: unadjusted (delta-method CI) and IPTW."""
     input:
         cohort="results/cohort/analysis.parquet",
-        scores="results/causal/propensity_scores.csv",
+        scores="results/cohort/propensity_scores.csv",
         code=package_code("effect_measures", "propensity"),
     output:
         provenance="results/provenance/restricted_mean_survival.json",
-        rmst="results/causal/rmst.csv",
+        rmst=report("results/causal/rmst.csv", caption="../report/rmst.rst", category="Causal analyses",
+                    subcategory="Estimates by method"),
     params:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
@@ -193,7 +207,8 @@ rule e_values:
         code=package_code("effect_measures"),
     output:
         provenance="results/provenance/e_values.json",
-        table="results/causal/e_values.csv",
+        table=report("results/causal/e_values.csv", caption="../report/e_values.rst", category="Causal analyses",
+                     subcategory="Estimates by method"),
     params:
         reference=setting("groups", "reference"),
         common_outcome=setting("causal", "common_outcome"),
@@ -242,7 +257,8 @@ rule bootstrap_gather:
         code=package_code("bootstrap"),
     output:
         provenance="results/provenance/bootstrap_gather.json",
-        intervals="results/causal/bootstrap_ci.csv",
+        intervals=report("results/causal/bootstrap_ci.csv", caption="../report/bootstrap_ci.rst",
+                         category="Causal analyses", subcategory="Propensity score weighting"),
     params:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
@@ -266,7 +282,7 @@ rule draw_causal_figures:
     """Love plot, propensity overlap, and landmark / IPTW / clone-censor-weight survival curves."""
     input:
         balance="results/causal/balance.csv",
-        scores="results/causal/propensity_scores.csv",
+        scores="results/cohort/propensity_scores.csv",
         landmark_km="results/causal/landmark_km.csv",
         landmark_groups="results/causal/landmark_groups.csv",
         iptw_km="results/causal/iptw_km.csv",
@@ -274,14 +290,20 @@ rule draw_causal_figures:
         code=package_code("causal_figures"),
     output:
         provenance="results/provenance/draw_causal_figures.json",
-        love="results/causal/figures/love.png",
-        overlap="results/causal/figures/overlap.png",
-        landmark="results/causal/figures/landmark_km.png",
-        iptw="results/causal/figures/iptw_km.png",
-        ccw="results/causal/figures/ccw_km.png",
+        love=report("results/causal/figures/love.png", caption="../report/love.rst", category="Causal analyses",
+                    subcategory="Propensity score weighting"),
+        overlap=report("results/causal/figures/overlap.png", caption="../report/overlap.rst",
+                       category="Causal analyses", subcategory="Propensity score weighting"),
+        landmark=report("results/causal/figures/landmark_km.png", caption="../report/landmark_km.rst",
+                        category="Causal analyses", subcategory="Immortal time"),
+        iptw=report("results/causal/figures/iptw_km.png", caption="../report/iptw_km.rst",
+                    category="Causal analyses", subcategory="Propensity score weighting"),
+        ccw=report("results/causal/figures/ccw_km.png", caption="../report/ccw_km.rst", category="Causal analyses",
+                   subcategory="Target-trial emulation"),
     params:
         labels=setting("groups", "labels"),
         threshold=setting("causal", "propensity", "balance_threshold"),
+        min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/draw_causal_figures.log",
     benchmark:

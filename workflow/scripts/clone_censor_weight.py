@@ -1,15 +1,18 @@
 """Rule clone_censor_weight: treatment dates + covariates -> weighted KM and Cox per strategy."""
 import pandas as pd
 
+from gistlm.disclosure import suppress_columns
 from gistlm.immortal_time import read_dates
 from gistlm.provenance import recorded
 from gistlm.target_trial import arm_cox, arm_kaplan_meier, clone_censor_weight, clone_weight_summary
 
 with recorded(snakemake):
     params, settings = snakemake.params, snakemake.params.settings
+    minimum = params.min_cell_count
     dates = read_dates(snakemake.input.dates, pd.read_parquet(snakemake.input.cohort), settings["covariates"])
     clones = clone_censor_weight(dates, params.labels, params.reference, settings)
-    arm_kaplan_meier(clones).to_csv(snakemake.output.km, index=False)
-    arm_cox(clones, params.labels, params.reference, settings["grace_months"], params.alpha).to_csv(
-        snakemake.output.cox, index=False)
-    clone_weight_summary(clones).to_csv(snakemake.output.weights, index=False)
+    suppress_columns(arm_kaplan_meier(clones), ["at_risk", "events"], minimum).to_csv(snakemake.output.km, index=False)
+    cox = arm_cox(clones, params.labels, params.reference, settings["grace_months"], params.alpha)
+    suppress_columns(cox, ["n", "events", "events_reference"], minimum).to_csv(snakemake.output.cox, index=False)
+    suppress_columns(clone_weight_summary(clones), ["clones", "rows", "deaths", "artificially_censored"],
+                     minimum).to_csv(snakemake.output.weights, index=False)

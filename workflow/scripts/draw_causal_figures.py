@@ -7,7 +7,7 @@ from gistlm.provenance import recorded
 with recorded(snakemake):
     inputs, output, labels = snakemake.input, snakemake.output, snakemake.params.labels
     save_png(love_plot(pd.read_csv(inputs.balance), snakemake.params.threshold), output.love)
-    save_png(overlap_plot(pd.read_csv(inputs.scores), labels), output.overlap)
+    save_png(overlap_plot(pd.read_csv(inputs.scores), labels, snakemake.params.min_cell_count), output.overlap)
     save_png(landmark_figure(pd.read_csv(inputs.landmark_km), pd.read_csv(inputs.landmark_groups), labels),
              output.landmark)
     save_png(weighted_km_figure(pd.read_csv(inputs.iptw_km), "group", "IPTW-weighted overall survival", labels),

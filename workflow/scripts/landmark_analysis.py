@@ -1,6 +1,7 @@
 """Rule landmark_analysis: treatment dates + covariates -> KM, Cox and group sizes at each landmark."""
 import pandas as pd
 
+from gistlm.disclosure import suppress_columns, suppress_within
 from gistlm.immortal_time import landmark_cohort, landmark_groups, landmark_models, read_dates
 from gistlm.provenance import recorded
 
@@ -15,6 +16,12 @@ with recorded(snakemake):
         km.append(curves)
         cox.append(models)
         sizes.append(landmark_groups(dates, rows, landmark, groups["labels"]))
-    pd.concat(km, ignore_index=True).to_csv(snakemake.output.km, index=False)
-    pd.concat(cox, ignore_index=True).to_csv(snakemake.output.cox, index=False)
-    pd.concat(sizes, ignore_index=True).to_csv(snakemake.output.groups, index=False)
+    # release tables: small counts hidden; at each landmark the groups and the excluded add
+    # up to the whole cohort, so a hidden count is protected by a second one
+    minimum = params.min_cell_count
+    suppress_columns(pd.concat(km, ignore_index=True), ["at_risk", "events", "censored"], minimum).to_csv(
+        snakemake.output.km, index=False)
+    suppress_columns(pd.concat(cox, ignore_index=True), ["n", "events"], minimum).to_csv(
+        snakemake.output.cox, index=False)
+    suppress_within(pd.concat(sizes, ignore_index=True), ["n", "events"], "landmark_months", minimum).to_csv(
+        snakemake.output.groups, index=False)

@@ -1,6 +1,7 @@
 """Rule time_varying_cox: treatment dates + covariates -> start-stop rows and the time-varying Cox model."""
 import pandas as pd
 
+from gistlm.disclosure import suppress_columns
 from gistlm.immortal_time import read_dates, start_stop_rows, time_varying_cox
 from gistlm.provenance import recorded
 
@@ -10,5 +11,6 @@ with recorded(snakemake):
     dates = read_dates(snakemake.input.dates, pd.read_parquet(snakemake.input.cohort), covariates)
     labels = [rule["label"] for rule in params.precedence]
     rows = start_stop_rows(dates, labels, params.coding)
-    rows.to_csv(snakemake.output.rows, index=False)
-    time_varying_cox(rows, labels, params.reference, covariates, params.alpha).to_csv(snakemake.output.cox, index=False)
+    rows.to_csv(snakemake.output.rows, index=False)  # patient-level: stays in the hospital
+    model = time_varying_cox(rows, labels, params.reference, covariates, params.alpha)
+    suppress_columns(model, ["n", "events", "rows"], params.min_cell_count).to_csv(snakemake.output.cox, index=False)
