@@ -8,8 +8,7 @@ months is 0.001), so its default cohorts show hardly any immortal-time bias (nai
 vs the true 0.35 at n = 20,000). This test therefore uses a documented scenario in which
 patients die while waiting for their procedure: a constant baseline hazard (shape 1, scale
 60 months), no loss to follow-up, resection more often intended, follow-up cut at 60
-months (the effect is constant in time, so the cut does not change the truth; it keeps
-lifelines' CoxTimeVaryingFitter, which loops over event times, near 30 s). The true
+months (the effect is constant in time, so the cut does not change the truth). The true
 time-varying HR of resection is unchanged: 0.35, as in resources/extract/truth.json.
 The time-varying estimate has a standard error of about 0.028 on the log scale here, so
 the 0.05 tolerance is about 1.8 standard errors.

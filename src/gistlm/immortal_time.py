@@ -7,7 +7,7 @@ survive to be treated (Lévesque et al., BMJ 2010;340:b5087). The remedies here:
 - `local_treatment_dates`: per patient, the date (months from LM diagnosis) of the first
   procedure of each treatment group, and which procedure came first;
 - `start_stop_rows` + `time_varying_cox`: the treatment as a time-dependent exposure,
-  switched on at its date (lifelines `CoxTimeVaryingFitter`);
+  switched on at its date (the counting-process Cox model of lifelines' `CoxTimeVaryingFitter`);
 - `landmark_cohort` + `landmark_models`: patients alive and followed at a landmark, grouped
   by the treatment received by then, time counted from the landmark.
 
@@ -17,10 +17,10 @@ indexed by its group label (`IM+HR`, `IM+RFA/TACE`) from the configured group pr
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxTimeVaryingFitter
 
 from gistlm.groups import first_procedure_after_lm
 from gistlm.survival import EVENT, TIME, cox_summary, fit_cox, group_indicators, kaplan_meier_table
+from gistlm.weighted_cox import PartialLikelihood, wald_table
 
 NONE = "none"
 CODINGS = ("separate", "current_group")
@@ -120,23 +120,18 @@ def time_varying_cox(rows: pd.DataFrame, labels: list[str], reference: str, cova
 
     Terms are named `<label> vs <reference>` like the naive model's, but mean "after the
     first procedure of that group" against "not (yet) treated". n counts patients; rows
-    the start-stop rows.
+    the start-stop rows. The counting-process fit is lifelines' CoxTimeVaryingFitter's
+    (same estimates and model-based SEs; tests compare them), computed by the vectorised
+    `weighted_cox`: lifelines loops over event times, over 5 minutes at 100k patients.
     """
     names = {label: f"{label} vs {reference}" for label in labels}
-    data = rows[["patient_id", "start", "stop", EVENT, *labels, *covariates]].rename(columns=names)
-    complete = data.dropna()
-    fit = CoxTimeVaryingFitter(alpha=alpha).fit(complete, event_col=EVENT, start_col="start",
-                                                stop_col="stop", id_col="patient_id")
-    summary = fit.summary
-    hr_ci = np.exp(fit.confidence_intervals_)
-    return pd.DataFrame({
-        "model": "time-varying", "term": summary.index.to_numpy(),
-        "coef": summary["coef"].to_numpy(), "se": summary["se(coef)"].to_numpy(),
-        "hr": summary["exp(coef)"].to_numpy(),
-        "ci_lower": hr_ci.iloc[:, 0].to_numpy(), "ci_upper": hr_ci.iloc[:, 1].to_numpy(),
-        "p_value": summary["p"].to_numpy(),
-        "n": complete["patient_id"].nunique(), "events": int(complete[EVENT].sum()), "rows": len(complete),
-    })
+    complete = rows[["patient_id", "start", "stop", EVENT, *labels, *covariates]].rename(columns=names).dropna()
+    terms = [*names.values(), *covariates]
+    model = PartialLikelihood(complete["stop"], complete[EVENT], complete[terms].to_numpy(float),
+                              np.ones(len(complete)), entry=complete["start"])
+    table = wald_table(model, terms, alpha)
+    table.insert(0, "model", "time-varying")
+    return table.assign(n=complete["patient_id"].nunique(), events=int(complete[EVENT].sum()), rows=len(complete))
 
 
 # --- landmark analysis -------------------------------------------------------------------

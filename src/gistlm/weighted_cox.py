@@ -11,6 +11,7 @@ wrong robust standard errors for start-stop data.
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 
 class PartialLikelihood:
@@ -138,3 +139,20 @@ class PartialLikelihood:
 def weighted_cox_coefficients(time, event, x, weights, entry=None):
     """Cox log hazard ratios (Efron's ties, weighted as in lifelines): (coefficients, converged)."""
     return PartialLikelihood(time, event, x, weights, entry).fit()
+
+
+def wald_table(model: PartialLikelihood, terms: list[str], alpha: float, cluster=None) -> pd.DataFrame:
+    """Fit `model`; per term: coef, se, hr with its CI and the Wald p-value, all missing if the
+    fit does not converge. SEs are model-based, or robust (sandwich) clustered on `cluster`."""
+    coef, converged = model.fit()
+    if not converged:
+        coef = np.full(len(terms), np.nan)
+        se = coef.copy()
+    elif cluster is None:
+        se = np.sqrt(np.diag(np.linalg.inv(-model.derivatives(coef)[2])))
+    else:
+        se = np.sqrt(np.diag(model.robust_covariance(coef, cluster)))
+    z = stats.norm.ppf(1 - alpha / 2)
+    return pd.DataFrame({"term": terms, "coef": coef, "se": se, "hr": np.exp(coef),
+                         "ci_lower": np.exp(coef - z * se), "ci_upper": np.exp(coef + z * se),
+                         "p_value": 2 * stats.norm.sf(np.abs(coef / se))})
