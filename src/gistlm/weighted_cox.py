@@ -24,7 +24,8 @@ class PartialLikelihood:
 
     def __init__(self, time, event, x, weights, entry=None):
         time, event = np.asarray(time, float), np.asarray(event).astype(bool)
-        self.order = order = np.argsort(time, kind="stable")
+        # row indices as int32 where they fit: at scale (13M clone rows) each array is 50 MB less
+        self.order = order = _compact(np.argsort(time, kind="stable"))
         self.time, self.event = time[order], event[order]
         self.x = np.asarray(x, float).reshape(len(time), -1)[order]
         self.weights = np.asarray(weights, float)[order]
@@ -33,9 +34,9 @@ class PartialLikelihood:
         # rows at risk at t: stopping at or after t, less those entering at or after t
         self.from_time = np.searchsorted(self.time, self.death_times, side="left")
         if self.entry is not None:
-            self.by_entry = np.argsort(self.entry, kind="stable")
+            self.by_entry = _compact(np.argsort(self.entry, kind="stable"))
             self.from_entry = np.searchsorted(self.entry[self.by_entry], self.death_times, side="left")
-        self.slot = np.minimum(np.searchsorted(self.death_times, self.time), max(len(self.death_times) - 1, 0))
+        self.slot = _compact(np.minimum(np.searchsorted(self.death_times, self.time), max(len(self.death_times) - 1, 0)))
         self.deaths = self.at_deaths(np.ones(len(self.time)))
         self.mean_weight = self.at_deaths(self.weights) / self.deaths
         self.death_x = (self.weights[self.event, None] * self.x[self.event]).sum(axis=0)
@@ -120,9 +121,9 @@ class PartialLikelihood:
         hazard = self.at_deaths(self.weights) / s0
         cumulative = np.r_[0.0, np.cumsum(hazard)]
         cumulative_x = np.vstack([np.zeros(x.shape[1]), np.cumsum(xbar * hazard[:, None], axis=0)])
-        upto_stop = np.searchsorted(self.death_times, time, side="right")
-        upto_entry = (np.zeros(len(time), int) if self.entry is None
-                      else np.searchsorted(self.death_times, self.entry, side="right"))
+        upto_stop = _compact(np.searchsorted(self.death_times, time, side="right"))
+        upto_entry = (np.zeros(len(time), np.int32) if self.entry is None
+                      else _compact(np.searchsorted(self.death_times, self.entry, side="right")))
         # in place: at scale these are arrays of millions of rows
         residual = x * (cumulative[upto_stop] - cumulative[upto_entry])[:, None]
         residual -= cumulative_x[upto_stop]
@@ -131,7 +132,7 @@ class PartialLikelihood:
         residual *= -phi[:, None]
         residual += self.event[:, None] * (x - xbar[self.slot])
         residual *= self.weights[:, None]
-        codes = pd.factorize(cluster)[0][self.order]
+        codes = _compact(pd.factorize(cluster)[0])[self.order]
         per_cluster = np.stack([np.bincount(codes, weights=residual[:, j]) for j in range(x.shape[1])], axis=1)
         return inverse @ (per_cluster.T @ per_cluster) @ inverse
 
@@ -139,6 +140,10 @@ class PartialLikelihood:
 def weighted_cox_coefficients(time, event, x, weights, entry=None):
     """Cox log hazard ratios (Efron's ties, weighted as in lifelines): (coefficients, converged)."""
     return PartialLikelihood(time, event, x, weights, entry).fit()
+
+
+def _compact(indices: np.ndarray) -> np.ndarray:
+    return indices.astype(np.int32) if len(indices) < 2**31 else indices
 
 
 def wald_table(model: PartialLikelihood, terms: list[str], alpha: float, cluster=None) -> pd.DataFrame:
