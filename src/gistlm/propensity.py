@@ -278,8 +278,8 @@ def weighted_cox(data: pd.DataFrame, labels: list[str], reference: str, alpha: f
     """
     present = [label for label in labels if (data["group"].astype(str) == label).any()]
     indicators = group_indicators(data, present, reference)
-    # one row per patient, so clustering on the row is lifelines' robust=True (whose robust
-    # variance is quadratic in n: minutes at 100k patients); tests compare the two
+    # one row per patient, so clustering on the row is lifelines' robust=True, whose robust
+    # variance took 26 s of this rule's 27 at 100k patients; tests compare the two
     model = PartialLikelihood(data[TIME], data[EVENT], indicators.to_numpy(float), data["weight"].to_numpy(float))
     table = wald_table(model, list(indicators.columns), alpha, cluster=np.arange(len(data)))
     table.insert(0, "model", "IPTW")
