@@ -71,11 +71,11 @@ class PartialLikelihood:
         """Log partial likelihood, its gradient and Hessian at `beta`."""
         x, d = self.x, self.deaths
         risk = self.weights * np.exp(x @ beta)
-        xx = x[:, :, None] * x[:, None, :]
-        r0, r1, r2 = (self.at_risk(risk), self.at_risk(risk[:, None] * x),
-                      self.at_risk(risk[:, None, None] * xx))
-        d0, d1, d2 = (self.at_deaths(risk), self.at_deaths(risk[:, None] * x),
-                      self.at_deaths(risk[:, None, None] * xx))
+        r0, r1, d0, d1 = (self.at_risk(risk), self.at_risk(risk[:, None] * x),
+                          self.at_deaths(risk), self.at_deaths(risk[:, None] * x))
+        # second moments one column at a time: rows x p x p at once is GBs at 1M patients
+        r2 = np.stack([self.at_risk(risk[:, None] * (x * x[:, [j]])) for j in range(x.shape[1])], axis=2)
+        d2 = np.stack([self.at_deaths(risk[:, None] * (x * x[:, [j]])) for j in range(x.shape[1])], axis=2)
         loglik, gradient, hessian = self.death_x @ beta, self.death_x.copy(), np.zeros((x.shape[1], x.shape[1]))
         for k in range(int(d.max())):
             active = k < d
