@@ -122,7 +122,7 @@ def time_varying_cox(rows: pd.DataFrame, labels: list[str], reference: str, cova
     first procedure of that group" against "not (yet) treated". n counts patients; rows
     the start-stop rows. The counting-process fit is lifelines' CoxTimeVaryingFitter's
     (same estimates and model-based SEs; tests compare them), computed by the vectorised
-    `weighted_cox`: lifelines loops over event times, over 5 minutes at 100k patients.
+    `weighted_cox`: lifelines loops over event times (119 s at 100k patients, against 16 s).
     """
     names = {label: f"{label} vs {reference}" for label in labels}
     complete = rows[["patient_id", "start", "stop", EVENT, *labels, *covariates]].rename(columns=names).dropna()

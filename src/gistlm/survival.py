@@ -231,8 +231,7 @@ def site_hazard_ratios(cohort: pd.DataFrame, groups: list[str], reference: str, 
         stratified = cox_summary(STRATIFIED, fit, data).rename(columns={"model": "site"})
         rows += [{**row, **_group_counts(cohort, indicators[row["term"]] == 1)} for row in stratified.to_dict("records")]
         per_site = pd.DataFrame(rows)
-        rows += [_random_effects(per_site[per_site["term"] == term], term, alpha)
-                 for term in group_indicators(cohort, groups, reference)]
+        rows += [_random_effects(per_site[per_site["term"] == term], term, alpha) for term in indicators]
     return pd.DataFrame(rows).reindex(columns=SITE_COLUMNS)
 
 
@@ -293,9 +292,9 @@ def _random_effects(sites: pd.DataFrame, term: str, alpha: float) -> dict:
     with np.errstate(invalid="ignore"):  # statsmodels takes square roots of a negative tau²
         pooled = combine_effects(estimated["coef"].to_numpy(), estimated["se"].to_numpy() ** 2,
                                  method_re="dl", alpha=alpha)
-    # DerSimonian-Laird truncates tau² at 0 (then random = fixed effect); statsmodels 0.15
-    # keeps a negative tau², which would narrow the interval below the fixed-effect one
-    effect = pooled.summary_frame().loc["random effect" if pooled.tau2 > 0 else "fixed effect"]
+        # DerSimonian-Laird truncates tau² at 0 (then random = fixed effect); statsmodels 0.15
+        # keeps a negative tau², which would narrow the interval below the fixed-effect one
+        effect = pooled.summary_frame().loc["random effect" if pooled.tau2 > 0 else "fixed effect"]
     return {**row, "hr": np.exp(effect["eff"]), "ci_lower": np.exp(effect["ci_low"]),
             "ci_upper": np.exp(effect["ci_upp"]), "p_value": 2 * stats.norm.sf(abs(effect["eff"] / effect["sd_eff"])),
             # I² is 0 when Q falls below its degrees of freedom (no excess variation)
