@@ -57,7 +57,8 @@ class UserSettings:
     def __init__(self, workflow):
         settings = workflow.config_settings
         self.config = settings.overwrite_config or {}
-        self.files = [str(path) for path in settings.configfiles]
+        # as the user typed them (Snakemake makes them absolute)
+        self.files = [str(shown_path(Path(path))) for path in settings.configfiles]
 
     def where(self, key: str) -> str:
         """Where the value of a config key (`a.b[2].c`) came from, for the message."""
@@ -67,6 +68,10 @@ class UserSettings:
                 return "set in config/config.yaml"
             value = value[part]
         return "set in " + (", ".join(self.files) if self.files else "--config")
+
+
+def shown_path(path: Path) -> Path:
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
 
 
 def raise_mistakes(mistakes: list[str]) -> None:
