@@ -119,6 +119,16 @@ def test_a_user_extract_naming_only_some_tables_never_takes_the_others_from_the_
         "add the missing path.")
 
 
+def test_a_users_table_beside_the_demo_tables_is_refused(workdir, tmp_path):
+    tables = own_extract(tmp_path / "secure")
+    mixed = {"raw": {**{table: f"resources/extract/{table}.csv" for table in TABLES}, "patients": tables["patients"]}}
+    message = stopped(workdir, mixed)
+    assert message.startswith("gistlm: 3 mistakes in the configuration: (1) config key `raw.liver_metastases` "
+                              "(set in my_extract.yaml) is `resources/extract/liver_metastases.csv`, a table of the "
+                              "shipped synthetic extract, while other tables are your own: synthetic and real "
+                              "patients are never analysed together; name your own file.")
+
+
 def test_a_complete_user_extract_is_planned_from_the_users_files_only(workdir, tmp_path):
     tables = own_extract(tmp_path / "secure")
     (workdir / "my_extract.yaml").write_text(yaml.safe_dump({"raw": tables}))

@@ -46,8 +46,9 @@ def check_consistency(config: dict, workflow) -> None:
     contract, the analysis cohort or each other; exits with one paragraph."""
     user = UserSettings(workflow)
     with report_extract_errors():
-        mistakes = (encoding_mistakes(config) + date_mistakes(config) + lab_mistakes(config)
-                    + group_mistakes(config) + covariate_mistakes(config))
+        mistakes = (mixed_extract_mistakes(config, workflow.basedir) + encoding_mistakes(config)
+                    + date_mistakes(config) + lab_mistakes(config) + group_mistakes(config)
+                    + covariate_mistakes(config))
         raise_mistakes([f"config key `{key}` ({user.where(key)}) {text}" for key, text in mistakes])
 
 
@@ -148,6 +149,19 @@ def incomplete_user_extract(user_config: dict, user: "UserSettings") -> list[str
 
 # --- consistency (after the schema filled in the defaults) --------------------------------
 
+def mixed_extract_mistakes(config: dict, basedir: str | Path) -> list[tuple[str, str]]:
+    """Tables of the shipped synthetic extract beside the user's own: never analysed together."""
+    shipped = [(site, table) for site, tables in analysed_tables(config).items() for table, path in tables.items()
+               if from_shipped_extract(path, basedir)]
+    if not shipped or len(shipped) == len(RAW_TABLES) * len(analysed_tables(config)):
+        return []
+    names = [site["name"] for site in config["sites"]]
+    return [(f"sites[{names.index(site) + 1}].{table}" if config["sites"] else f"raw.{table}",
+             f"is `{analysed_tables(config)[site][table]}`, a table of the shipped synthetic extract, while other "
+             "tables are your own: synthetic and real patients are never analysed together; name your own file")
+            for site, table in shipped]
+
+
 def encoding_mistakes(config: dict) -> list[tuple[str, str]]:
     encoding = config["raw"]["encoding"]
     try:
@@ -241,9 +255,12 @@ def analysed_tables(config: dict) -> dict[str, dict[str, str]]:
 
 def is_synthetic(config: dict, basedir: str | Path) -> bool:
     """Does the run read any table of the shipped synthetic extract?"""
-    shipped = (Path(basedir) / SHIPPED_EXTRACT).resolve()
-    return any(shipped in (Path(basedir) / path).resolve().parents
+    return any(from_shipped_extract(path, basedir)
                for tables in analysed_tables(config).values() for path in tables.values())
+
+
+def from_shipped_extract(path: str, basedir: str | Path) -> bool:
+    return (Path(basedir) / SHIPPED_EXTRACT).resolve() in (Path(basedir) / path).resolve().parents
 
 
 def announce_synthetic(config: dict, workflow) -> None:
