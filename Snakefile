@@ -1,7 +1,7 @@
 # gistlm: the NCT06038552 analysis, from a hospital's raw extract to the survival report.
 from snakemake.utils import min_version, validate
 
-from gistlm.configuration import announce_synthetic, check_consistency, check_settings, closing_summary
+from gistlm.configuration import announce_synthetic, check_consistency, check_settings, print_closing_summary
 
 min_version("9.0")
 
@@ -42,4 +42,4 @@ onstart:
 
 
 onsuccess:
-    print(closing_summary(config, workflow), file=sys.stderr)
+    print_closing_summary(config, workflow)

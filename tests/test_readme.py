@@ -169,7 +169,8 @@ def test_regenerating_the_shipped_extract_gives_the_same_files(installed):
 def test_unlock_and_lint(installed):
     workdir, _ = installed
     shell(workdir, "snakemake --unlock")
-    assert "Congratulations, your workflow is in a good condition!" in shell(workdir, "snakemake --lint").stdout
+    lint = shell(workdir, "snakemake --lint")
+    assert "Congratulations, your workflow is in a good condition!" in lint.stdout + lint.stderr
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="the PDF needs Debian's chromium (README)")

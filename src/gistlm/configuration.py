@@ -269,6 +269,10 @@ def announce_synthetic(config: dict, workflow) -> None:
         print(f"\ngistlm: WARNING: {SYNTHETIC_WARNING}.\n", file=sys.stderr)
 
 
+def print_closing_summary(config: dict, workflow) -> None:
+    print(closing_summary(config, workflow), file=sys.stderr)
+
+
 def closing_summary(config: dict, workflow) -> str:
     """After a successful run: extract (paths, SHA-256), patients' fates, report, warnings."""
     basedir = Path(workflow.basedir)
