@@ -1,13 +1,20 @@
 # gistlm: the NCT06038552 analysis, from a hospital's raw extract to the survival report.
 from snakemake.utils import min_version, validate
 
+from gistlm.configuration import announce_synthetic, check_consistency, check_settings, print_closing_summary
+
 min_version("9.0")
 
 
 configfile: "config/config.yaml"
 
 
+# A mistake in the analysis plan stops the run here, before any job, with one paragraph
+# naming the config key: unknown keys and schema violations, a user config naming only some
+# raw tables, then (defaults filled in) settings that disagree with each other or the data.
+check_settings(config, workflow)
 validate(config, "config/schema.yaml")
+check_consistency(config, workflow)
 
 
 report: "workflow/report/workflow.rst"
@@ -28,3 +35,11 @@ rule all:
         "results/report.html",
         "results/provenance.json",
         "results/causal/section.html",
+
+
+onstart:
+    announce_synthetic(config, workflow)
+
+
+onsuccess:
+    print_closing_summary(config, workflow)

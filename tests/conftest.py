@@ -207,5 +207,7 @@ def finished_run(tmp_path_factory):
     from workflow_runs import copy_workflow, snakemake
 
     workdir = copy_workflow(tmp_path_factory.mktemp("run") / "gistlm")
-    snakemake(workdir)
+    run = snakemake(workdir)
+    # what the user saw (the synthetic-data warning, the closing summary): tests/test_configuration.py
+    (workdir / "console.txt").write_text(run.stdout + run.stderr)
     return workdir

@@ -58,10 +58,10 @@ def describe(target: Path, steps: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def synthesize_command(args) -> int:
+def synthesize_command(arguments: list[str]) -> int:
     from gistlm.synthetic_cohort import main as synthesize
 
-    return synthesize(args.rest) or 0
+    return synthesize(arguments, prog="gistlm synthesize") or 0
 
 
 def main(argv=None) -> int:
@@ -74,10 +74,14 @@ def main(argv=None) -> int:
     trace.add_argument("--json", action="store_true", help="machine-readable output")
     trace.add_argument("--records", default="results/provenance.json", help="the run's provenance file")
     trace.set_defaults(run=provenance_command)
-    synth = commands.add_parser("synthesize", help="write a synthetic raw extract (see --help)")
-    synth.add_argument("rest", nargs=argparse.REMAINDER)
-    synth.set_defaults(run=synthesize_command)
-    args = parser.parse_args(argv)
+    # its options (and --help) belong to gistlm.synthetic_cohort's own parser: argparse's
+    # REMAINDER would refuse an option as the first of them ("unrecognized arguments")
+    commands.add_parser("synthesize", add_help=False, help="write a synthetic raw extract (gistlm synthesize --help)")
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "synthesize":
+        return synthesize_command(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     return args.run(args)
 
 

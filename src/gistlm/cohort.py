@@ -13,6 +13,11 @@ DAYS_PER_YEAR = 365.25
 YES_NO_COVARIATES = ["lm_bilobar", "extrahepatic_disease"]
 LAB_COLUMNS = ["total_bilirubin_umol_l", "alt_u_l", "creatinine_umol_l",
                "neutrophils_1e9_l", "platelets_1e9_l", "hemoglobin_g_l"]
+# the columns baseline_covariates() builds, in order: the config's covariate lists name these
+COVARIATES = ["age_at_lm_years", "age_over_cutoff", "male", "primary_site", "primary_size_cm", "mitotic_count",
+              "mutation", "lm_count", "lm_count_over_cutoff", "lm_max_size_cm", "ecog", "imatinib_dose_mg_day",
+              *YES_NO_COVARIATES, *LAB_COLUMNS]
+COHORT_COLUMNS = ["site", "patient_id", "group", "os_months", "death", "months_to_local_treatment", *COVARIATES]
 
 
 def overall_survival(base: pd.DataFrame, days_per_month: float, max_months: float) -> pd.DataFrame:
@@ -48,7 +53,7 @@ def baseline_covariates(base: pd.DataFrame, treatments: pd.DataFrame, cutoffs: d
         covariates[column] = _flag(base[column] == "yes", base[column])
     for column in LAB_COLUMNS:
         covariates[column] = base[column]
-    return covariates
+    return covariates[COVARIATES]
 
 
 def _flag(condition: pd.Series, source: pd.Series) -> pd.Series:

@@ -1,5 +1,6 @@
 """User-facing errors about an extract: one clear paragraph, never a traceback."""
 
+import errno
 import sys
 import traceback
 from contextlib import contextmanager
@@ -24,12 +25,34 @@ def report_extract_errors(log_path: str | Path | None = None):
         _write_log(log_path, message)
         print(message, file=sys.stderr)
         sys.exit(1)
+    except OSError as error:
+        if not _disk_full(error):
+            _write_log(log_path, traceback.format_exc().rstrip())
+            raise
+        where = f" while writing {error.filename}" if error.filename else ""
+        message = (f"gistlm: no space left on the disk{where} ({error.strerror}). Free some space (or point "
+                   "results/ at a larger disk) and run the same command again; the files of this step were "
+                   "not finished and Snakemake removes them.")
+        _write_log(log_path, message)
+        print(message, file=sys.stderr)
+        sys.exit(1)
     except Exception:
         _write_log(log_path, traceback.format_exc().rstrip())
         raise
 
 
+def _disk_full(error: OSError) -> bool:
+    # pyarrow's write errors carry the errno in their text only
+    return error.errno in {errno.ENOSPC, errno.EDQUOT} or "No space left on device" in str(error)
+
+
 def _write_log(log_path: str | Path | None, text: str) -> None:
-    if log_path:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(log_path).write_text(text + "\n", encoding="utf-8")
+    if not log_path:
+        return
+    path = Path(log_path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
+    except OSError:
+        # a full disk leaves the log empty or cut short: better none, the message is on stderr
+        path.unlink(missing_ok=True)

@@ -944,8 +944,8 @@ def write_extract(tables: dict[str, pd.DataFrame], truth: dict, out_dir, fmt: st
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m gistlm.synthetic_cohort",
+def main(argv: list[str] | None = None, prog: str = "python -m gistlm.synthetic_cohort") -> int:
+    ap = argparse.ArgumentParser(prog=prog,
                                  description="Write a synthetic raw hospital extract and truth.json.")
     ap.add_argument("--patients", type=int, default=None,
                     help="natural cohort of N patients (default: the 238-patient study extract)")

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+from gistlm.configuration import is_synthetic
+
 PACKAGE = Path(workflow.basedir) / "src" / "gistlm"
 RAW_TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
 # the site of a single extract (config `raw`); its name appears only in file paths
@@ -119,6 +121,7 @@ def analysis_plan():
         "latest_date": setting("validation", "latest_date"),
         "sites": sorted(SITES) if config["sites"] else [],
         "stratify_by_site": stratified_by_site(),
+        "synthetic_extract": is_synthetic(config, workflow.basedir),
     }
 
 
