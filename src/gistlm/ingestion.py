@@ -114,7 +114,9 @@ def _read_cells(path: Path, table: str, encoding: str) -> pd.DataFrame:
             return pd.read_csv(path, header=None, dtype=str, keep_default_na=False,
                                encoding=_csv_encoding(encoding), skip_blank_lines=False)
         if suffix in {".xlsx", ".xlsm"}:
-            return pd.read_excel(path, header=None, dtype=str, keep_default_na=False)
+            # openpyxl named: pandas would otherwise guess the format, and a damaged workbook
+            # would get a message about engines instead of BadZipFile
+            return pd.read_excel(path, header=None, dtype=str, keep_default_na=False, engine="openpyxl")
         if suffix == ".parquet":
             return _parquet_cells(path)
     except zipfile.BadZipFile:

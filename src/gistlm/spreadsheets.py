@@ -26,8 +26,12 @@ def restore(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    """A CSV safe to open in Excel (index left out)."""
-    neutralise(frame).to_csv(path, index=False)
+    """A CSV safe to open in Excel (index left out).
+
+    Lines end in CRLF (RFC 4180): with pandas' bare LF, a cell holding a carriage return is
+    written unquoted and read back as two rows.
+    """
+    neutralise(frame).to_csv(path, index=False, lineterminator="\r\n")
 
 
 def read_csv(path: str | Path, **options) -> pd.DataFrame:
