@@ -162,3 +162,28 @@ def test_every_value_that_excluded_a_patient_is_listed_with_its_count(make_patie
     released = release_exclusion_values(values, 5)
     # 2 is hidden; 6 too, or 8 excluded as not GIST (attrition) minus 6 would give it away
     assert released["patients"].tolist() == ["suppressed", "<5", "<5"]
+
+
+@pytest.mark.parametrize("histology, valid", [
+    ("GIST", True),
+    (["GIST", {"pattern": r"GIST \(.*\)"}], True),
+    (["GIST", {"patern": "GIST.*"}], False),
+    ([], False),
+])
+def test_the_config_schema_takes_one_histology_or_a_list_of_values_and_patterns(histology, valid):
+    import copy
+    from pathlib import Path
+
+    import yaml
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    repo = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    config = copy.deepcopy(config)
+    config["eligibility"]["histology"] = histology
+    if valid:
+        validate(config, str(repo / "config" / "schema.yaml"))
+    else:
+        with pytest.raises(WorkflowError):
+            validate(config, str(repo / "config" / "schema.yaml"))
