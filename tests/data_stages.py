@@ -8,7 +8,7 @@ import yaml
 from gistlm.cohort import build_analysis_cohort
 from gistlm.eligibility import apply_criteria
 from gistlm.ingestion import read_raw_table, type_raw_table
-from gistlm.ledger import patient_ledger
+from gistlm.ledger import ledger_entries, patient_ledger, raw_entry_count
 from gistlm.validation import validate_extract
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,15 +19,16 @@ DEFAULT_EXTRACT = {table: REPO / "resources" / "extract" / f"{table}.csv" for ta
 
 def run_data_stages(paths: dict, encoding: str = "utf-8") -> dict:
     """Ingestion -> validation -> eligibility -> analysis cohort -> ledger, like the rules."""
-    typed, conversions = {}, {}
+    typed, conversions, raw = {}, {}, {}
     for table, path in paths.items():
-        typed[table], conversions[table] = type_raw_table(read_raw_table(path, table, encoding), table)
+        raw[table] = read_raw_table(path, table, encoding)
+        typed[table], conversions[table] = type_raw_table(raw[table], table)
     validated, failures, quarantine = validate_extract(
-        typed, conversions, pd.Timestamp(CONFIG["validation"]["latest_date"]))
+        typed, conversions, pd.Timestamp(CONFIG["validation"]["latest_date"]), str(paths["patients"]))
     verdicts = apply_criteria(validated, CONFIG["eligibility"])
     settings = {key: CONFIG[key] for key in ["groups", "outcome", "covariate_cutoffs"]}
     cohort = build_analysis_cohort(validated, verdicts.loc[verdicts["eligible"], "patient_id"], settings)
-    raw_ids = pd.concat([frame["patient_id"] for frame in typed.values()]).drop_duplicates()
-    ledger = patient_ledger(raw_ids, quarantine, verdicts, cohort["patient_id"])
+    raw_ids = ledger_entries(typed["patients"], str(paths["patients"]))
+    ledger = patient_ledger(raw_ids, quarantine, verdicts, cohort["patient_id"], raw_entry_count(raw["patients"]))
     return {"cohort": cohort, "ledger": ledger, "failures": failures, "quarantine": quarantine,
             "raw_ids": raw_ids}

@@ -2,11 +2,15 @@
 
 Each example applies one to three corruptions (wrong types, dropped columns, duplicated ids,
 swapped dates, stray bytes, empty files, out-of-range numbers, orphan rows, deleted rows,
-blank required cells) and runs the data stages. The outcome must be either an ExtractError
-whose message is one paragraph naming the file, or a run in which every distinct raw patient
-id is in the ledger exactly once.
+blank required cells, ids spelled `NA`/`null`/`1.0`/with spaces/in another case, a patient's
+missing liver_metastases or follow_up row) and runs the data stages. The outcome must be
+either an ExtractError whose message is one paragraph naming the file, or a run whose ledger
+holds every distinct id of the raw patients file, as written, and every row of it without an
+id, exactly once; and in which a patient without a liver_metastases or follow_up row is
+quarantined, never excluded.
 """
 
+import csv
 import os
 import tempfile
 from pathlib import Path
@@ -18,7 +22,6 @@ from hypothesis import strategies as st
 
 from data_stages import DEFAULT_EXTRACT, TABLES, run_data_stages
 from gistlm.extract_errors import ExtractError
-from gistlm.ingestion import MISSING_TOKENS
 from workflow_runs import copy_workflow, snakemake
 
 PRISTINE = {table: pd.read_csv(path, dtype=str, keep_default_na=False) for table, path in DEFAULT_EXTRACT.items()}
@@ -85,8 +88,37 @@ def blank_required(frames, draw):
     frame.loc[draw(st.integers(0, len(frame) - 1)), column] = ""
 
 
+ID_SPELLINGS = ["NA", "null", "NULL", "N/A", "nan", "#N/A", "1", "1.0"]
+
+
+def respell_id(frames, draw):
+    """One patient's id spelled as a missing-value token or a number, in every table or in one."""
+    pid = draw(st.sampled_from(list(frames["patients"]["patient_id"])))
+    spelling = draw(st.sampled_from(ID_SPELLINGS))
+    tables = TABLES if draw(st.booleans()) else [draw(st.sampled_from(TABLES))]
+    for table in tables:
+        frames[table].loc[frames[table]["patient_id"] == pid, "patient_id"] = spelling
+
+
+def pad_or_recase_id(frames, draw):
+    """One patient's id with surrounding spaces (the same patient) or in another case (another id)."""
+    table = draw(st.sampled_from(TABLES))
+    frame = frames[table]
+    row = draw(st.integers(0, len(frame) - 1))
+    frame.loc[row, "patient_id"] = draw(st.sampled_from([
+        f" {frame.loc[row, 'patient_id']} ", f"{frame.loc[row, 'patient_id']}  ", frame.loc[row, "patient_id"].lower()]))
+
+
+def drop_patient_row(frames, draw):
+    """A patient's only liver_metastases or follow_up row deleted: missing data."""
+    table = draw(st.sampled_from(["liver_metastases", "follow_up"]))
+    frame = frames[table]
+    frames[table] = frame.drop(index=draw(st.integers(0, len(frame) - 1))).reset_index(drop=True)
+
+
 FRAME_CORRUPTIONS = [corrupt_cells, out_of_range, drop_column, duplicate_rows, delete_rows,
-                     swap_dates, orphan_treatments, blank_required]
+                     swap_dates, orphan_treatments, blank_required, respell_id, pad_or_recase_id,
+                     drop_patient_row]
 
 
 def stray_bytes(path: Path, draw) -> None:
@@ -103,13 +135,35 @@ def empty_file(path: Path, draw) -> None:
 FILE_CORRUPTIONS = [stray_bytes, empty_file]
 
 
+def file_records(path: Path) -> list[tuple[int, dict]]:
+    """(first line, cells) of each record with content, read by Python's csv module."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = [name.strip().lower() for name in next(reader)]
+        records, end = [], reader.line_num
+        for cells in reader:
+            if any(cell.strip() for cell in cells):
+                records.append((end + 1, dict(zip(header, cells))))
+            end = reader.line_num
+    return records
+
+
+def raw_ledger_entries(paths: dict) -> set:
+    """The ledger a reader of the patients file expects (independent of ingestion): each
+    distinct id as written (surrounding spaces aside), and each row without an id by its line."""
+    entries = set()
+    for line, cells in file_records(paths["patients"]):
+        pid = cells.get("patient_id", "").strip()
+        entries.add(pid or f"{paths['patients']} line {line}")
+    return entries
+
+
+def ids_of(path: Path) -> set:
+    return {cells.get("patient_id", "").strip() for _, cells in file_records(path)}
+
+
 def distinct_raw_ids(paths: dict) -> set:
-    """Patient ids as a reader of the files would count them (independent of ingestion)."""
-    ids = set()
-    for path in paths.values():
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-        ids |= {value.strip() for value in frame["patient_id"] if value.strip().lower() not in MISSING_TOKENS}
-    return ids
+    return raw_ledger_entries(paths)
 
 
 # CI replays a fixed set of examples so a landing never depends on the draw
@@ -136,8 +190,13 @@ def test_any_corruption_ends_in_a_balanced_ledger_or_one_clear_error(data):
             assert "\n" not in message and any(str(path) in message for path in paths.values())
             return
         ledger = outcome["ledger"]
-        assert set(ledger["patient_id"]) == distinct_raw_ids(paths)
+        assert set(ledger["patient_id"]) == raw_ledger_entries(paths)
         assert ledger["patient_id"].is_unique
+        status = ledger.set_index("patient_id")["status"]
+        for table in ["liver_metastases", "follow_up"]:
+            # missing data is a data fault, never a clinical exclusion
+            without_row = raw_ledger_entries(paths) - ids_of(paths[table])
+            assert (status.reindex(sorted(without_row)) == "quarantined").all(), table
         assert ledger["status"].value_counts().sum() == len(ledger)
         assert set(ledger.loc[ledger["status"] == "analysed", "patient_id"]) == set(outcome["cohort"]["patient_id"])
 

@@ -8,7 +8,8 @@ imatinib line 1 from 2016-03-10, alive at 2022-12-01) changed in one respect.
 import pandas as pd
 import pytest
 
-from gistlm.eligibility import STEPS, apply_criteria, attrition
+from gistlm.eligibility import STEPS, apply_criteria, attrition, exclusion_values, release_exclusion_values
+from gistlm.extract_errors import ExtractError
 
 # patient id -> (overrides of patient_rows, expected step or None when eligible)
 CASES = {
@@ -86,7 +87,10 @@ def test_thresholds_come_from_the_rules(make_patient, make_extract, typed_extrac
     assert verdicts["eligible"].tolist() == [True, True, True]
 
 
-def test_patient_without_lm_or_follow_up_record_is_excluded(make_patient, make_extract, typed_extract, rules):
+def test_criteria_alone_still_judge_a_patient_without_lm_or_follow_up_record(make_patient, make_extract,
+                                                                             typed_extract, rules):
+    # in the workflow validation quarantines such patients first (missing data); the
+    # criteria must nonetheless give them a verdict rather than fail
     frames = make_extract(make_patient("N1", lm=False), make_patient("N2", follow_up=False))
     tables, _ = typed_extract(frames)
     verdicts = apply_criteria(tables, rules).set_index("patient_id")
@@ -115,3 +119,71 @@ def test_attrition_counts_add_up(verdicts):
     assert all(later <= earlier for earlier, later in zip(remaining, remaining[1:]))
     for i in range(1, len(table) - 1):
         assert remaining[i - 1] - remaining[i] == table.loc[i, "excluded"]
+
+
+HISTOLOGIES = ["GIST", " gist ", "GIST (high risk)", "gastrointestinal stromal tumour", "leiomyosarcoma",
+               "GIST-like"]
+
+
+@pytest.mark.parametrize("accepted, eligible", [
+    ("GIST", [True, True, False, False, False, False]),
+    (["GIST", "GIST (high risk)"], [True, True, True, False, False, False]),
+    (["gist", {"pattern": r"GIST \(.*\)"}, "Gastrointestinal stromal tumour"], [True, True, True, True, False, False]),
+    ([{"pattern": "gist.*"}], [True, True, True, False, False, True]),
+])
+def test_histology_accepts_values_and_patterns(make_patient, make_extract, typed_extract, rules, accepted, eligible):
+    frames = make_extract(*(make_patient(f"H{i}", patient={"primary_pathology": text})
+                            for i, text in enumerate(HISTOLOGIES)))
+    tables, _ = typed_extract(frames)
+    rules["histology"] = accepted
+    assert apply_criteria(tables, rules)["eligible"].tolist() == eligible
+
+
+def test_an_invalid_histology_pattern_names_the_config_key(make_patient, make_extract, typed_extract, rules):
+    tables, _ = typed_extract(make_extract(make_patient("A")))
+    rules["histology"] = [{"pattern": "GIST ("}]
+    with pytest.raises(ExtractError, match=r"^config eligibility.histology: pattern 'GIST \(' is not a regular"):
+        apply_criteria(tables, rules)
+
+
+def test_every_value_that_excluded_a_patient_is_listed_with_its_count(make_patient, make_extract, typed_extract,
+                                                                      default_rules):
+    texts = ["GIST (high risk)"] * 6 + ["leiomyosarcoma"] * 2 + ["GIST"]
+    patients = [make_patient(f"X{i}", patient={"primary_pathology": text}) for i, text in enumerate(texts)]
+    patients.append(make_patient("Y", lm={"lm_evidence": "none"}))
+    tables, _ = typed_extract(make_extract(*patients))
+    verdicts = apply_criteria(tables, default_rules)
+    values = exclusion_values(tables, verdicts)
+    assert values.to_dict("records") == [
+        {"step": "not_gist", "column": "primary_pathology", "value": "GIST (high risk)", "patients": 6},
+        {"step": "not_gist", "column": "primary_pathology", "value": "leiomyosarcoma", "patients": 2},
+        {"step": "no_lm_evidence", "column": "lm_evidence", "value": "none", "patients": 1},
+    ]
+    released = release_exclusion_values(values, 5)
+    # 2 is hidden; 6 too, or 8 excluded as not GIST (attrition) minus 6 would give it away
+    assert released["patients"].tolist() == ["suppressed", "<5", "<5"]
+
+
+@pytest.mark.parametrize("histology, valid", [
+    ("GIST", True),
+    (["GIST", {"pattern": r"GIST \(.*\)"}], True),
+    (["GIST", {"patern": "GIST.*"}], False),
+    ([], False),
+])
+def test_the_config_schema_takes_one_histology_or_a_list_of_values_and_patterns(histology, valid):
+    import copy
+    from pathlib import Path
+
+    import yaml
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    repo = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    config = copy.deepcopy(config)
+    config["eligibility"]["histology"] = histology
+    if valid:
+        validate(config, str(repo / "config" / "schema.yaml"))
+    else:
+        with pytest.raises(WorkflowError):
+            validate(config, str(repo / "config" / "schema.yaml"))

@@ -406,3 +406,86 @@ def test_pseudonyms_are_keyed_stable_and_keep_missing_ids(monkeypatch):
         load_key("GISTLM_TEST_KEY", "", release=True)
     monkeypatch.setenv("GISTLM_TEST_KEY", "s3cret")
     assert load_key("GISTLM_TEST_KEY", "", release=True) == (b"s3cret", "environment")
+
+
+# --- patient ids: text as written ---------------------------------------------------------
+
+def test_missing_value_spellings_in_the_id_column_are_ids(tiny_extract, typed_extract):
+    patients = tiny_extract["patients"]
+    patients["patient_id"] = ["NA", "#N/A", "null"]
+    typed, log = typed_table(patients, "patients", typed_extract)
+    assert list(typed["patient_id"]) == ["NA", "#N/A", "null"]
+    assert log[log["column"] == "patient_id"].empty
+
+
+def test_spaces_around_an_id_are_trimmed_and_logged_without_the_id(tiny_extract, typed_extract):
+    patients = tiny_extract["patients"]
+    patients["patient_id"] = [" P01", "P02  ", "p03"]
+    typed, log = typed_table(patients, "patients", typed_extract)
+    # trimmed, never recased: p03 is not P03
+    assert list(typed["patient_id"]) == ["P01", "P02", "p03"]
+    entries = log[log["column"] == "patient_id"]
+    assert entries["row"].tolist() == [2, 3]
+    assert set(entries["conversion"]) == {"surrounding spaces"} and set(entries["status"]) == {"converted"}
+    # the log goes to the data manager: the row, never the identifier
+    assert set(entries["value"]) == set(entries["converted"]) == {"(identifier)"}
+
+
+def test_a_blank_id_is_missing_for_validation_to_quarantine(tiny_extract, typed_extract):
+    patients = tiny_extract["patients"]
+    patients["patient_id"] = ["P01", "   ", ""]
+    typed, _ = typed_table(patients, "patients", typed_extract)
+    assert typed["patient_id"].isna().tolist() == [False, True, True]
+
+
+def test_numeric_parquet_ids_have_one_spelling_whatever_their_type(tmp_path, tiny_extract):
+    frames = {}
+    for table, dtype in [("patients", "int64"), ("follow_up", "float64")]:
+        frame = tiny_extract[table].assign(patient_id=pd.Series([1, 2, 30000000001]).astype(dtype))
+        frame.to_parquet(tmp_path / f"{table}.parquet", index=False)
+        frames[table] = read_raw_table(tmp_path / f"{table}.parquet", table)
+    assert list(frames["patients"]["patient_id"]) == ["1", "2", "30000000001"]
+    assert list(frames["follow_up"]["patient_id"]) == ["1", "2", "30000000001"]
+
+
+def test_a_fractional_or_missing_parquet_id_is_kept_or_blank(tmp_path, tiny_extract):
+    frame = tiny_extract["follow_up"].assign(patient_id=[1.5, float("nan"), 3.0])
+    frame.to_parquet(tmp_path / "follow_up.parquet", index=False)
+    assert list(read_raw_table(tmp_path / "follow_up.parquet", "follow_up")["patient_id"]) == ["1.5", "", "3"]
+
+
+# --- messages -------------------------------------------------------------------------------
+
+def test_a_directory_is_reported_as_a_directory(tmp_path):
+    with pytest.raises(ExtractError) as error:
+        read_raw_table(tmp_path, "follow_up")
+    assert str(error.value) == (f"follow_up: {tmp_path} is a directory, not a file; set raw.follow_up in the "
+                                "config to the table's .csv, .xlsx or .parquet file.")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "renamed CSV"])
+def test_a_corrupt_xlsx_is_one_paragraph(tmp_path, tiny_extract, damage):
+    path = tmp_path / "patients.xlsx"
+    tiny_extract["patients"].to_excel(path, index=False)
+    if damage == "truncated":  # an interrupted copy: the zip's directory at its end is lost
+        path.write_bytes(path.read_bytes()[:2000])
+    else:
+        write_text(path, csv_text(tiny_extract["patients"]))
+    with pytest.raises(ExtractError) as error:
+        read_raw_table(path, "patients")
+    assert str(error.value) == (f"patients: file {path} is not a readable Excel workbook (not a valid .xlsx); "
+                                "open it in Excel and save it again as .xlsx, or export the table as CSV.")
+
+
+def test_rows_after_a_quoted_line_break_are_numbered_by_file_line(tmp_path, typed_extract):
+    path = write_text(tmp_path / "follow_up.csv",
+                      "patient_id,last_contact_date,vital_status,death_date\n"
+                      'P01,2022-12-01,"alive\nand well",\n'
+                      "\n"
+                      'P02,2021-05-01,dead,"31/05\n\n/2021"\n'
+                      "P03,2021-05-01,alivee,\n")
+    raw = read_raw_table(path, "follow_up")
+    # what an editor shows: P02 starts on line 5, P03 on line 8
+    assert list(raw["source_row"]) == [2, 5, 8]
+    _, log = type_raw_table(raw, "follow_up")
+    assert log_entry(log, 5, "death_date")["status"] == "unparseable"

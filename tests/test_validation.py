@@ -38,6 +38,14 @@ def orphan_treatment(f):
                                  "start_date": "2016-01-01", "dose_mg_day": "400"})  # row 8
 
 
+def no_lm_row(f):
+    f["liver_metastases"].drop(index=1, inplace=True)  # P02
+
+
+def no_follow_up_row(f):
+    f["follow_up"].drop(index=2, inplace=True)  # P03
+
+
 def two_lm_rows(f):
     append_row(f["liver_metastases"], f["liver_metastases"].iloc[0].to_dict())  # P01 again, row 5
 
@@ -100,8 +108,10 @@ DEFECTS = {
     "duplicate patient_id": (duplicate_patient, {
         ("patients", 4, "patient_id", "field_uniqueness"),
         ("patients", 5, "patient_id", "field_uniqueness")}, "P03"),
-    "orphan treatment": (orphan_treatment, {
-        ("treatments", 8, "patient_id", "patient_id not in patients")}, "P99"),
+    "no liver_metastases row": (no_lm_row, {
+        ("patients", 3, "patient_id", "patient has a liver_metastases row")}, "P02"),
+    "no follow_up row": (no_follow_up_row, {
+        ("patients", 4, "patient_id", "patient has a follow_up row")}, "P03"),
     "two liver_metastases rows": (two_lm_rows, {
         ("liver_metastases", 2, "patient_id", "more than one row per patient"),
         ("liver_metastases", 5, "patient_id", "more than one row per patient")}, "P01"),
@@ -232,3 +242,48 @@ def test_quarantine_ignores_failures_without_a_patient():
     })
     assert quarantine(failures).to_dict("records") == [
         {"patient_id": "P02", "reasons": "patients.sex row 3: isin(['M', 'F'])"}]
+
+
+def test_an_orphan_row_is_a_failure_case_but_no_quarantined_patient(tiny_extract, typed_extract):
+    orphan_treatment(tiny_extract)
+    tables, conversions = typed_extract(tiny_extract)
+    validated, failures, quarantined = validate_extract(tables, conversions, TODAY)
+    assert cases(failures) == {("treatments", 8, "patient_id", "patient_id not in patients")}
+    # the ledger counts the patients file's ids: P99 is no patient of it
+    assert quarantined.empty
+    assert "P99" not in set(validated["treatments"]["patient_id"])
+    assert set(validated["patients"]["patient_id"]) == ALL
+
+
+def test_a_follow_up_id_differing_only_in_case_quarantines_the_patient(tiny_extract, typed_extract):
+    tiny_extract["follow_up"].loc[1, "patient_id"] = "p02"
+    tables, conversions = typed_extract(tiny_extract)
+    validated, failures, quarantined = validate_extract(tables, conversions, TODAY)
+    assert cases(failures) == {("patients", 3, "patient_id", "patient has a follow_up row"),
+                               ("follow_up", 3, "patient_id", "patient_id not in patients")}
+    assert quarantined.to_dict("records") == [
+        {"patient_id": "P02", "reasons": "patients.patient_id row 3: patient has a follow_up row"}]
+    assert set(validated["patients"]["patient_id"]) == {"P01", "P03"}
+
+
+def test_a_patients_row_without_id_is_a_quarantine_entry_of_its_own(tiny_extract, typed_extract):
+    tiny_extract["patients"].loc[1, "patient_id"] = "  "   # P02's row, file line 3
+    tables, conversions = typed_extract(tiny_extract)
+    validated, failures, quarantined = validate_extract(tables, conversions, TODAY, "extract/patients.csv")
+    entries = dict(zip(quarantined["patient_id"], quarantined["reasons"]))
+    assert entries["extract/patients.csv line 3"] == "patients.patient_id row 3: not_nullable"
+    # P02's rows in the other tables now name no patient: failure cases, not patients
+    assert set(entries) == {"extract/patients.csv line 3"}
+    assert ("liver_metastases", 3, "patient_id", "patient_id not in patients") in cases(failures)
+    assert list(validated["patients"]["patient_id"]) == ["P01", "P03"]
+
+
+@pytest.mark.parametrize("spelling", ["NA", "NULL", "N/A", "nan", "#N/A", "null"])
+def test_missing_value_spellings_are_ids_as_written(spelling, tiny_extract, typed_extract):
+    for table in tiny_extract.values():
+        table.loc[table["patient_id"] == "P02", "patient_id"] = spelling
+    tables, conversions = typed_extract(tiny_extract)
+    validated, failures, quarantined = validate_extract(tables, conversions, TODAY)
+    assert failures.empty and quarantined.empty
+    assert set(validated["patients"]["patient_id"]) == {"P01", spelling, "P03"}
+    assert list(validated["treatments"]["patient_id"]).count(spelling) == 2

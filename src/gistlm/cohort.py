@@ -7,6 +7,7 @@ registration's horizon, administratively at `max_months`.
 import pandas as pd
 
 from gistlm.eligibility import patient_baseline
+from gistlm.extract_errors import ExtractError
 from gistlm.groups import assign_groups
 
 DAYS_PER_YEAR = 365.25
@@ -67,6 +68,27 @@ def _first_imatinib_dose(treatments: pd.DataFrame) -> pd.Series:
     # ids need no sorting either (sorting 1M id strings was most of this step)
     imatinib = treatments[treatments["treatment"] == "imatinib"].sort_values("start_date", kind="stable")
     return imatinib.groupby("patient_id", sort=False)["dose_mg_day"].first()
+
+
+def check_someone_eligible(eligible: int, raw_patients: int, attrition_path: str) -> None:
+    """Stop with one message when no patient is eligible (nothing to analyse)."""
+    if eligible == 0:
+        raise ExtractError(f"0 of {raw_patients} patients are eligible; see {attrition_path}.")
+
+
+def check_groups_estimable(cohort: pd.DataFrame, labels: list[str], reference: str, attrition_path: str) -> None:
+    """Stop with one paragraph when a group has no patients or no deaths: its survival curve,
+    log-rank test and hazard ratio against the reference cannot be estimated."""
+    size = cohort["group"].value_counts().reindex(labels, fill_value=0)
+    deaths = cohort.groupby("group", observed=False)["death"].sum().reindex(labels, fill_value=0)
+    problems = [f"{label} has no patients" if size[label] == 0 else f"{label} has no deaths among its {size[label]} patients"
+                for label in labels if size[label] == 0 or deaths[label] == 0]
+    if problems:
+        raise ExtractError(
+            f"the {len(cohort)} eligible patients cannot be compared by group: {'; '.join(problems)}. "
+            f"Survival curves, log-rank tests and hazard ratios against {reference} need patients and deaths "
+            f"in every group of groups.labels; see {attrition_path} for the flow of patients, check the "
+            "extract's treatments and follow_up tables, or merge the group into another in groups.precedence.")
 
 
 def build_analysis_cohort(tables: dict[str, pd.DataFrame], eligible_ids: pd.Series, settings: dict) -> pd.DataFrame:

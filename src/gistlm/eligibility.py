@@ -2,13 +2,18 @@
 
 Every validated patient gets exactly one verdict: eligible, or excluded at the first
 criterion they fail (with the reason spelled out). Thresholds and codes come from the
-`eligibility` section of the config; a missing lab value does not exclude.
+`eligibility` section of the config; a missing lab value does not exclude. Free text
+(histology) is accepted by a list of values and patterns, and every distinct value that
+excluded someone is listed with its count, so that `GIST (high risk)` cannot go unseen.
 """
 
 import operator
+import re
 
 import pandas as pd
 
+from gistlm.disclosure import suppress_within
+from gistlm.extract_errors import ExtractError
 from gistlm.extract_schema import TKI_DRUGS
 
 # (step, reason shown in the attrition table), in the order the criteria are applied
@@ -23,6 +28,8 @@ STEPS = [
     ("no_follow_up", "no follow-up after liver-metastasis diagnosis"),
 ]
 LAB_BOUNDS = {"max": operator.gt, "min": operator.lt}
+# steps judged on a patient's text value: the column whose values the exclusions are listed by
+TEXT_CRITERIA = {"not_gist": "primary_pathology", "no_lm_evidence": "lm_evidence"}
 
 
 def patient_baseline(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -36,7 +43,7 @@ def patient_baseline(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def criteria_failed(base: pd.DataFrame, tables: dict[str, pd.DataFrame], rules: dict) -> pd.DataFrame:
     """A boolean column per step: does the patient (row of `base`) fail that criterion?"""
     failed = pd.DataFrame(index=base.index)
-    failed["not_gist"] = base["primary_pathology"].str.strip().str.upper() != rules["histology"].upper()
+    failed["not_gist"] = ~accepted_text(base["primary_pathology"], rules["histology"], "eligibility.histology")
     failed["no_lm_evidence"] = ~base["lm_evidence"].isin(rules["lm_evidence"])
     failed["ecog_over_limit"] = (base["ecog"] > rules["max_ecog"]).fillna(False).astype(bool)
     failed["inadequate_organ_function"] = lab_failures(base, rules["labs"]).any(axis=1)
@@ -45,6 +52,25 @@ def criteria_failed(base: pd.DataFrame, tables: dict[str, pd.DataFrame], rules: 
     failed["other_malignancy"] = base["other_malignancy"] == "yes"
     failed["no_follow_up"] = no_follow_up(base)
     return failed[[step for step, _ in STEPS]]
+
+
+def accepted_text(values: pd.Series, accepted, key: str) -> pd.Series:
+    """Does each value match one accepted entry? `accepted`: one entry or a list of them, each
+    a value (case and surrounding spaces aside) or `{pattern: regex}` (a full match, any case)."""
+    entries = accepted if isinstance(accepted, list) else [accepted]
+    text = values.astype(str).str.strip()
+    matched = pd.Series(False, index=values.index)
+    for entry in entries:
+        if isinstance(entry, dict):
+            try:
+                pattern = re.compile(entry["pattern"], flags=re.IGNORECASE)
+            except re.error as error:
+                raise ExtractError(f"config {key}: pattern {entry['pattern']!r} is not a regular expression "
+                                   f"({error}); write it in Python's re syntax, e.g. `GIST.*`.") from None
+            matched |= text.str.fullmatch(pattern).fillna(False).astype(bool)
+        else:
+            matched |= text.str.upper() == str(entry).strip().upper()
+    return matched & values.notna()
 
 
 def lab_failures(base: pd.DataFrame, limits: dict) -> pd.DataFrame:
@@ -88,6 +114,31 @@ def apply_criteria(tables: dict[str, pd.DataFrame], rules: dict) -> pd.DataFrame
     failing_labs = labs.astype(object).dot(labs.columns + ", ").str.rstrip(", ")
     verdicts.loc[organ, "reason"] += ": " + failing_labs[organ]
     return verdicts.rename_axis("patient_id").reset_index().sort_values("patient_id", ignore_index=True)
+
+
+def exclusion_values(tables: dict[str, pd.DataFrame], verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Per text criterion, every distinct value (as written, trimmed) that excluded patients,
+    with the number of patients; most frequent first."""
+    base = patient_baseline(tables)
+    found = []
+    for step, column in TEXT_CRITERIA.items():
+        ids = verdicts.loc[verdicts["step"] == step, "patient_id"]
+        values = base.loc[ids, column].astype(str).str.strip()
+        counts = values.value_counts().rename_axis("value").reset_index(name="patients")
+        found.append(counts.assign(step=step, column=column))
+    table = pd.concat(found, ignore_index=True)[["step", "column", "value", "patients"]]
+    # in the order the criteria are applied
+    order = table["step"].map({step: i for i, (step, _) in enumerate(STEPS)})
+    return (table.assign(order=order).sort_values(["order", "patients", "value"], ascending=[True, False, True])
+            .drop(columns="order").reset_index(drop=True))
+
+
+def release_exclusion_values(values: pd.DataFrame, minimum: int) -> pd.DataFrame:
+    """Counts below `minimum` shown as `<minimum`; each step's counts add up to its count in the
+    attrition table, so a second one is hidden where subtraction would reveal the first."""
+    if values.empty:
+        return values
+    return suppress_within(values, ["patients"], "step", minimum)
 
 
 def attrition(verdicts: pd.DataFrame, quarantined: int) -> pd.DataFrame:

@@ -5,8 +5,14 @@ columns) raise ExtractError. Cell-level problems never drop anything: the cell b
 missing and is logged as `unparseable` with its file row, so validation can quarantine
 the patient; every non-trivial conversion (e.g. `2020/01/31`, an Excel serial date,
 `YES`) is logged as `converted`.
+
+Patient ids are text exactly as written (`NA`, `NULL` and `007` are ids), only trimmed of
+surrounding spaces; a blank id stays missing and validation quarantines its row. Numeric
+Parquet ids get one spelling whatever the column's type (`1` and `1.0` are the id `1`).
 """
 
+import csv
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +34,17 @@ DATE_FORMATS = {
 # A bare year such as 2020 would otherwise pass as an Excel serial date (1905-07-12).
 YEAR_ONLY = r"^(19|20)\d\d$"
 LOG_COLUMNS = ["table", "row", "column", "value", "converted", "status", "conversion"]
+ID_COLUMN = "patient_id"
+# the conversion log is shared with the data manager: an id's row is logged, never the id
+ID_WITHHELD = "(identifier)"
 
 
 def read_raw_table(path: str | Path, table: str, encoding: str = "utf-8") -> pd.DataFrame:
     """Read a raw table as text, with `source_row` = its row number in the file (header = 1)."""
     path = Path(path)
+    if path.is_dir():
+        raise ExtractError(f"{table}: {path} is a directory, not a file; set raw.{table} in the config "
+                           "to the table's .csv, .xlsx or .parquet file.")
     if not path.is_file():
         raise ExtractError(f"{table}: file {path} does not exist; set raw.{table} in the config.")
     cells = _read_cells(path, table, encoding)
@@ -43,7 +55,7 @@ def read_raw_table(path: str | Path, table: str, encoding: str = "utf-8") -> pd.
     frame = cells.iloc[1:].copy()
     frame.columns = header
     # row numbers count blank lines too, so they point at the file's own lines
-    frame.insert(0, "source_row", np.arange(2, len(frame) + 2))
+    frame.insert(0, "source_row", _first_lines(path, len(cells), encoding)[1:])
     frame = frame[_has_content(frame.drop(columns="source_row"))]
     if frame.empty:
         raise ExtractError(f"{table}: file {path} has a header but no data rows.")
@@ -62,20 +74,55 @@ def _has_content(cells: pd.DataFrame) -> pd.Series:
     return content
 
 
+def _first_lines(path: Path, records: int, encoding: str) -> np.ndarray:
+    """The file line (1-based) on which each record of the table starts, header included.
+
+    Records are lines, except in a CSV whose quoted cells hold line breaks: there an editor's
+    line number runs ahead of the record number, and the data manager must be sent to the line.
+    """
+    if path.suffix.lower() not in {".csv", ".txt"}:
+        return np.arange(1, records + 1)
+    with path.open("rb") as handle:
+        data = handle.read()
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if lines == records:
+        return np.arange(1, records + 1)
+    starts, end = [], 0
+    try:
+        with path.open(encoding=_csv_encoding(encoding), newline="") as handle:
+            reader = csv.reader(handle)
+            for _ in reader:
+                starts.append(end + 1)
+                end = reader.line_num
+    except csv.Error:
+        starts = []
+    # should Python's reader split records unlike pandas', record numbers are the best left
+    return np.array(starts) if len(starts) == records else np.arange(1, records + 1)
+
+
+def _csv_encoding(encoding: str) -> str:
+    # utf-8-sig also accepts a byte-order mark
+    return "utf-8-sig" if encoding.lower().replace("_", "-") in {"utf-8", "utf8"} else encoding
+
+
 def _read_cells(path: Path, table: str, encoding: str) -> pd.DataFrame:
     """All cells as text, the header being row 0; file-format errors become ExtractError."""
     suffix = path.suffix.lower()
     configured = encoding
     try:
         if suffix in {".csv", ".txt"}:
-            # utf-8-sig also accepts a byte-order mark
-            encoding = "utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding
             return pd.read_csv(path, header=None, dtype=str, keep_default_na=False,
-                               encoding=encoding, skip_blank_lines=False)
+                               encoding=_csv_encoding(encoding), skip_blank_lines=False)
         if suffix in {".xlsx", ".xlsm"}:
-            return pd.read_excel(path, header=None, dtype=str, keep_default_na=False)
+            # openpyxl named: pandas would otherwise guess the format, and a damaged workbook
+            # would get a message about engines instead of BadZipFile
+            return pd.read_excel(path, header=None, dtype=str, keep_default_na=False, engine="openpyxl")
         if suffix == ".parquet":
             return _parquet_cells(path)
+    except zipfile.BadZipFile:
+        # an .xlsx is a zip archive: a truncated download or a renamed .xls or .csv is not one
+        raise ExtractError(f"{table}: file {path} is not a readable Excel workbook (not a valid .xlsx); "
+                           "open it in Excel and save it again as .xlsx, or export the table as CSV.") from None
     except UnicodeDecodeError as error:
         raise ExtractError(
             f"{table}: file {path} is not valid {configured} text (byte {error.start}); "
@@ -86,16 +133,33 @@ def _read_cells(path: Path, table: str, encoding: str) -> pd.DataFrame:
     except (ValueError, OSError, pd.errors.ParserError) as error:
         # parser messages can span lines; the user gets one paragraph
         reason = " ".join(str(error).split())
-        raise ExtractError(f"{table}: file {path} could not be read ({reason}); check that every row "
-                           "has as many cells as the header and that quotes are closed.") from None
+        advice = ("check that every row has as many cells as the header and that quotes are closed"
+                  if suffix in {".csv", ".txt"} else "save it again from the program that made it, or export it as CSV")
+        raise ExtractError(f"{table}: file {path} could not be read ({reason}); {advice}.") from None
     raise ExtractError(f"{table}: file {path} must end in .csv, .xlsx or .parquet.")
 
 
 def _parquet_cells(path: Path) -> pd.DataFrame:
     """A Parquet table as text cells with its header as row 0, like the other formats."""
     frame = pd.read_parquet(path)
-    text = pd.DataFrame({i: _cell_text(frame.iloc[:, i]) for i in range(frame.shape[1])})
+    text = pd.DataFrame({i: _id_text(frame.iloc[:, i]) if str(name).strip().lower() == ID_COLUMN
+                         else _cell_text(frame.iloc[:, i]) for i, name in enumerate(frame.columns)})
     return pd.concat([pd.DataFrame([list(frame.columns)]), text], ignore_index=True)
+
+
+def _id_text(column: pd.Series) -> pd.Series:
+    """Numeric ids in one spelling whatever the column's type: a whole number as an integer.
+
+    A hospital's tables may store the same id as int64 in one file and float64 in another
+    (a float column as soon as one id is missing); `str` would give `1` and `1.0`.
+    """
+    if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+        return _cell_text(column)
+    numbers = column.astype("float64")
+    whole = numbers.notna() & (numbers % 1 == 0)
+    text = _cell_text(column)
+    text[whole] = [str(int(value)) for value in numbers[whole]]
+    return text
 
 
 def _cell_text(column: pd.Series) -> pd.Series:
@@ -136,7 +200,8 @@ def type_raw_table(raw: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.Data
     logs = []
     codes = allowed_codes(table)
     for column, dtype in column_types(table).items():
-        values, how, failed = convert_column(raw[column], dtype, codes.get(column))
+        convert = patient_ids if column == ID_COLUMN else convert_column
+        values, how, failed = convert(raw[column], dtype, codes.get(column))
         typed[column] = values
         logs.append(_conversion_log(table, column, raw, values, how, failed))
     log = pd.concat(logs, ignore_index=True) if logs else pd.DataFrame(columns=LOG_COLUMNS)
@@ -164,6 +229,20 @@ def convert_column(cells: pd.Series, dtype: str, codes: list[str] | None) -> tup
     how = how.where(how.notna() | ~trimmed, "surrounding spaces")
     failed = values.isna() & text.notna()
     return tuple(per_value.take(position).set_axis(cells.index) for per_value in (values, how, failed))
+
+
+def patient_ids(cells: pd.Series, dtype: str = "str", codes=None) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Ids as written, trimmed of surrounding spaces (logged); a blank id is missing.
+
+    No missing-value token applies: `NA`, `NULL` or `#N/A` is what the hospital system wrote
+    in the id column, so it is that patient's id. Case is kept (`p01` is not `P01`).
+    """
+    # a short CSV row has no cell at all in this column: blank, not the text "nan"
+    original = cells.where(cells.notna(), "").astype(str)
+    text = original.str.strip()
+    how = pd.Series(np.where(text != original, "surrounding spaces", None), index=cells.index, dtype=object)
+    values = text.where(text != "").astype(object)
+    return values, how, pd.Series(False, index=cells.index)
 
 
 def parse_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -216,14 +295,14 @@ def canonical_codes(text: pd.Series, codes: list[str] | None) -> tuple[pd.Series
 
 def _conversion_log(table, column, raw, values, how, failed) -> pd.DataFrame:
     """Rows of the log for one column: cells whose spelling changed or could not be read."""
-    # identifiers are never logged: the log is shared with the data manager
-    logged = how.notna() & (column != "patient_id")
+    logged = how.notna()
+    identifier = column == ID_COLUMN
     return pd.DataFrame({
         "table": table,
         "row": raw.loc[logged, "source_row"],
         "column": column,
-        "value": raw.loc[logged, column].astype(str),
-        "converted": values[logged].astype(str).where(~failed[logged], ""),
+        "value": ID_WITHHELD if identifier else raw.loc[logged, column].astype(str),
+        "converted": ID_WITHHELD if identifier else values[logged].astype(str).where(~failed[logged], ""),
         "status": np.where(failed[logged], "unparseable", "converted"),
         "conversion": how[logged],
     }, columns=LOG_COLUMNS)

@@ -1,7 +1,8 @@
 """The patient ledger: every raw patient analysed, excluded or quarantined, with the reason.
 
 Nothing may be lost between the raw extract and the analysis table, so the ledger is
-checked against the distinct patient ids of the raw tables and the rows of the analysis
+checked against the raw `patients` file as written (its distinct ids, plus one entry per row
+without an id), against the ids ingestion read from it, and against the rows of the analysis
 cohort; a mismatch fails the stage.
 """
 
@@ -10,13 +11,37 @@ import pandas as pd
 STATUSES = ["analysed", "excluded", "quarantined"]
 
 
+def record_entry(patients_file: str, row) -> str:
+    """The ledger entry of a `patients` row without an id: its file and the line an editor shows."""
+    return f"{patients_file} line {int(row)}"
+
+
 class LedgerImbalance(Exception):
     """Patients were lost or counted twice between the raw extract and the analysis."""
 
 
+def ledger_entries(patients: pd.DataFrame, patients_file: str) -> pd.Series:
+    """The entries one site's ingested `patients` table owes the ledger: each distinct id,
+    and each row without an id under its own name (see record_entry)."""
+    ids = patients["patient_id"]
+    blank = [record_entry(patients_file, row) for row in patients.loc[ids.isna(), "source_row"]]
+    return pd.concat([ids.dropna().drop_duplicates(), pd.Series(blank, dtype=object)], ignore_index=True)
+
+
+def raw_entry_count(raw_patients: pd.DataFrame) -> int:
+    """Ledger entries a reader of the raw `patients` cells counts: the distinct ids as written
+    (surrounding spaces aside), plus one per row whose id is blank."""
+    ids = raw_patients["patient_id"].astype(str).str.strip()
+    return ids[ids != ""].nunique() + int((ids == "").sum())
+
+
 def patient_ledger(raw_ids: pd.Series, quarantine: pd.DataFrame, verdicts: pd.DataFrame,
-                   analysed_ids: pd.Series) -> pd.DataFrame:
-    """One row per distinct raw patient: patient_id, status, reason."""
+                   analysed_ids: pd.Series, raw_total: int | None = None) -> pd.DataFrame:
+    """One row per distinct raw patient: patient_id, status, reason.
+
+    `raw_ids` are the entries of the ingested tables (ledger_entries), `raw_total` the count
+    read from the raw files themselves (raw_entry_count).
+    """
     quarantined = quarantine.assign(status="quarantined", reason=quarantine["reasons"])
     judged = verdicts.assign(
         status=verdicts["eligible"].map({True: "analysed", False: "excluded"}),
@@ -24,14 +49,18 @@ def patient_ledger(raw_ids: pd.Series, quarantine: pd.DataFrame, verdicts: pd.Da
     )
     columns = ["patient_id", "status", "reason"]
     ledger = pd.concat([quarantined[columns], judged[columns]], ignore_index=True)
-    check_balance(ledger, raw_ids, analysed_ids)
+    check_balance(ledger, raw_ids, analysed_ids, raw_total)
     return ledger.sort_values("patient_id", ignore_index=True)
 
 
-def check_balance(ledger: pd.DataFrame, raw_ids: pd.Series, analysed_ids: pd.Series) -> None:
+def check_balance(ledger: pd.DataFrame, raw_ids: pd.Series, analysed_ids: pd.Series,
+                  raw_total: int | None = None) -> None:
     """Raise LedgerImbalance unless each raw patient has exactly one status."""
     raw = set(raw_ids.dropna())
     problems = []
+    if raw_total is not None and len(ledger) != raw_total:
+        problems.append(f"it has {len(ledger)} entries but the raw patients file(s) hold {raw_total} "
+                        "(distinct ids plus rows without an id)")
     if not ledger["patient_id"].is_unique:
         problems.append(f"{ledger['patient_id'].duplicated().sum()} patient(s) have two statuses")
     if missing := raw - set(ledger["patient_id"]):

@@ -2,13 +2,18 @@
 
 Every failure is a row of `failure_cases` (table, row, column, check, value, patient_id),
 `row` being the row in the raw file. A patient with any record-level failure is
-quarantined whole, with every reason; the rest go on to eligibility.
+quarantined whole, with every reason; the rest go on to eligibility. Missing data is a
+data fault, not a clinical fact: a patient without a `liver_metastases` or `follow_up` row
+is quarantined. A `patients` row without an id is quarantined as a ledger entry of its own
+(its file and line). The quarantine holds patients of the `patients` table only: a row of
+another table naming an unknown id stays a failure case, with its row.
 """
 
 import pandas as pd
 import pandera.pandas as pa
 
 from gistlm.extract_schema import LOCAL_TREATMENTS, RAW_TABLES, TKI_DRUGS
+from gistlm.ledger import record_entry
 
 FAILURE_COLUMNS = ["table", "row", "column", "check", "value", "patient_id"]
 ONE_ROW_PER_PATIENT = ["patients", "liver_metastases", "follow_up"]
@@ -42,6 +47,7 @@ def cross_table_failures(tables: dict[str, pd.DataFrame], today: pd.Timestamp) -
     found = [
         _orphans(tables),
         *(_repeated_patients(name, tables[name]) for name in ONE_ROW_PER_PATIENT[1:]),
+        *(_missing_rows(tables["patients"], name, tables[name]) for name in ONE_ROW_PER_PATIENT[1:]),
         _date_order(tables),
         _future_dates(tables, today),
         _vital_status(tables["follow_up"]),
@@ -50,9 +56,19 @@ def cross_table_failures(tables: dict[str, pd.DataFrame], today: pd.Timestamp) -
     return _stack(found)
 
 
-def quarantine(failures: pd.DataFrame) -> pd.DataFrame:
-    """One row per quarantined patient with all reasons, e.g. `patients.sex: isin(...)`."""
+def quarantine(failures: pd.DataFrame, patient_ids: pd.Series | None = None,
+               patients_file: str = "patients") -> pd.DataFrame:
+    """One row per quarantined patient with all reasons, e.g. `patients.sex: isin(...)`.
+
+    With `patient_ids` (those of the patients table), only those patients are quarantined,
+    and each `patients` row without an id is an entry of its own, `<patients_file> line <row>`.
+    """
     attributed = failures.dropna(subset=["patient_id"])
+    if patient_ids is not None:
+        attributed = attributed[attributed["patient_id"].isin(set(patient_ids.dropna()))]
+        blank = failures[(failures["table"] == "patients") & failures["patient_id"].isna() & failures["row"].notna()]
+        entries = [record_entry(patients_file, row) for row in blank["row"]]
+        attributed = pd.concat([attributed, blank.assign(patient_id=entries)]) if len(blank) else attributed
     reasons = (attributed["table"] + "." + attributed["column"].astype(str) + " row "
                + attributed["row"].astype(str) + ": " + attributed["check"].astype(str))
     grouped = reasons.groupby(attributed["patient_id"]).agg(lambda r: "; ".join(sorted(set(r))))
@@ -101,6 +117,13 @@ def _orphans(tables):
 def _repeated_patients(table, frame):
     repeated = frame["patient_id"].notna() & frame["patient_id"].duplicated(keep=False)
     return _table_failures(table, frame, repeated, "patient_id", "more than one row per patient")
+
+
+def _missing_rows(patients, table, frame):
+    """Patients without a row in a one-row-per-patient table: missing data, so quarantined
+    (an id spelled differently there, e.g. in another case, is that table's orphan row)."""
+    missing = patients["patient_id"].notna() & ~patients["patient_id"].isin(set(frame["patient_id"].dropna()))
+    return _table_failures("patients", patients, missing, "patient_id", f"patient has a {table} row")
 
 
 def _patient_dates(tables) -> pd.DataFrame:
@@ -193,17 +216,20 @@ def _tki_lines(treatments):
 
 
 def validate_extract(tables: dict[str, pd.DataFrame], conversions: dict[str, pd.DataFrame],
-                     today: pd.Timestamp) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
-    """Validated tables without quarantined patients, all failure cases, and the quarantine."""
+                     today: pd.Timestamp, patients_file: str = "patients",
+                     ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """Validated tables without quarantined patients, all failure cases, and the quarantine.
+
+    `patients_file` (the raw file as configured) names the ledger entry of a row without an id.
+    """
     found = [schema_failures(name, frame) for name, frame in tables.items()]
     found += [parse_failures(conversions[name], frame) for name, frame in tables.items()]
     found.append(cross_table_failures(tables, today))
     failures = _stack(found).sort_values(["table", "row", "column", "check"], na_position="first",
                                     kind="stable", ignore_index=True)
-    quarantined = quarantine(failures)
-    held = set(quarantined["patient_id"])
-    validated = {
-        name: frame[frame["patient_id"].notna() & ~frame["patient_id"].isin(held)].reset_index(drop=True)
-        for name, frame in tables.items()
-    }
+    quarantined = quarantine(failures, tables["patients"]["patient_id"], patients_file)
+    # rows of quarantined patients, of orphan ids and without an id go no further
+    kept = set(tables["patients"]["patient_id"].dropna()) - set(quarantined["patient_id"])
+    validated = {name: frame[frame["patient_id"].isin(kept)].reset_index(drop=True)
+                 for name, frame in tables.items()}
     return validated, failures, quarantined

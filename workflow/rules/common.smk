@@ -87,6 +87,16 @@ def raw_table_path(wildcards):
     return SITES[wildcards.site][wildcards.table]
 
 
+def raw_files(table):
+    """The user's file of one raw table for every site, in site order."""
+    return [SITES[site][table] for site in SITES]
+
+
+def raw_patients_file(wildcards):
+    """The site's raw patients file as configured: it names the ledger entry of a row without an id."""
+    return SITES[wildcards.site]["patients"]
+
+
 def pseudonym_namespace(wildcards):
     """Ids are unique only within a site: with several sites the site is part of the hashed id."""
     return wildcards.site if config["sites"] else ""

@@ -3,14 +3,16 @@ rule apply_eligibility:
     input:
         tables=validated_tables(),
         quarantine="results/validation/quarantine.csv",
-        code=package_code("eligibility"),
+        code=package_code("eligibility", "spreadsheets"),
     output:
         provenance="results/provenance/apply_eligibility.json",
         verdicts="results/cohort/eligibility.parquet",
         attrition=report("results/cohort/attrition.csv", caption="../report/attrition.rst", category="Participants"),
+        exclusion_values="results/cohort/exclusion_values.csv",
     params:
         tables=RAW_TABLES,
         rules=setting("eligibility"),
+        min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/apply_eligibility.log",
     benchmark:

@@ -3,6 +3,8 @@ rule derive_analysis_cohort:
     input:
         tables=validated_tables(),
         verdicts="results/cohort/eligibility.parquet",
+        # its raw total names the patients when none is eligible
+        attrition="results/cohort/attrition.csv",
         code=package_code("cohort"),
     output:
         provenance="results/provenance/derive_analysis_cohort.json",

@@ -51,6 +51,7 @@ rule render_report:
     """The self-contained HTML report."""
     input:
         attrition="results/cohort/attrition.csv",
+        exclusion_values="results/cohort/exclusion_values.csv",
         failures="results/validation/failure_cases.csv",
         quarantine="results/validation/quarantine.csv",
         ledger="results/validation/ledger_counts.csv",
@@ -72,7 +73,7 @@ rule render_report:
         published="resources/published_results.yaml",
         causal="results/causal/section.html",
         template="src/gistlm/templates/report.html.j2",
-        code=package_code("report", "provenance", "disclosure"),
+        code=package_code("report", "provenance", "disclosure", "spreadsheets"),
     output:
         provenance="results/provenance/render_report.json",
         html="results/report.html",

@@ -3,7 +3,7 @@ rule validate_extract:
     input:
         tables=site_interim("parquet"),
         conversions=site_interim("conversions.csv"),
-        code=package_code("validation"),
+        code=package_code("validation", "spreadsheets"),
     output:
         provenance="results/provenance/validate_extract/{site}.json",
         tables=expand("results/validated/{{site}}/{table}.parquet", table=RAW_TABLES),
@@ -12,6 +12,7 @@ rule validate_extract:
     params:
         tables=RAW_TABLES,
         latest_date=setting("validation", "latest_date"),
+        patients_file=raw_patients_file,
     log:
         "results/logs/validate_extract/{site}.log",
     benchmark:
@@ -29,7 +30,7 @@ rule pool_sites:
         tables=expand("results/validated/{site}/{table}.parquet", site=SITES, table=RAW_TABLES),
         failures=all_sites("results/validation/{site}/failure_cases.csv"),
         quarantine=all_sites("results/validation/{site}/quarantine.csv"),
-        code=package_code("sites"),
+        code=package_code("sites", "spreadsheets"),
     output:
         provenance="results/provenance/pool_sites.json",
         tables=validated_tables(),
@@ -51,11 +52,13 @@ rule pool_sites:
 rule patient_ledger:
     """Account for every raw patient: analysed, excluded or quarantined, with the reason."""
     input:
-        tables=expand("results/interim/{site}/{table}.parquet", site=SITES, table=RAW_TABLES),
+        patients=all_sites("results/interim/{site}/patients.parquet"),
+        # the ledger is counted against the raw files as written, not only as ingested
+        raw_patients=raw_files("patients"),
         quarantine="results/validation/quarantine.csv",
         verdicts="results/cohort/eligibility.parquet",
         cohort="results/cohort/analysis.parquet",
-        code=package_code("ledger", "sites"),
+        code=package_code("ledger", "sites", "ingestion", "spreadsheets"),
     output:
         provenance="results/provenance/patient_ledger.json",
         ledger="results/validation/ledger.parquet",
@@ -64,7 +67,7 @@ rule patient_ledger:
         by_site="results/validation/ledger_by_site.csv",
     params:
         sites=list(SITES),
-        tables=RAW_TABLES,
+        encoding=setting("raw", "encoding"),
     log:
         "results/logs/patient_ledger.log",
     benchmark:

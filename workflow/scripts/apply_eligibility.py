@@ -1,8 +1,10 @@
-"""Rule apply_eligibility: validated tables -> one verdict per patient + attrition counts."""
+"""Rule apply_eligibility: validated tables -> one verdict per patient, attrition counts and the
+text values that excluded patients."""
 import pandas as pd
 
-from gistlm.eligibility import apply_criteria, attrition
+from gistlm.eligibility import apply_criteria, attrition, exclusion_values, release_exclusion_values
 from gistlm.provenance import recorded
+from gistlm.spreadsheets import write_csv
 
 with recorded(snakemake):
     tables = {name: pd.read_parquet(path) for name, path in zip(snakemake.params.tables, snakemake.input.tables)}
@@ -10,3 +12,5 @@ with recorded(snakemake):
     quarantined = pd.read_csv(snakemake.input.quarantine)
     verdicts.to_parquet(snakemake.output.verdicts, index=False)
     attrition(verdicts, len(quarantined)).to_csv(snakemake.output.attrition, index=False)
+    values = release_exclusion_values(exclusion_values(tables, verdicts), snakemake.params.min_cell_count)
+    write_csv(values, snakemake.output.exclusion_values)

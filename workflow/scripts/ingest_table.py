@@ -2,6 +2,7 @@
 from gistlm.ingestion import read_raw_table, type_raw_table
 from gistlm.provenance import recorded
 from gistlm.pseudonyms import load_key, pseudonymise
+from gistlm.spreadsheets import write_csv
 
 with recorded(snakemake):
     table, privacy = snakemake.wildcards.table, snakemake.params.privacy
@@ -10,4 +11,4 @@ with recorded(snakemake):
     typed, conversions = type_raw_table(raw, table)
     typed["patient_id"] = pseudonymise(typed["patient_id"], key, snakemake.params.namespace)
     typed.to_parquet(snakemake.output.table, index=False)
-    conversions.to_csv(snakemake.output.conversions, index=False)
+    write_csv(conversions, snakemake.output.conversions)

@@ -3,11 +3,12 @@ import pandas as pd
 
 from gistlm.provenance import recorded
 from gistlm.sites import pool_tables, stack_sites
+from gistlm.spreadsheets import read_csv, write_csv
 
 
 def read_text_table(path):
     # text only: ids such as "007" or "NA" and the failing values stay as written
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return read_csv(path, dtype=str, keep_default_na=False)
 
 
 with recorded(snakemake):
@@ -19,4 +20,4 @@ with recorded(snakemake):
         pooled[name].to_parquet(path, index=False)
     for kind in ["failures", "quarantine"]:
         stacked = stack_sites({site: read_text_table(path) for site, path in zip(sites, inputs[kind])})
-        stacked.to_csv(snakemake.output[kind], index=False)
+        write_csv(stacked, snakemake.output[kind])

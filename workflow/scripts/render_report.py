@@ -7,12 +7,13 @@ import yaml
 from gistlm.disclosure import release_attrition, release_ledger, release_site_counts, release_table_one
 from gistlm.provenance import recorded, run_summary
 from gistlm.report import embed_png, failure_summary, published_vs_reproduced, records, render_report
+from gistlm.spreadsheets import read_csv
 
 with recorded(snakemake):
     inputs, plan = snakemake.input, snakemake.params.plan
     minimum, groups = plan["privacy"]["min_cell_count"], plan["groups"]["labels"]
     tables = {name: pd.read_csv(inputs[name]) for name in ["median", "follow_up", "rates", "logrank", "cox", "ph_test"]}
-    failures = pd.read_csv(inputs.failures, dtype={"value": str})
+    failures = read_csv(inputs.failures, dtype={"value": str})
     published = yaml.safe_load(Path(inputs.published).read_text())["figures"]
     context = {
         "plan": plan,
@@ -24,6 +25,8 @@ with recorded(snakemake):
         "failures_total": len(failures),
         "failure_summary": records(failure_summary(failures)),
         "quarantined": len(pd.read_csv(inputs.quarantine)),
+        # already released by apply_eligibility (small counts hidden)
+        "exclusion_values": records(read_csv(inputs.exclusion_values, dtype=str, keep_default_na=False)),
         "ledger": records(release_ledger(pd.read_csv(inputs.ledger), minimum)),
         "sites": records(release_site_counts(pd.read_csv(inputs.ledger_by_site, dtype={"site": str}), minimum)),
         "site_hazard_ratios": records(pd.read_csv(inputs.site_hazard_ratios, dtype={"site": str})),

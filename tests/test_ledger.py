@@ -1,0 +1,74 @@
+"""The patient ledger against the raw patients file, the Excel-safe CSVs, and the clean stop of
+a cohort with nothing to compare (issue 10: no silent wrong answers)."""
+
+import pandas as pd
+import pytest
+
+from gistlm.cohort import build_analysis_cohort, check_groups_estimable, check_someone_eligible
+from gistlm.eligibility import apply_criteria
+from gistlm.extract_errors import ExtractError
+from gistlm.ledger import LedgerImbalance, ledger_entries, patient_ledger, raw_entry_count
+from gistlm.spreadsheets import neutralise, read_csv, write_csv
+
+
+def verdicts_of(ids, eligible=True):
+    return pd.DataFrame({"patient_id": ids, "eligible": eligible, "step": None, "reason": None})
+
+
+NO_QUARANTINE = pd.DataFrame(columns=["patient_id", "reasons"])
+
+
+def test_raw_entries_are_distinct_ids_as_written_plus_each_row_without_an_id():
+    raw = pd.DataFrame({"patient_id": ["NA", " NA", "na", "P1", "", "  ", "1.0", "1"]})
+    # NA and " NA" are one id; na, 1.0 and 1 are ids of their own; two rows have no id
+    assert raw_entry_count(raw) == 5 + 2
+
+
+def test_ledger_entries_name_a_row_without_an_id_by_file_and_line():
+    patients = pd.DataFrame({"source_row": [2, 3, 4, 7], "patient_id": ["A", None, "A", None]})
+    assert ledger_entries(patients, "x/patients.csv").tolist() == ["A", "x/patients.csv line 3", "x/patients.csv line 7"]
+
+
+def test_a_ledger_short_of_the_raw_file_does_not_balance():
+    ids = pd.Series(["A", "B"])
+    ledger = patient_ledger(ids, NO_QUARANTINE, verdicts_of(ids), ids, raw_total=2)
+    assert len(ledger) == 2
+    # the raw file held a third patient that ingestion lost: the stage fails
+    with pytest.raises(LedgerImbalance, match="it has 2 entries but the raw patients file"):
+        patient_ledger(ids, NO_QUARANTINE, verdicts_of(ids), ids, raw_total=3)
+
+
+def test_csv_cells_that_excel_would_run_are_neutralised_and_read_back_exactly(tmp_path):
+    values = ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx", "\rx", "'=x", "''-y", "'plain", "ok", "", None]
+    frame = pd.DataFrame({"value": values, "row": range(len(values))})
+    written = neutralise(frame)["value"].tolist()
+    assert written[:8] == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "'\rx", "''=x", "'''-y"]
+    assert written[8:11] == ["'plain", "ok", ""]
+    write_csv(frame, tmp_path / "cases.csv")
+    text = (tmp_path / "cases.csv").read_text()
+    assert "\n=" not in text and ",=" not in text
+    back = read_csv(tmp_path / "cases.csv", dtype={"value": str}, keep_default_na=False)
+    assert back["value"].tolist() == [*values[:-1], ""]
+    assert back["row"].tolist() == list(range(len(values)))
+
+
+def test_no_eligible_patient_is_one_message():
+    with pytest.raises(ExtractError) as error:
+        check_someone_eligible(0, 270, "results/cohort/attrition.csv")
+    assert str(error.value) == "0 of 270 patients are eligible; see results/cohort/attrition.csv."
+    check_someone_eligible(1, 270, "results/cohort/attrition.csv")
+
+
+def test_a_group_without_patients_or_deaths_is_one_paragraph(tiny_extract, typed_extract, rules, settings):
+    # tiny extract: P01 IM alive, P02 IM+HR dead, P03 IM+RFA/TACE alive
+    tables, _ = typed_extract(tiny_extract)
+    verdicts = apply_criteria(tables, rules)
+    cohort = build_analysis_cohort(tables, verdicts["patient_id"], settings)
+    labels = [*settings["groups"]["labels"], "IM+SBRT"]
+    with pytest.raises(ExtractError) as error:
+        check_groups_estimable(cohort, labels, "IM", "results/cohort/attrition.csv")
+    message = str(error.value)
+    assert message.startswith("the 3 eligible patients cannot be compared by group: IM has no deaths among its "
+                              "1 patients; IM+RFA/TACE has no deaths among its 1 patients; IM+SBRT has no patients.")
+    assert "\n" not in message and "results/cohort/attrition.csv" in message
+    check_groups_estimable(cohort[cohort["group"] == "IM+HR"], ["IM+HR"], "IM+HR", "a.csv")
