@@ -119,6 +119,7 @@ def analysis_plan():
         "latest_date": setting("validation", "latest_date"),
         "sites": sorted(SITES) if config["sites"] else [],
         "stratify_by_site": stratified_by_site(),
+        "ph_test_transform": setting("survival", "ph_test_transform"),
     }
 
 
