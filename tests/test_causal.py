@@ -528,8 +528,8 @@ def test_iptw_cox_equals_lifelines_weighted_cox_with_robust_errors(cohort):
     theirs = CoxPHFitter().fit(frame, "os_months", "death", weights_col="weight", robust=True)
     for term, column in [("IM+HR vs IM", "a"), ("IM+RFA/TACE vs IM", "b")]:
         # lifelines stops its Newton iterations a little earlier (about 1e-6 on the log scale);
-        # this cohort's times tie (a 0.5-month grid), where lifelines' score residuals take
-        # Efron's tie correction and ours the Breslow form: robust SEs differ by about 0.1%
+        # this cohort's times tie (a 0.5-month grid), where lifelines' robust SEs are not R's
+        # and ours are (tests/test_r_reference.py): they differ by about 0.1%
         assert ours.loc[term, "coef"] == pytest.approx(theirs.params_[column], abs=1e-5)
         assert ours.loc[term, "se"] == pytest.approx(theirs.standard_errors_[column], rel=2e-3)
         assert ours.loc[term, "ci_upper"] == pytest.approx(np.exp(theirs.confidence_intervals_.loc[column].iloc[1]), rel=2e-3)

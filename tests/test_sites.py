@@ -13,7 +13,7 @@ from lifelines import CoxPHFitter
 from gistlm.disclosure import release_site_counts
 from gistlm.pseudonyms import pseudonymise
 from gistlm.sites import pool_tables, site_counts, stack_sites
-from gistlm.survival import RANDOM_EFFECTS, STRATIFIED, fit_cox, scaled_schoenfeld, site_hazard_ratios
+from gistlm.survival import RANDOM_EFFECTS, STRATIFIED, fit_cox, ph_tests, site_hazard_ratios
 from workflow_runs import clone_run, copy_workflow, planned_jobs, snakemake
 
 GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
@@ -131,12 +131,17 @@ def test_a_site_without_a_group_says_why_it_has_no_estimate():
     assert not np.isnan(table.loc[("C", "IM+HR vs IM"), "hr"])  # the other comparison still stands
 
 
-def test_stratified_schoenfeld_residuals_equal_lifelines():
+def test_stratified_ph_test_sums_the_sites_on_one_time_scale():
+    """cox.zph with strata: each site's own risk sets, one Kaplan-Meier time scale for all
+    (R's values: tests/test_r_reference.py); shuffling the rows changes nothing."""
     cohort = site_cohort()
     fit, data = fit_cox(cohort, cohort[["male"]], 0.05, ["site"])
-    ours = scaled_schoenfeld(fit, data).sort_index()
-    theirs = fit.compute_residuals(data, "scaled_schoenfeld").sort_index()
-    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), atol=1e-10)
+    table = ph_tests(fit, data, ["site"])
+    shuffled = ph_tests(fit, data.sample(frac=1, random_state=1), ["site"])
+    np.testing.assert_allclose(table["statistic"], shuffled["statistic"], rtol=1e-10)
+    unstratified = ph_tests(fit, data)
+    assert table["term"].tolist() == ["male", "global"]
+    assert abs(table["statistic"].iloc[0] - unstratified["statistic"].iloc[0]) > 1e-6
 
 
 # --- the workflow on a generated four-site registry ------------------------------------

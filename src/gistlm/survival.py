@@ -1,9 +1,11 @@
-"""Overall-survival estimates, all by lifelines: Kaplan-Meier, log-rank, Cox, Schoenfeld tests.
+"""Overall-survival estimates: Kaplan-Meier, log-rank, Cox (lifelines), proportional-hazards tests.
 
 Every function takes the analysis cohort (`os_months`, `death`, `group`, covariates) and
 returns a tidy table, one CSV of `results/survival/` each. Kaplan-Meier intervals are
-lifelines' log(-log) ("exponential Greenwood") ones; Cox models use Efron's ties, the
-only method lifelines implements.
+lifelines' log(-log) ("exponential Greenwood") ones, missing where R's survfit gives none;
+Cox models use Efron's ties, the only method lifelines implements, fitted to R's maximum;
+the proportional-hazards test is R's cox.zph (survival >= 3.0). tests/test_r_reference.py
+checks each against R.
 """
 
 import warnings
@@ -13,12 +15,19 @@ import pandas as pd
 from scipy import stats
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
-from lifelines.statistics import logrank_test, multivariate_logrank_test, proportional_hazard_test
+from lifelines.statistics import logrank_test, multivariate_logrank_test
 from lifelines.utils import median_survival_times
 from statsmodels.stats.meta_analysis import combine_effects
 from statsmodels.stats.multitest import multipletests
 
+from gistlm.weighted_cox import PartialLikelihood
+
 TIME, EVENT = "os_months", "death"
+# lifelines stops when the log-likelihood changes by < 1e-9 (relative) with steps of 0.95
+# Newton steps, 1.6e-4 short of R's maximum on the shipped cohort (univariable `male`);
+# stopping on the Newton step alone (norm < 1e-12 or decrement < 1e-12) reaches it (< 1e-7)
+COX_FIT_OPTIONS = {"precision": 1e-12, "r_precision": 0.0}
+PH_TRANSFORMS = ("km", "rank", "identity", "log")
 
 
 def fit_kaplan_meier(cohort: pd.DataFrame, alpha: float, label: str, reverse: bool = False) -> KaplanMeierFitter:
@@ -33,13 +42,22 @@ def by_group(cohort: pd.DataFrame, groups: list[str]):
         yield label, cohort[cohort["group"] == label]
 
 
+def survival_interval(fit: KaplanMeierFitter) -> pd.DataFrame:
+    """lifelines' log(-log) interval of the survival, missing where the survival is 1 or 0:
+    log(-log S) is not defined there, so R's survfit (conf.type "log-log") gives none, where
+    lifelines gives [1, 1] (before the first death) or [0, 0]."""
+    survival = fit.survival_function_.iloc[:, 0]
+    degenerate = ((survival == 1) | (survival == 0)).to_numpy()
+    return fit.confidence_interval_.mask(np.broadcast_to(degenerate[:, None], fit.confidence_interval_.shape))
+
+
 def kaplan_meier_table(cohort: pd.DataFrame, groups: list[str], alpha: float) -> pd.DataFrame:
     """Per group and event time: at risk, events, censored, survival and its CI."""
     tables = []
     for label, rows in by_group(cohort, groups):
         fit = fit_kaplan_meier(rows, alpha, label)
         events = fit.event_table
-        ci = fit.confidence_interval_
+        ci = survival_interval(fit)
         tables.append(pd.DataFrame({
             "group": label,
             "time": events.index.to_numpy(),
@@ -77,7 +95,7 @@ def os_rates(cohort: pd.DataFrame, groups: list[str], alpha: float, months: list
     rows = []
     for label, members in by_group(cohort, groups):
         fit = fit_kaplan_meier(members, alpha, label)
-        ci = fit.confidence_interval_
+        ci = survival_interval(fit)
         for month in months:
             observed = month <= members[TIME].max()
             at = ci.index[ci.index <= month].max()
@@ -121,7 +139,8 @@ def fit_cox(cohort: pd.DataFrame, terms: pd.DataFrame, alpha: float,
     data = pd.concat([cohort[[TIME, EVENT, *(strata or [])]], terms], axis=1).dropna()
     # lifelines' "single" Efron path loops over every row in Python at each Newton step (it
     # picks it for 1-2 terms); the batch path is the same estimator, vectorised by event time
-    return CoxPHFitter(alpha=alpha, strata=strata).fit(data, TIME, EVENT, batch_mode=True), data
+    fit = CoxPHFitter(alpha=alpha, strata=strata).fit(data, TIME, EVENT, batch_mode=True, fit_options=COX_FIT_OPTIONS)
+    return fit, data
 
 
 def cox_summary(model: str, fit: CoxPHFitter, data: pd.DataFrame) -> pd.DataFrame:
@@ -139,79 +158,90 @@ def cox_summary(model: str, fit: CoxPHFitter, data: pd.DataFrame) -> pd.DataFram
 
 
 def cox_models(cohort: pd.DataFrame, groups: list[str], reference: str, covariates: list[str],
-               alpha: float, strata: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Univariable models (group; each covariate) and the multivariable one, with its PH tests;
-    every model stratified by `strata` (e.g. ["site"]) if given."""
+               alpha: float, strata: list[str] | None = None,
+               ph_transform: str = "km") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Univariable models (group; each covariate) and the multivariable one, with its PH tests
+    on the `ph_transform` time scale; every model stratified by `strata` (e.g. ["site"]) if given."""
     indicators = group_indicators(cohort, groups, reference)
     univariable = [fit_cox(cohort, indicators, alpha, strata)]
     univariable += [fit_cox(cohort, cohort[[name]], alpha, strata) for name in covariates]
     full_fit, full_data = fit_cox(cohort, pd.concat([indicators, cohort[covariates]], axis=1), alpha, strata)
     table = pd.concat([cox_summary("univariable", fit, data) for fit, data in univariable]
                       + [cox_summary("multivariable", full_fit, full_data)], ignore_index=True)
-    return table, schoenfeld_tests(full_fit, full_data)
+    return table, ph_tests(full_fit, full_data, strata, ph_transform)
 
 
-def schoenfeld_tests(fit: CoxPHFitter, data: pd.DataFrame) -> pd.DataFrame:
-    """Proportional-hazards test per term on scaled Schoenfeld residuals (rank time)."""
-    test = proportional_hazard_test(fit, data, time_transform="rank",
-                                    precomputed_residuals=scaled_schoenfeld(fit, data))
-    summary = test.summary
-    return pd.DataFrame({
-        "model": "multivariable", "term": summary.index.to_numpy(),
-        "statistic": summary["test_statistic"].to_numpy(), "df": 1,
-        "p_value": summary["p"].to_numpy(), "time_transform": "rank",
-    })
+def ph_tests(fit: CoxPHFitter, data: pd.DataFrame, strata: list[str] | None = None,
+             transform: str = "km", weights: np.ndarray | None = None) -> pd.DataFrame:
+    """Proportional-hazards score test per term and global: R's cox.zph (survival >= 3.0).
 
-
-def scaled_schoenfeld(fit: CoxPHFitter, data: pd.DataFrame) -> pd.DataFrame:
-    """lifelines' scaled Schoenfeld residuals (Efron ties), computed by event time.
-
-    lifelines grows its residual array row by row with np.append, which is quadratic
-    (hours at 1M patients). Rows come out in lifelines' own sorted order, which
-    proportional_hazard_test pairs with its rank-transformed event times.
+    The score test, at the fitted coefficients, of adding each term times g(t) to the model,
+    g the `transform` of time ("km": 1 - the Kaplan-Meier of all patients just before t,
+    R's default; "rank", "identity", "log") centred on its mean over the deaths. It replaces
+    the Grambsch-Therneau approximation on scaled Schoenfeld residuals (lifelines'
+    proportional_hazard_test, R before 3.0), which can reach another conclusion. `weights`
+    (case weights of `data`'s rows, as the fit's) enter the score and information, not g.
     """
-    X, T, E, weights, _, index, _ = fit._model._preprocess_dataframe(data)
-    events = E.to_numpy(bool)
-    arrays = X.to_numpy(float), T.to_numpy(float), events, weights.to_numpy(float)
-    # stratified: lifelines sorts by stratum, then time; each stratum has its own risk sets
-    levels = X.index.to_numpy() if fit.strata else np.zeros(len(X))
-    starts = np.flatnonzero(np.r_[True, levels[1:] != levels[:-1]])
-    blocks = zip(starts, [*starts[1:], len(levels)])
-    residuals = np.vstack([efron_schoenfeld(*(a[lo:hi] for a in arrays), fit.params_.to_numpy(float))
-                           for lo, hi in blocks])
-    raw = pd.DataFrame(residuals[events], columns=fit.params_.index, index=index[events])
-    return events.sum() * raw.dot(fit.variance_matrix_)
+    terms = list(fit.params_.index)
+    beta = fit.params_.to_numpy(float)
+    weights = np.ones(len(data)) if weights is None else np.asarray(weights, float)
+    score, information = _time_weighted_score(data, terms, beta, strata, transform, weights)
+    p = len(terms)
+    rows = []
+    for j, term in [*enumerate(terms), (None, "global")]:
+        kept = list(range(p)) + ([p + j] if j is not None else list(range(p, 2 * p)))
+        u = np.r_[np.zeros(p), score[j] if j is not None else score]
+        statistic = float(u @ np.linalg.solve(information[np.ix_(kept, kept)], u))
+        df = 1 if j is not None else p
+        rows.append({"model": "multivariable", "term": term, "statistic": statistic, "df": df,
+                     "p_value": stats.chi2.sf(statistic, df), "time_transform": transform})
+    return pd.DataFrame(rows)
 
 
-def efron_schoenfeld(X: np.ndarray, T: np.ndarray, E: np.ndarray, weights: np.ndarray,
-                     beta: np.ndarray) -> np.ndarray:
-    """Schoenfeld residuals x_i - (Efron-weighted risk-set mean) per death; 0 when censored.
+def _time_weighted_score(data: pd.DataFrame, terms: list[str], beta: np.ndarray, strata: list[str] | None,
+                         transform: str, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """R's zph1: the score of the terms times g(t) (the terms' own score is 0 at the fit) and
+    the information of (terms, terms x g(t)), summed over strata (Efron's ties)."""
+    time, event = data[TIME].to_numpy(float), data[EVENT].to_numpy(bool)
+    scale = time_scale(time, event, transform)
+    p = len(terms)
+    score, information = np.zeros(p), np.zeros((2 * p, 2 * p))
+    blocks = data.groupby(strata, sort=True, observed=True).indices.values() if strata else [np.arange(len(data))]
+    for rows in blocks:
+        model = PartialLikelihood(time[rows], event[rows], data[terms].to_numpy(float)[rows], weights[rows])
+        if not len(model.death_times):
+            continue
+        _, expected, covariance = model.by_death_time(beta)
+        g = scale.reindex(model.death_times).to_numpy()
+        observed = model.at_deaths(model.weights[:, None] * model.x)
+        score += g @ (observed - expected)
+        information[:p, :p] += covariance.sum(axis=0)
+        information[:p, p:] += np.tensordot(g, covariance, axes=1)
+        information[p:, p:] += np.tensordot(g**2, covariance, axes=1)
+    information[p:, :p] = information[:p, p:].T
+    return score, information
 
-    Rows must be sorted by time, as lifelines sorts them.
-    """
-    phi = weights * np.exp(X @ beta)
-    phi_x = phi[:, None] * X
-    # risk set of a time = rows at or after it: sums accumulated from the end, as lifelines does
-    risk = np.cumsum(phi[::-1])[::-1]
-    risk_x = np.cumsum(phi_x[::-1], axis=0)[::-1]
-    starts = np.flatnonzero(np.r_[True, T[1:] != T[:-1]])
-    block = np.cumsum(np.r_[True, T[1:] != T[:-1]]) - 1
-    deaths = np.add.reduceat(E.astype(np.int64), starts)
-    tie = np.add.reduceat(phi * E, starts)
-    tie_x = np.add.reduceat(phi_x * E[:, None], starts, axis=0)
-    # Efron: the l-th of m tied deaths sees the risk set minus l/m of the tied deaths
-    with_deaths = np.flatnonzero(deaths)
-    m = deaths[with_deaths]
-    slot = np.repeat(with_deaths, m)
-    first = np.cumsum(m) - m
-    l = np.arange(len(slot)) - np.repeat(first, m)
-    share = (l / deaths[slot])[:, None]
-    numer = risk_x[starts[slot]] - share * tie_x[slot]
-    denom = (risk[starts[slot]] - share[:, 0] * tie[slot]) * deaths[slot]
-    mean = np.zeros_like(risk_x[starts])
-    if len(slot):
-        mean[with_deaths] = np.add.reduceat(numer / denom[:, None], first, axis=0)
-    return E[:, None] * (X - mean[block])
+
+def time_scale(time: np.ndarray, event: np.ndarray, transform: str) -> pd.Series:
+    """g(t) of cox.zph by death time t, centred on its mean over the deaths (all strata)."""
+    death_times, deaths = np.unique(time[event], return_counts=True)
+    ordered = np.sort(time)
+    before = np.searchsorted(ordered, death_times, side="left")  # rows leaving before t
+    if transform == "km":
+        # 1 - S(t-): the Kaplan-Meier of all rows, unweighted and unstratified, just before t
+        survival_after = np.cumprod(1 - deaths / (len(time) - before))
+        values = 1 - np.r_[1.0, survival_after[:-1]]
+    elif transform == "rank":
+        ties = np.searchsorted(ordered, death_times, side="right") - before
+        values = before + (ties + 1) / 2  # R's rank(): ties share their average rank
+    elif transform == "identity":
+        values = death_times
+    elif transform == "log":
+        values = np.log(death_times)
+    else:
+        raise ValueError(f"unknown time transform {transform!r}: one of {', '.join(PH_TRANSFORMS)}")
+    centred = values - (deaths * values).sum() / deaths.sum()
+    return pd.Series(centred, index=death_times)
 
 
 SITE_COLUMNS = ["site", "term", "patients_in_group", "deaths_in_group", "coef", "se", "hr", "ci_lower", "ci_upper", "p_value",

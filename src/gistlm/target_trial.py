@@ -30,7 +30,7 @@ from lifelines import CoxPHFitter
 
 from gistlm.immortal_time import months_to_column
 from gistlm.propensity import covariate_design, effective_sample_size, truncate
-from gistlm.survival import EVENT, TIME
+from gistlm.survival import COX_FIT_OPTIONS, EVENT, TIME
 from gistlm.weighted_cox import PartialLikelihood, wald_table
 
 
@@ -50,7 +50,7 @@ def treatment_survival(durations: np.ndarray, treated: np.ndarray, design: pd.Da
     frame = design.assign(_duration=durations, _treated=treated.astype(int))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # small covariate cells: a warning, not a failure
-        fit = CoxPHFitter(penalizer=1e-4).fit(frame, "_duration", "_treated")
+        fit = CoxPHFitter(penalizer=1e-4).fit(frame, "_duration", "_treated", fit_options=COX_FIT_OPTIONS)
     return fit.predict_survival_function(design, times=times).to_numpy().T
 
 

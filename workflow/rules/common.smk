@@ -132,6 +132,7 @@ def analysis_plan():
         "sites": sorted(SITES) if config["sites"] else [],
         "stratify_by_site": stratified_by_site(),
         "synthetic_extract": is_synthetic(config, workflow.basedir),
+        "ph_test_transform": setting("survival", "ph_test_transform"),
     }
 
 

@@ -27,7 +27,7 @@ rule kaplan_meier:
 
 
 rule cox_regression:
-    """Univariable and multivariable Cox models of OS, with Schoenfeld PH tests."""
+    """Univariable and multivariable Cox models of OS, with the proportional-hazards tests (R's cox.zph)."""
     input:
         cohort="results/cohort/analysis.parquet",
         code=package_code("survival", "disclosure"),
@@ -41,6 +41,7 @@ rule cox_regression:
         alpha=setting("survival", "alpha"),
         covariates=setting("survival", "cox_covariates"),
         strata=["site"] if stratified_by_site() else [],
+        ph_transform=setting("survival", "ph_test_transform"),
         min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/cox_regression.log",

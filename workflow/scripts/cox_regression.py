@@ -9,6 +9,6 @@ with recorded(snakemake):
     cohort = pd.read_parquet(snakemake.input.cohort)
     cox, ph_test = cox_models(cohort, snakemake.params.groups, snakemake.params.reference,
                               snakemake.params.covariates, snakemake.params.alpha,
-                              snakemake.params.strata or None)
+                              snakemake.params.strata or None, snakemake.params.ph_transform)
     suppress_columns(cox, ["n", "events"], snakemake.params.min_cell_count).to_csv(snakemake.output.cox, index=False)
     ph_test.to_csv(snakemake.output.ph_test, index=False)
