@@ -13,7 +13,6 @@ import codecs
 import datetime
 import difflib
 import hashlib
-import re
 import sys
 from pathlib import Path
 
@@ -37,7 +36,7 @@ def check_settings(config: dict, workflow) -> None:
     with report_extract_errors():
         schema = yaml.safe_load(Path(workflow.basedir, "config", "schema.yaml").read_text())
         mistakes = schema_mistakes(config, schema, user)
-        mistakes += incomplete_user_extract(user.config, user)
+        mistakes += incomplete_user_extract(user)
         raise_mistakes(mistakes)
 
 
@@ -64,7 +63,8 @@ class UserSettings:
     def where(self, key: str) -> str:
         """Where the value of a config key (`a.b[2].c`) came from, for the message."""
         value = self.config
-        for part in re.findall(r"[^.\[\]]+", key.split("[")[0]):
+        # the section the user named is enough: list items are never merged, only replaced
+        for part in key.split("[")[0].split("."):
             if not isinstance(value, dict) or part not in value:
                 return "set in config/config.yaml"
             value = value[part]
@@ -90,7 +90,7 @@ def sentence(text: str) -> str:
 # --- the schema, with unknown keys named ---------------------------------------------------
 
 def schema_mistakes(config: dict, schema: dict, user: UserSettings) -> list[str]:
-    """Each schema violation as a sentence naming the config key (unknown keys first)."""
+    """Each schema violation as a sentence naming the config key, in the order of the keys."""
     from jsonschema import Draft202012Validator
 
     errors = list(Draft202012Validator(schema).iter_errors(config))
@@ -133,12 +133,12 @@ def dotted(place: list) -> str:
     return name
 
 
-def incomplete_user_extract(user_config: dict, user: "UserSettings") -> list[str]:
+def incomplete_user_extract(user: UserSettings) -> list[str]:
     """A user config that names some raw tables must name all four: the others would
     otherwise come from the shipped synthetic extract, mixed with the user's data."""
-    raw = user_config.get("raw") or {}
+    raw = user.config.get("raw") or {}
     named = [table for table in RAW_TABLES if table in raw]
-    if user_config.get("sites") or not named or len(named) == len(RAW_TABLES):
+    if user.config.get("sites") or not named or len(named) == len(RAW_TABLES):
         return []
     missing = ", ".join(f"`raw.{table}`" for table in RAW_TABLES if table not in raw)
     return [f"your configuration ({user.where('raw')[len('set in '):]}) names "
