@@ -128,10 +128,11 @@ class PartialLikelihood:
 
         Score residual of a row (R's coxscore2 / agscore3, Efron form): over the death times
         t in (entry, time], -exp(x'b) sum_k (x - xbar_k(t)) dLambda_k(t), the k-th of d tied
-        deaths having risk set R - (k/d) D, mean xbar_k and hazard mean death weight over
-        it; a row dying at t also gets x minus the mean of the d means, and back the share
-        k/d of each step's hazard it was charged (it is only partly at risk after the first).
-        With one death per time this is the Breslow form.
+        deaths having risk-set sum R - (k/d) D, mean xbar_k over it and hazard increment
+        dLambda_k = (mean weight of the d deaths) / (R - (k/d) D); a row dying at t also gets
+        x minus the mean of the d means, and back the share k/d of each step it was charged
+        (after the first of the tied deaths it is only partly at risk). With one death per
+        time this is the Breslow form.
         """
         x, time = self.x, self.time
         inverse = np.linalg.inv(-self.derivatives(beta)[2])
