@@ -251,3 +251,20 @@ def test_a_run_on_the_demo_extract_warns_and_ends_with_a_summary(finished_run):
     assert f"  patients: resources/extract/patients.csv (sha256 {digest})" in summary
     report = (finished_run / "results" / "report.html").read_text()
     assert "Synthetic demonstration data, not patients:" in report
+
+
+def test_the_summary_of_a_users_extract_has_no_demo_warning(tmp_path):
+    from types import SimpleNamespace
+
+    from gistlm.configuration import closing_summary
+
+    tables = own_extract(tmp_path / "secure")
+    (tmp_path / "results" / "validation").mkdir(parents=True)
+    (tmp_path / "results" / "validation" / "ledger_counts.csv").write_text(
+        "status,patients\nanalysed,200\nexcluded,70\nquarantined,0\nraw patients,270\n")
+    summary = closing_summary({"sites": [], "raw": tables}, SimpleNamespace(basedir=str(tmp_path)))
+    digest = hashlib.sha256(Path(tables["treatments"]).read_bytes()).hexdigest()[:12]
+    assert f"  treatments: {tables['treatments']} (sha256 {digest})" in summary
+    assert ("Raw patients: 270; analysed 200, excluded 70 (results/cohort/attrition.csv), quarantined 0 "
+            "(results/validation/quarantine.csv).") in summary
+    assert "WARNING" not in summary and "Report:" not in summary  # no report made yet
