@@ -2,8 +2,10 @@
 
 A single-node cluster (munged, slurmctld, slurmd; see slurm_cluster.py) is started on this
 machine for the module, the workflow runs in a throw-away copy of the repository with
-`--workflow-profile profiles/slurm`, every rule except the `localrules` goes through sbatch,
-and its Cox models must equal a local run's. Skipped when Slurm is not installed
+`--workflow-profile profiles/slurm`, every rule except the `localrules` goes through sbatch
+in the Slurm job of its job group (one sbatch call per group of the profile), and its Cox
+models must equal a local run's. The profile's groups must cover every rule (checked
+without a cluster too). Skipped when Slurm is not installed
 (`apt-get install slurm-wlm munge`), when not root, or when the machine has a Slurm
 configuration of its own; an installed Slurm that does not start is an error.
 """
@@ -19,22 +21,28 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from slurm_cluster import (
     INSTALL_HINT,
+    NODE_CPUS,
     SlurmCluster,
     SlurmUnusable,
     missing_daemons,
 )
-from workflow_runs import SNAKEMAKE, copy_workflow, with_own_package
+from workflow_runs import REPO, SNAKEMAKE, copy_workflow, with_own_package
 
+PROFILE_PATH = REPO / "profiles" / "slurm" / "config.yaml"
+PROFILE = yaml.safe_load(PROFILE_PATH.read_text())
 CLUSTER_START_TIMEOUT = 60  # s, for the node to be idle in sinfo
-# s; the Slurm run took 4.5 to 7 min on a 2-CPU machine busy with other work
+# s; the Slurm run took 6 to 7.5 min on the 2-CPU machine with a load of 10 to 14 from
+# other work (2026-12-01)
 SLURM_RUN_TIMEOUT = 600
 LOCAL_RUN_TIMEOUT = 300
 LOCAL_RULES = {"all", "gather_provenance"}
 # The profile polls job states 10 s after each finished job (then 10 s more each time none
-# has finished): made for a cluster; the test's jobs take 5-20 s, so it polls after 2 s.
+# has finished): made for a cluster; the test's group jobs take under a minute each on a
+# quiet machine, so it polls after 2 s.
 # (The plugin trusts squeue for job states when MinJobAge >= 3x this delay.)
 SLURM_ARGS = [
     "--workflow-profile", "profiles/slurm",
@@ -123,28 +131,71 @@ def local_run(slurm_run, tmp_path_factory):
 
 
 def submissions(output: str) -> list[tuple[str, str]]:
-    """(rule, Slurm job id) of every job the plugin submitted with sbatch."""
-    return re.findall(r"has been submitted with SLURM jobid (\d+) \(log: \S*/rule_(\w+)/", output)
+    """(Slurm job id, log folder) of every job the plugin submitted: the folder is
+    group_<group>_<its rules> for a group job, rule_<rule> for a single job."""
+    return re.findall(r"has been submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/(\w+)[/.]",
+                      output)
 
 
-def test_every_cluster_job_went_through_sbatch(slurm_run, cluster):
+def rules_run_in(slurm_log: Path) -> list[str]:
+    """The rules whose jobs the Snakemake inside one Slurm job ran, from that job's log."""
+    return re.findall(r"^rule (\w+):$", slurm_log.read_text(errors="replace"), flags=re.M)
+
+
+def group_of(rules: list[str]) -> str:
+    """The profile's job group of `rules` (all of them in one group)."""
+    groups = {PROFILE["groups"].get(rule) for rule in rules}
+    assert len(groups) == 1, f"one Slurm job ran the rules of groups {groups}: {rules}"
+    return groups.pop()
+
+
+def test_every_rule_is_in_a_job_group_of_the_profile():
+    """A rule in no group still runs on Slurm, but as a submission of its own: new rules
+    belong in the profile's `groups:` (and a renamed rule must be renamed there too)."""
+    listed = subprocess.run([*SNAKEMAKE, "--list-rules"], cwd=REPO, env=with_own_package(REPO),
+                            capture_output=True, text=True, check=True)
+    rules = set(re.findall(r"^(\w+)(?: \(.*\))?$", listed.stdout, flags=re.M))  # rule (docstring)
+    groups = PROFILE["groups"]
+    assert rules - LOCAL_RULES - set(groups) == set(), (
+        f"add these rules to a job group in {PROFILE_PATH.relative_to(REPO)} (groups:)")
+    assert set(groups) - rules == set(), "the profile groups rules the workflow does not have"
+    # each group says how many of its unconnected parts one Slurm job bundles
+    assert set(PROFILE["group-components"]) == set(groups.values())
+
+
+def test_the_workflow_went_to_slurm_as_one_job_per_group(slurm_run, cluster):
     workdir, output = slurm_run
     submitted = submissions(output)
-    finished = re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", output)
     assert submitted, output[-3000:]
-    # each job of the run, except the local rules, is one Slurm job, each in its own log folder
-    assert sorted(rule for _, rule in submitted) == sorted(r for r in finished if r not in LOCAL_RULES)
-    assert [rule for _, rule in submitted].count("ingest_table") == 4
+    # every cluster job ran inside a group job (a single job's log folder is rule_<rule>)
+    assert all(folder.startswith("group_") for _, folder in submitted), submitted
+    # the rules each Slurm job ran, from its log (the inner Snakemake prints "rule <name>:")
+    logs = {path.stem: path for path in (workdir / ".snakemake" / "slurm_logs").rglob("*.log")}
+    ran = {job: rules_run_in(logs[job]) for job, _ in submitted}
+    groups = {job: group_of(rules) for job, rules in ran.items()}
+    # a handful of sbatch calls: one per job group (its two bootstrap chunks make one job)
+    assert sorted(groups.values()) == sorted(set(PROFILE["groups"].values()))
+    # inside them, every job of the workflow ran, each in the Slurm job of its group
+    in_default_run = set(PROFILE["groups"]) - {"report_pdf"}  # made only when asked for
+    assert {group: set(ran[job]) for job, group in groups.items()} == {
+        group: {rule for rule in in_default_run if PROFILE["groups"][rule] == group}
+        for group in groups.values()
+    }
+    assert sum(rules.count("ingest_table") for rules in ran.values()) == 4
+    assert sum(rules.count("bootstrap_chunk") for rules in ran.values()) == 2
+    finished = re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", output)
     assert LOCAL_RULES <= set(finished)
-    logs = {path.stem for path in (workdir / ".snakemake" / "slurm_logs").rglob("*.log")}
-    assert {job for job, _ in submitted} <= logs
-    # and Slurm itself ran them all to completion, under this run's job name
+    # and Slurm itself ran each to completion, under this run's job name, on the CPUs the
+    # profile sizes a group job for (at most the node's: more would never start)
     run_id = re.search(r"SLURM run ID: (\S+)", output).group(1)
-    queue = cluster.client("squeue", "--noheader", "--states=all", "--format=%i|%T|%j")
-    states = dict(line.split("|")[:2] for line in queue.stdout.split())
-    assert {job for job, _ in submitted} <= set(states), queue.stdout
-    assert {states[job] for job, _ in submitted} == {"COMPLETED"}, queue.stdout
-    assert run_id in queue.stdout
+    queue = cluster.client("squeue", "--noheader", "--states=all", "--format=%i|%T|%j|%C")
+    jobs = {job: (state, name, int(cpus))
+            for job, state, name, cpus in (line.split("|") for line in queue.stdout.split())}
+    assert set(groups) <= set(jobs), queue.stdout
+    for job, group in groups.items():
+        state, name, cpus = jobs[job]
+        assert (state, name) == ("COMPLETED", run_id), queue.stdout
+        assert cpus == PROFILE["cores"] <= NODE_CPUS, f"group {group} asked for {cpus} CPUs"
 
 
 def test_slurm_run_has_the_report_and_the_cohort(slurm_run):
