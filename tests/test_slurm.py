@@ -2,8 +2,10 @@
 
 A single-node cluster (munged, slurmctld, slurmd; see slurm_cluster.py) is started on this
 machine for the module, the workflow runs in a throw-away copy of the repository with
-`--workflow-profile profiles/slurm`, every rule except the `localrules` goes through sbatch,
-and its Cox models must equal a local run's. Skipped when Slurm is not installed
+`--workflow-profile profiles/slurm`, every rule except the `localrules` goes through sbatch
+in the Slurm job of its job group (one sbatch call per group of the profile), and its Cox
+models must equal a local run's. The profile's groups must cover every rule (checked
+without a cluster too). Skipped when Slurm is not installed
 (`apt-get install slurm-wlm munge`), when not root, or when the machine has a Slurm
 configuration of its own; an installed Slurm that does not start is an error.
 """
@@ -15,26 +17,33 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from slurm_cluster import (
     INSTALL_HINT,
+    NODE_CPUS,
     SlurmCluster,
     SlurmUnusable,
     missing_daemons,
 )
-from workflow_runs import SNAKEMAKE, copy_workflow, with_own_package
+from workflow_runs import REPO, SNAKEMAKE, copy_workflow, with_own_package
 
+PROFILE_PATH = REPO / "profiles" / "slurm" / "config.yaml"
+PROFILE = yaml.safe_load(PROFILE_PATH.read_text())
 CLUSTER_START_TIMEOUT = 60  # s, for the node to be idle in sinfo
-# s; the Slurm run took 4.5 to 7 min on a 2-CPU machine busy with other work
-SLURM_RUN_TIMEOUT = 600
+# s; the Slurm run took 6 to 8 min on the 2-CPU machine with a load of 10 to 16 from other
+# work (2026-12-01; 9.5 min before the job groups)
+SLURM_RUN_TIMEOUT = 900
 LOCAL_RUN_TIMEOUT = 300
 LOCAL_RULES = {"all", "gather_provenance"}
 # The profile polls job states 10 s after each finished job (then 10 s more each time none
-# has finished): made for a cluster; the test's jobs take 5-20 s, so it polls after 2 s.
+# has finished): made for a cluster; the test's group jobs take under a minute each on a
+# quiet machine, so it polls after 2 s.
 # (The plugin trusts squeue for job states when MinJobAge >= 3x this delay.)
 SLURM_ARGS = [
     "--workflow-profile", "profiles/slurm",
@@ -104,7 +113,8 @@ def run_snakemake(workdir: Path, args: list[str], env: dict[str, str],
 def slurm_run(cluster, tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("slurm_run") / "gistlm")
     output, seconds = run_snakemake(workdir, SLURM_ARGS, cluster.env(), SLURM_RUN_TIMEOUT)
-    print(f"\nSlurm run: {seconds:.0f} s: snakemake {' '.join(SLURM_ARGS)}")
+    print(f"\nSlurm run: {seconds:.0f} s, {len(submissions(output))} sbatch submissions: "
+          f"snakemake {' '.join(SLURM_ARGS)}")
     return workdir, output
 
 
@@ -123,28 +133,78 @@ def local_run(slurm_run, tmp_path_factory):
 
 
 def submissions(output: str) -> list[tuple[str, str]]:
-    """(rule, Slurm job id) of every job the plugin submitted with sbatch."""
-    return re.findall(r"has been submitted with SLURM jobid (\d+) \(log: \S*/rule_(\w+)/", output)
+    """(Slurm job id, log folder) of every job the plugin submitted: the folder is
+    group_<group>_<its rules> for a group job, rule_<rule> for a single job."""
+    return re.findall(r"has been submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/(\w+)[/.]",
+                      output)
 
 
-def test_every_cluster_job_went_through_sbatch(slurm_run, cluster):
+def rules_run_in(slurm_log: Path) -> list[str]:
+    """The rules whose jobs the Snakemake inside one Slurm job ran, from that job's log."""
+    return re.findall(r"^rule (\w+):$", slurm_log.read_text(errors="replace"), flags=re.M)
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Jobs per rule of the run, from the job-stats table Snakemake prints first."""
+    table = output.split("Job stats:")[1].split("\n\n")[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)
+            if rule != "total"}
+
+
+def group_of(rules: list[str]) -> str:
+    """The profile's job group of `rules` (all of them in one group)."""
+    groups = {PROFILE["groups"].get(rule) for rule in rules}
+    assert len(groups) == 1, f"one Slurm job ran the rules of groups {groups}: {rules}"
+    return groups.pop()
+
+
+def test_every_rule_is_in_a_job_group_of_the_profile():
+    """A rule in no group still runs on Slurm, but as a submission of its own: new rules
+    belong in the profile's `groups:` (and a renamed rule must be renamed there too)."""
+    listed = subprocess.run([*SNAKEMAKE, "--list-rules"], cwd=REPO, env=with_own_package(REPO),
+                            capture_output=True, text=True, check=True)
+    rules = set(re.findall(r"^(\w+)(?: \(.*\))?$", listed.stdout, flags=re.M))  # rule (docstring)
+    groups = PROFILE["groups"]
+    assert rules - LOCAL_RULES - set(groups) == set(), (
+        f"add these rules to a job group in {PROFILE_PATH.relative_to(REPO)} (groups:)")
+    assert set(groups) - rules == set(), "the profile groups rules the workflow does not have"
+    # each group says how many of its unconnected parts one Slurm job bundles
+    assert set(PROFILE["group-components"]) == set(groups.values())
+
+
+def test_the_workflow_went_to_slurm_as_one_job_per_group(slurm_run, cluster):
     workdir, output = slurm_run
     submitted = submissions(output)
-    finished = re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", output)
     assert submitted, output[-3000:]
-    # each job of the run, except the local rules, is one Slurm job, each in its own log folder
-    assert sorted(rule for _, rule in submitted) == sorted(r for r in finished if r not in LOCAL_RULES)
-    assert [rule for _, rule in submitted].count("ingest_table") == 4
+    # every cluster job ran inside a group job (a single job's log folder is rule_<rule>)
+    assert all(folder.startswith("group_") for _, folder in submitted), submitted
+    # the rules each Slurm job ran, from its log (the inner Snakemake prints "rule <name>:")
+    logs = {path.stem: path for path in (workdir / ".snakemake" / "slurm_logs").rglob("*.log")}
+    ran = {job: rules_run_in(logs[job]) for job, _ in submitted}
+    groups = {job: group_of(rules) for job, rules in ran.items()}
+    # a handful of sbatch calls: one per job group (its two bootstrap chunks make one job)
+    assert sorted(groups.values()) == sorted(set(PROFILE["groups"].values()))
+    # inside them, every job the run planned (but the local rules') ran, each in the Slurm
+    # job of its group
+    planned = planned_jobs(output)
+    assert planned["ingest_table"] == 4 and planned["bootstrap_chunk"] == 2
+    assert Counter(rule for rules in ran.values() for rule in rules) == Counter(
+        {rule: count for rule, count in planned.items() if rule not in LOCAL_RULES})
+    assert all(PROFILE["groups"][rule] == group for job, group in groups.items()
+               for rule in ran[job])
+    finished = re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", output)
     assert LOCAL_RULES <= set(finished)
-    logs = {path.stem for path in (workdir / ".snakemake" / "slurm_logs").rglob("*.log")}
-    assert {job for job, _ in submitted} <= logs
-    # and Slurm itself ran them all to completion, under this run's job name
+    # and Slurm itself ran each to completion, under this run's job name, on the CPUs the
+    # profile sizes a group job for (at most the node's: more would never start)
     run_id = re.search(r"SLURM run ID: (\S+)", output).group(1)
-    queue = cluster.client("squeue", "--noheader", "--states=all", "--format=%i|%T|%j")
-    states = dict(line.split("|")[:2] for line in queue.stdout.split())
-    assert {job for job, _ in submitted} <= set(states), queue.stdout
-    assert {states[job] for job, _ in submitted} == {"COMPLETED"}, queue.stdout
-    assert run_id in queue.stdout
+    queue = cluster.client("squeue", "--noheader", "--states=all", "--format=%i|%T|%j|%C")
+    jobs = {job: (state, name, int(cpus))
+            for job, state, name, cpus in (line.split("|") for line in queue.stdout.split())}
+    assert set(groups) <= set(jobs), queue.stdout
+    for job, group in groups.items():
+        state, name, cpus = jobs[job]
+        assert (state, name) == ("COMPLETED", run_id), queue.stdout
+        assert cpus == PROFILE["cores"] <= NODE_CPUS, f"group {group} asked for {cpus} CPUs"
 
 
 def test_slurm_run_has_the_report_and_the_cohort(slurm_run):
