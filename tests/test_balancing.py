@@ -163,16 +163,25 @@ def test_landmark_weighted_analysis_balances_the_survivors_by_treatment_so_far(c
     assert set(result["gate"]["term"]) == {"IM+HR vs IM", "IM+RFA/TACE vs IM"}
 
 
-def test_a_landmark_whose_groups_cannot_be_balanced_is_reported_not_raised(cohort):
+def test_a_group_that_cannot_be_balanced_at_a_landmark_is_reported_and_the_others_kept(cohort):
     groups = {"labels": GROUPS, "reference": "IM", "default": "IM",
               "precedence": [{"label": "IM+HR"}, {"label": "IM+RFA/TACE"}]}
     settings = {"weighting": {"method": "entropy_balance"}, "propensity": PROPENSITY, "alpha": 0.05,
                 "rmst_horizons_months": [24], "diagnostics": LIMITS, "min_cell_count": 5}
-    # at 1.5 months only a handful are treated: too few to match three means and a variance
-    result = landmark_weighted(cohort, 1.5, groups, settings)
-    assert result["cox"].empty
-    assert (~result["gate"]["interpretable"]).all()
-    assert result["gate"]["reason"].str.startswith("weighting failed: entropy balancing found no weights").all()
+    # every IM+RFA/TACE patient has more than 3 lesions: no weighting of that group reaches
+    # the cohort's share, while IM+HR can still be balanced
+    odd = cohort.assign(lm_count_over_cutoff=cohort["lm_count_over_cutoff"].where(cohort["group"] != "IM+RFA/TACE", 1.0))
+    result = landmark_weighted(odd, 6.0, groups, settings)
+    sizes = result["groups"].set_index("group")
+    assert sizes.loc["IM+RFA/TACE", "n"] > 0 and np.isnan(sizes.loc["IM+RFA/TACE", "ess"])
+    assert sizes.loc["IM+HR", "ess"] > 0
+    gate = result["gate"].set_index("term")
+    assert gate.loc["IM+RFA/TACE vs IM", "reason"].startswith(
+        "weighting failed: entropy balancing found no weights of the")
+    assert "lm_count_over_cutoff" in gate.loc["IM+RFA/TACE vs IM", "reason"]
+    assert not gate.loc["IM+RFA/TACE vs IM", "interpretable"]
+    assert result["cox"]["term"].tolist() == ["IM+HR vs IM"]
+    assert (result["balance"]["smd_weighted"].abs() < 1e-8).all()
 
 
 # --- sparse-event bootstrap --------------------------------------------------------------

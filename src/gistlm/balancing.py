@@ -128,11 +128,25 @@ def entropy_balance(design: np.ndarray, codes: np.ndarray, n_groups: int, names:
     BalanceError naming the group and the columns it misses when a group cannot be
     balanced to `TOLERANCE` (in cohort SDs).
     """
+    weights, failures = balance_each_group(design, codes, n_groups, names, group_labels)
+    if failures:
+        raise BalanceError(next(iter(failures.values())))
+    return weights
+
+
+def balance_each_group(design: np.ndarray, codes: np.ndarray, n_groups: int, names: list[str],
+                       group_labels: list[str] | None = None) -> tuple[np.ndarray, dict[str, str]]:
+    """`entropy_balance` group by group: (weights, {group: why it failed}).
+
+    Each group is weighted towards the same cohort targets on its own, so a group that
+    cannot reach them (weight 0 here) leaves the others' weights as they are.
+    """
+    labels = group_labels or [str(group) for group in range(n_groups)]
     columns, column_names = balance_columns(design, names)
     targets = columns.mean(axis=0)
     cohort_sd = columns.std(axis=0)
     cohort_sd[cohort_sd == 0] = 1.0
-    weights = np.zeros(len(codes))
+    weights, failures = np.zeros(len(codes)), {}
     for group in range(n_groups):
         member = codes == group
         if not member.any():
@@ -140,14 +154,15 @@ def entropy_balance(design: np.ndarray, codes: np.ndarray, n_groups: int, names:
         found = entropy_weights(columns[member], targets)
         missed = np.abs(found @ columns[member] - targets) / cohort_sd
         if not np.isfinite(missed).all() or missed.max() > TOLERANCE:
-            label = group_labels[group] if group_labels else str(group)
             bad = [name for name, gap in zip(column_names, missed) if not gap <= TOLERANCE]
-            raise BalanceError(f"entropy balancing found no weights of the {member.sum()} patients of group {label} "
-                               f"that match the whole cohort on {', '.join(bad)}: the cohort's values lie outside "
-                               f"what that group can be weighted to (too few patients for the number of "
-                               f"constraints, or a level nobody in the group has)")
+            failures[labels[group]] = (
+                f"entropy balancing found no weights of the {member.sum()} patients of group {labels[group]} "
+                f"that match the whole cohort on {', '.join(bad)}: the cohort's values lie outside what that "
+                f"group can be weighted to (too few patients for the number of constraints, or a level nobody "
+                f"in the group has)")
+            continue
         weights[member] = found * member.sum()
-    return weights
+    return weights, failures
 
 
 # --- one weighting of the cohort, either kind ---------------------------------------------
@@ -170,14 +185,24 @@ def group_weights(design: np.ndarray, codes: np.ndarray, labels: list[str], name
     return np.ones(len(codes), dtype=bool), weights, weights
 
 
-def weighting_table(cohort: pd.DataFrame, labels: list[str], settings: dict, method: str) -> pd.DataFrame:
-    """Per patient with complete covariates: weighting, group, included, weight_raw, weight."""
+def weighting_table(cohort: pd.DataFrame, labels: list[str], settings: dict, method: str,
+                    failures: dict | None = None) -> pd.DataFrame:
+    """Per patient with complete covariates: weighting, group, included, weight_raw, weight.
+
+    With a `failures` dict (entropy balancing only), a group that cannot be balanced is
+    left out (included False) and why is added to the dict, instead of raising.
+    """
     design = covariate_design(cohort, settings["covariates"], drop_first=True)
     complete = design.notna().all(axis=1).to_numpy()
     rows = cohort.loc[complete, ["patient_id", "group"]].reset_index(drop=True)
     codes = group_codes(rows["group"], labels)
-    included, raw, final = group_weights(design.to_numpy()[complete], codes, labels, list(design.columns),
-                                         settings, method)
+    if failures is not None and method == ENTROPY_BALANCE:
+        raw, found = balance_each_group(design.to_numpy()[complete], codes, len(labels), list(design.columns), labels)
+        failures.update(found)
+        included, final = ~np.isin(rows["group"].astype(str), list(found)), raw
+    else:
+        included, raw, final = group_weights(design.to_numpy()[complete], codes, labels, list(design.columns),
+                                             settings, method)
     rows.insert(0, "weighting", WEIGHTING_LABELS[method])
     return rows.assign(included=included, weight_raw=raw, weight=final)
 

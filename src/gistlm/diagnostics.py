@@ -13,6 +13,7 @@ comparison with groups fixed at LM diagnosis is the published-style replication.
 import numpy as np
 import pandas as pd
 
+from gistlm.immortal_time import months_to_column
 from gistlm.propensity import effective_sample_size
 from gistlm.survival import EVENT
 
@@ -33,8 +34,9 @@ def group_diagnostics(data: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     rows = []
     for label in labels:
         member = data["group"].astype(str) == label
+        weights = data.loc[member, "weight"].to_numpy(float)
         rows.append({"group": label, "n": int(member.sum()), "events": int(data.loc[member, EVENT].sum()),
-                     "ess": effective_sample_size(data.loc[member, "weight"].to_numpy(float))})
+                     "ess": effective_sample_size(weights) if (weights > 0).any() else np.nan})
     return pd.DataFrame(rows)
 
 
@@ -126,3 +128,33 @@ def gate_estimates(estimates: pd.DataFrame, gates: pd.DataFrame, weighting_label
     table["handles"] = [handled_biases(method, weighting_labels) for method in table["method"]]
     table["role"] = [role_of(method, handles) for method, handles in zip(table["method"], table["handles"])]
     return table
+
+
+# --- deaths per compared group of the unweighted analyses --------------------------------
+
+
+def time_varying_groups(dates: pd.DataFrame, labels: list[str], reference: str) -> pd.DataFrame:
+    """Per group of the time-varying model: patients exposed by the end of follow-up and
+    deaths while exposed (a procedure of that group on or before death); the reference:
+    everyone (all start unexposed) and deaths before any procedure."""
+    treated = [label for label in labels if label != reference]
+    by_death = {label: dates[months_to_column(label)] <= dates["os_months"] for label in treated}
+    untreated = ~pd.concat(by_death, axis=1).any(axis=1)
+    rows = [{"group": reference, "n": len(dates), "events": int(dates.loc[untreated, EVENT].sum()), "ess": np.nan}]
+    rows += [{"group": label, "n": int(exposed.sum()), "events": int(dates.loc[exposed, EVENT].sum()), "ess": np.nan}
+             for label, exposed in by_death.items()]
+    return pd.DataFrame(rows)
+
+
+def released_deaths(table: pd.DataFrame, reference: str, minimum: int) -> pd.DataFrame:
+    """Deaths per arm from a released table whose counts may read `<minimum` (then taken as
+    minimum - 1, the most they can be) or `suppressed` (at least `minimum`)."""
+    def count(value):
+        text = str(value)
+        if text == "suppressed":
+            return minimum
+        return int(text[1:]) - 1 if text.startswith("<") else int(float(text))
+    rows = [{"group": term.split(" vs ")[0], "n": 1, "events": count(events), "ess": np.nan}
+            for term, events in zip(table["term"], table["events"])]
+    rows.append({"group": reference, "n": 1, "events": count(table["events_reference"].iloc[0]), "ess": np.nan})
+    return pd.DataFrame(rows)

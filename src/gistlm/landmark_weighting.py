@@ -41,37 +41,59 @@ def landmark_weighted(dates: pd.DataFrame, landmark: float, groups: dict, settin
     rows = landmark_cohort(dates, landmark, groups["precedence"], groups["default"], labels)
     present = [label for label in labels if (rows["group"] == label).any()]
     name = method_name(landmark, method)
+    failures = {}
     try:
-        table = weighting_table(rows, present, propensity, method)
-    except (BalanceError, RuntimeError) as error:  # GPS-IPTW's model may not converge either
+        table = weighting_table(rows, present, propensity, method, failures)
+    except (BalanceError, RuntimeError) as error:  # GPS-IPTW's model may not converge
         return unweightable(name, landmark, method, rows, labels, reference, str(error))
+    if reference in failures:
+        return unweightable(name, landmark, method, rows, labels, reference, failures[reference])
+    weighted = [label for label in present if label not in failures]
+    if weighted == [reference]:  # nothing left to compare
+        return unweightable(name, landmark, method, rows, labels, reference, "no treated patient at the landmark",
+                            failures)
     data = weighted_cohort(rows, table)
-    balance = balance_table(rows, table, present, propensity["covariates"], propensity["balance_threshold"])
+    balance = balance_table(rows, table, weighted, propensity["covariates"], propensity["balance_threshold"])
     verdict = balance_verdict(balance)
-    sizes = group_diagnostics(data, labels)
+    sizes = group_sizes(rows, table, labels)
     tag = {"landmark_months": landmark, "weighting": WEIGHTING_LABELS[method]}
-    rmst = rmst_weighted(data, data["weight"].to_numpy(), present, reference, settings["rmst_horizons_months"])
+    rmst = rmst_weighted(data, data["weight"].to_numpy(), weighted, reference, settings["rmst_horizons_months"])
+    gate = gate_table(name, sizes, verdict, labels, reference, settings["diagnostics"], settings["min_cell_count"])
+    for label, reason in failures.items():  # a group that could not be weighted has no estimate
+        term = gate["term"] == f"{label} vs {reference}"
+        gate.loc[term, ["interpretable", "reason"]] = [False, f"weighting failed: {reason}"]
     return {
-        "km": weighted_kaplan_meier_table(data, present).assign(**tag),
-        "cox": weighted_cox(data, present, reference, settings["alpha"], weighting=name).assign(**tag),
+        "km": weighted_kaplan_meier_table(data, weighted).assign(**tag),
+        "cox": weighted_cox(data, weighted, reference, settings["alpha"], weighting=name).assign(**tag),
         "rmst": rmst.assign(method=name, **tag).drop(columns=["se", "ci_lower", "ci_upper", "ci_method"]),
         "balance": balance.assign(**tag),
         "verdict": verdict.assign(**tag),
         "groups": sizes.assign(**tag),
-        "gate": gate_table(name, sizes, verdict, labels, reference, settings["diagnostics"],
-                           settings["min_cell_count"]).assign(landmark_months=landmark),
+        "gate": gate.assign(landmark_months=landmark),
     }
 
 
+def group_sizes(rows: pd.DataFrame, table: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """n, deaths and ESS of every group at the landmark, weighted or not (ESS empty if not)."""
+    weights = rows.merge(table[["patient_id", "weight", "included"]], on="patient_id", how="left")
+    sizes = group_diagnostics(weights.assign(weight=weights["weight"].where(weights["included"].eq(True), 0.0)),
+                              labels)
+    unweighted = [label for label in labels if not weights.loc[weights["group"] == label, "included"].eq(True).any()]
+    sizes.loc[sizes["group"].isin(unweighted), "ess"] = np.nan
+    return sizes
+
+
 def unweightable(name: str, landmark: float, method: str, rows: pd.DataFrame, labels: list[str], reference: str,
-                 reason: str) -> dict[str, pd.DataFrame]:
+                 reason: str, failures: dict | None = None) -> dict[str, pd.DataFrame]:
     """A landmark whose groups cannot be weighted: group sizes, and every term not
-    interpretable for that reason; no estimate (it would not be adjusted)."""
+    interpretable for that reason (or its group's own, from `failures`); no estimate (it
+    would not be adjusted)."""
+    failures = failures or {}
     tag = {"landmark_months": landmark, "weighting": WEIGHTING_LABELS[method]}
     sizes = group_diagnostics(rows.assign(weight=np.nan), labels).assign(ess=np.nan, **tag)
     gate = pd.DataFrame([{"method": name, "term": f"{label} vs {reference}", "max_abs_smd_weighted": np.nan,
                           "balance_passed": False, "ess_treated": np.nan, "ess_reference": np.nan,
-                          "interpretable": False, "reason": f"weighting failed: {reason}",
+                          "interpretable": False, "reason": f"weighting failed: {failures.get(label, reason)}",
                           "landmark_months": landmark} for label in labels if label != reference])
     return {"km": pd.DataFrame(), "cox": pd.DataFrame(), "rmst": pd.DataFrame(), "balance": pd.DataFrame(),
             "verdict": pd.DataFrame(), "groups": sizes, "gate": gate}

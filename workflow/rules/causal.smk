@@ -251,7 +251,8 @@ rule e_values:
         iptw_diagnostics="results/causal/weighted_diagnostics.csv",
         landmark_diagnostics="results/causal/landmark_weighted_diagnostics.csv",
         cohort="results/cohort/analysis.parquet",
-        code=package_code("effect_measures", "diagnostics", "balancing"),
+        dates="results/cohort/treatment_dates.csv",
+        code=package_code("effect_measures", "diagnostics", "balancing", "immortal_time"),
     output:
         provenance="results/provenance/e_values.json",
         table=report("results/causal/e_values.csv", caption="../report/e_values.rst", category="Causal analyses",
@@ -261,6 +262,9 @@ rule e_values:
         reference=setting("groups", "reference"),
         common_outcome=setting("causal", "common_outcome"),
         diagnostics=setting("causal", "diagnostics"),
+        groups=setting("groups"),
+        landmarks=setting("causal", "landmarks_months"),
+        min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/e_values.log",
     benchmark:
