@@ -139,11 +139,13 @@ def one_cohort(job):
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """Per scenario and estimator: mean HR, bias and SD on the log scale, 95%-CI coverage of the truth."""
     results = results.assign(covered=(results["lower"] <= results["truth"]) & (results["truth"] <= results["upper"]))
-    ok = results.dropna(subset=["log_hr"])
+    # an estimator that failed in every cohort keeps its row (NaN statistics, all failed)
+    ok = results.assign(log_hr=results["log_hr"].astype(float))
     table = ok.groupby(["scenario", "estimator"], sort=False).agg(
-        cohorts=("log_hr", "size"), true_hr=("truth", lambda s: math.exp(s.iloc[0])),
+        cohorts=("log_hr", "count"), true_hr=("truth", lambda s: math.exp(s.iloc[0])),
         mean_hr=("log_hr", lambda s: math.exp(s.mean())),
-        bias_log=("log_hr", "mean"), sd_log=("log_hr", "std"), coverage=("covered", "mean"))
+        bias_log=("log_hr", "mean"), sd_log=("log_hr", "std"),
+        coverage=("covered", lambda s: s[ok.loc[s.index, "log_hr"].notna()].mean()))
     table["bias_log"] = table["bias_log"] - np.log(table["true_hr"])
     table["failed"] = results.groupby(["scenario", "estimator"], sort=False)["log_hr"].apply(
         lambda s: int(s.isna().sum())).reindex(table.index)

@@ -1,6 +1,8 @@
 """Entropy balancing (against a dual solved in R), effective sample size, the diagnostics gate,
 landmark-weighted analyses and the sparse-event bootstrap."""
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -219,3 +221,13 @@ def test_a_resample_without_deaths_in_a_group_is_marked_degenerate(cohort):
     assert found.loc[("hazard_ratio", "IM+HR vs IM"), "degenerate"] == "no death in IM+HR"
     assert found.loc[("rmst_difference", "IM+HR - IM"), "degenerate"] == "no death in IM+HR"
     assert found.loc[("hazard_ratio", "IM+RFA/TACE vs IM"), "degenerate"] == ""
+
+
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed")
+def test_the_r_reference_regenerates_identically(tmp_path):
+    """Rerun tests/reference/entropy_balance.R and compare with the kept CSVs."""
+    shutil.copy(REFERENCE / "entropy_balance.R", tmp_path)
+    subprocess.run(["Rscript", "entropy_balance.R"], cwd=tmp_path, check=True, capture_output=True)
+    for name in ["entropy_balance_lung_input.csv", "entropy_balance_lung_weights.csv"]:
+        fresh, kept = pd.read_csv(tmp_path / name), pd.read_csv(REFERENCE / name)
+        pd.testing.assert_frame_equal(fresh, kept, rtol=1e-9)
