@@ -172,7 +172,8 @@ def test_a_group_that_cannot_be_balanced_at_a_landmark_is_reported_and_the_other
                 "rmst_horizons_months": [24], "diagnostics": LIMITS, "min_cell_count": 5}
     # every IM+RFA/TACE patient has more than 3 lesions: no weighting of that group reaches
     # the cohort's share, while IM+HR can still be balanced
-    odd = cohort.assign(lm_count_over_cutoff=cohort["lm_count_over_cutoff"].where(cohort["group"] != "IM+RFA/TACE", 1.0))
+    count = cohort["lm_count_over_cutoff"].where(cohort["group"] != "IM+RFA/TACE", 1.0)
+    odd = cohort.assign(lm_count_over_cutoff=count)
     result = landmark_weighted(odd, 6.0, groups, settings)
     sizes = result["groups"].set_index("group")
     assert sizes.loc["IM+RFA/TACE", "n"] > 0 and np.isnan(sizes.loc["IM+RFA/TACE", "ess"])

@@ -108,7 +108,8 @@ def test_landmark_weighted_analyses_report_balance_and_groups(finished_run):
     groups = read(finished_run, "landmark_weighted_groups.csv")
     assert set(groups["landmark_months"]) == {6, 12}
     diagnostics = read(finished_run, "landmark_weighted_diagnostics.csv")
-    assert set(diagnostics["method"]) == {"landmark 6 months, entropy balancing", "landmark 12 months, entropy balancing"}
+    assert set(diagnostics["method"]) == {"landmark 6 months, entropy balancing",
+                                          "landmark 12 months, entropy balancing"}
     cox = read(finished_run, "landmark_weighted_cox.csv")
     balance = read(finished_run, "landmark_weighted_balance.csv")
     for landmark in cox["landmark_months"].unique():  # every landmark with weights is balanced

@@ -10,12 +10,17 @@ is made to resemble the cohort, so each pair of groups is balanced through it.
 
 The weights are exp(lambda' c_i) / sum_j exp(lambda' c_j) for the balance columns c of the
 group's patients; lambda minimises the convex dual log sum_i exp(lambda' (c_i - target)),
-whose gradient is the weighted mean of (c - target). It is solved by Newton's method
-(exact Hessian: the weighted covariance of c) with a backtracking line search. empirical-calibration (Google)
-solves the same problem but brings scikit-learn, absl-py, patsy and six for these few lines
-and stops at fsolve's default tolerance on lambda, not on the moments; here the moments are
-checked to `TOLERANCE` after the fit, and a group that cannot reach the cohort (a target
+whose gradient is the weighted mean of (c - target). It is solved by Newton's method (exact
+Hessian: the weighted covariance of c) with a backtracking line search. empirical-calibration
+(Google) solves the same problem but brings scikit-learn, absl-py, patsy and six for these few
+lines and stops at fsolve's default tolerance on lambda, not on the moments; here the moments
+are checked to `TOLERANCE` after the fit, and a group that cannot reach the cohort (a target
 outside what its patients can be weighted to) is an error naming the group and covariates.
+
+With few patients in a group and strong confounding, the cohort's moments can lie outside
+what a group can be weighted to: on the shipped cohort, IM+HR and IM+RFA/TACE at the 6-month
+landmark, and about half of the bootstrap resamples of the whole cohort. That is reported
+(not interpretable, interval not estimable), never papered over by relaxing the constraints.
 """
 
 import numpy as np

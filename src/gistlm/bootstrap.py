@@ -226,7 +226,8 @@ def _not_estimable(degenerate: int, replicates: int, limit: float) -> str:
 def _intervals_of(intervals: pd.DataFrame, quantity: str) -> pd.DataFrame:
     rows = intervals[intervals["quantity"] == quantity]
     return rows[["weighting", "term", "months", "ci_lower", "ci_upper", "ci_status"]].rename(
-        columns={"ci_lower": "bootstrap_ci_lower", "ci_upper": "bootstrap_ci_upper", "ci_status": "bootstrap_ci_status"})
+        columns={"ci_lower": "bootstrap_ci_lower", "ci_upper": "bootstrap_ci_upper",
+                 "ci_status": "bootstrap_ci_status"})
 
 
 def hazard_ratio_intervals(estimates: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:
