@@ -32,7 +32,8 @@ def love_plot(balance: pd.DataFrame, threshold: float) -> plt.Figure:
         weightings = list(dict.fromkeys(pair["weighting"]))
         rows = pair[pair["weighting"] == weightings[0]].set_index("covariate").reindex(covariates)
         ax.scatter(rows["smd_unweighted"].abs(), y, facecolors="none", edgecolors="#555555", label="unweighted")
-        for colour, marker, weighting in zip(COLOURS, ["o", "s", "^"], weightings):
+        # not COLOURS[1]: that red is the threshold line's
+        for colour, marker, weighting in zip([COLOURS[0], COLOURS[2], COLOURS[3]], ["o", "s", "^"], weightings):
             rows = pair[pair["weighting"] == weighting].set_index("covariate").reindex(covariates)
             ax.scatter(rows["smd_weighted"].abs(), y, color=colour, marker=marker, s=22, label=weighting)
         ax.axvline(threshold, color="#d1495b", linestyle="--", linewidth=1)
