@@ -33,7 +33,8 @@ LABELS = ["IM+HR", "IM+RFA/TACE"]
 DPM = 30.4375
 PROPENSITY = {"covariates": ["age_over_cutoff", "lm_count_over_cutoff", "size"], "trim_min_probability": 0.0,
               "truncate_percentiles": [1, 99], "balance_threshold": 0.1}
-IPTW = {"propensity": PROPENSITY, "survival_at_months": [24], "rmst_horizons_months": [24, 60]}
+IPTW = {"weighting": {"method": "gps_iptw"}, "propensity": PROPENSITY, "survival_at_months": [24],
+        "rmst_horizons_months": [24, 60]}
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +293,7 @@ def test_hazard_ratios_by_method_takes_each_methods_group_terms():
         "time_varying": cox([("IM+HR vs IM", 0.6, 0.3, 1.2)]),
         "landmark": pd.concat([cox([("IM+HR vs IM", 0.7, 0.3, 1.5)], model="multivariable", landmark_months=12),
                                cox([("IM+HR vs IM", 0.9, 0.3, 1.5)], model="univariable", landmark_months=12)]),
-        "iptw": cox([("IM+HR vs IM", 0.55, 0.2, 1.1)]),
+        "iptw": cox([("IM+HR vs IM", 0.55, 0.2, 1.1)], model="IPTW"),
         "ccw": cox([("IM+HR vs IM", 0.65, 0.2, 1.9)]),
     }
     table = hazard_ratios_by_method(tables, "IM").set_index("method")["hr"]
@@ -540,15 +541,16 @@ def test_bootstrap_point_estimate_equals_the_iptw_analysis(cohort):
     table = propensity_table(cohort, GROUPS, PROPENSITY)
     analysis = weighted_cox(weighted_cohort(cohort, table), GROUPS, "IM", 0.05).set_index("term")
     ours = cohort_estimates(cohort, GROUPS, "IM", IPTW)
-    hr = ours[ours["quantity"] == "hazard_ratio"].set_index("term")["value"]
+    hr = ours[(ours["quantity"] == "hazard_ratio") & (ours["weighting"] == "GPS-IPTW")].set_index("term")["value"]
     assert hr["IM+HR vs IM"] == pytest.approx(analysis.loc["IM+HR vs IM", "hr"], rel=1e-5)
     data = analysis_arrays(cohort, GROUPS, PROPENSITY["covariates"])
     assert len(data["codes"]) == len(cohort)
 
 
 def test_figures_are_byte_identical_on_rerun(tmp_path):
-    balance = pd.DataFrame({"comparison": ["B vs A"] * 2, "covariate": ["x", "y"],
-                            "smd_unweighted": [0.5, -0.3], "smd_weighted": [0.05, 0.02]})
+    balance = pd.DataFrame({"weighting": ["entropy balancing"] * 2 + ["GPS-IPTW"] * 2,
+                            "comparison": ["B vs A"] * 4, "covariate": ["x", "y"] * 2,
+                            "smd_unweighted": [0.5, -0.3] * 2, "smd_weighted": [0.0, 0.0, 0.05, 0.02]})
     for name in ["one.png", "two.png"]:
         save_png(love_plot(balance, 0.1), str(tmp_path / name))
     assert (tmp_path / "one.png").read_bytes() == (tmp_path / "two.png").read_bytes()

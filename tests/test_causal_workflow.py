@@ -26,6 +26,9 @@ RELEASE_COUNTS = {
     "weights_summary.csv": ["n", "trimmed"],
     "iptw_km.csv": ["at_risk", "events"],
     "iptw_cox.csv": ["n", "events"],
+    "landmark_weighted_km.csv": ["at_risk", "events"],
+    "landmark_weighted_cox.csv": ["n", "events"],
+    "landmark_weighted_groups.csv": ["n", "events"],
 }
 
 
@@ -38,23 +41,84 @@ def test_the_section_compares_every_method_without_identifiers(finished_run):
     assert "<html" not in html and "<body" not in html
     assert html.count("data:image/png;base64,") == 5
     for method in ["naive (groups fixed at LM diagnosis)", "time-varying Cox", "landmark 6 months",
-                   "landmark 12 months", "IPTW (marginal)", "clone-censor-weight"]:
+                   "landmark 12 months", "entropy balancing (marginal)", "GPS-IPTW (marginal)", "clone-censor-weight",
+                   "landmark 6 months, entropy balancing", "landmark 12 months, entropy balancing",
+                   "published-style replication", "not interpretable: balance failed"]:
         assert method in html
     assert "Hazard ratio of death for IM+HR vs IM, by method" in html
     ids = pd.read_parquet(finished_run / "results" / "cohort" / "analysis.parquet")["patient_id"]
     assert not any(pid in html for pid in ids)
 
 
-def test_every_method_has_a_hazard_ratio_with_e_values(finished_run):
+def test_every_method_has_a_hazard_ratio_and_only_interpretable_ones_e_values(finished_run):
     table = read(finished_run, "e_values.csv")
-    headline = table[table["term"] == "IM+HR vs IM"]
-    assert len(headline) == 6
-    assert headline[["hr", "ci_lower", "ci_upper", "e_value", "e_value_ci"]].notna().all().all()
+    headline = table[table["term"] == "IM+HR vs IM"].set_index("method")
+    assert len(headline) == 8  # no landmark-weighted estimate at 6 months: its groups cannot be balanced
+    assert headline[["hr", "ci_lower", "ci_upper"]].notna().all().all()
+    assert headline["handles"].to_dict() == {
+        "naive (groups fixed at LM diagnosis)": "neither", "time-varying Cox": "immortal time",
+        "landmark 6 months": "immortal time", "landmark 12 months": "immortal time",
+        "entropy balancing (marginal)": "measured confounding", "GPS-IPTW (marginal)": "measured confounding",
+        "clone-censor-weight": "both", "landmark 12 months, entropy balancing": "both"}
+    assert headline.loc["naive (groups fixed at LM diagnosis)", "role"] == "published-style replication"
+    assert (headline.loc[headline["handles"] == "both", "role"] == "primary").all()
+    # GPS-IPTW leaves covariates imbalanced: gated, without E-values
+    gps = headline.loc["GPS-IPTW (marginal)"]
+    assert not gps["interpretable"] and gps["reason"].startswith("balance failed (largest weighted |SMD|")
+    # IM+HR has 4 deaths, below the default limit of 5: gated wherever deaths are counted
+    assert "fewer than 5 deaths in IM+HR" in headline.loc["entropy balancing (marginal)", "reason"]
+    gated = ~table["interpretable"]
+    assert gated.any() and table.loc[gated, ["e_value", "e_value_ci"]].isna().all().all()
+    assert table.loc[~gated, ["e_value", "e_value_ci"]].notna().all().all()
+    assert (table.loc[gated, "reason"].str.len() > 0).all()
+
+
+def test_entropy_balancing_balances_every_pair_and_reports_the_effective_sample_size(finished_run):
+    verdict = read(finished_run, "balance_verdict.csv").set_index(["weighting", "comparison"])
+    assert len(verdict) == 6
+    balanced = verdict.loc["entropy balancing"]
+    assert (balanced["max_abs_smd_weighted"] < 0.01).all() and balanced["passed"].all()
+    assert (balanced["max_abs_smd_unweighted"] > 0.1).any()
+    assert not verdict.loc["GPS-IPTW", "passed"].any()  # issue 12: 0.15-0.24 after GPS-IPTW
+    summary = read(finished_run, "weights_summary.csv")
+    groups = summary[summary["weighting"] == "entropy balancing"].set_index("group")
+    assert set(groups.index) == {"IM", "IM+HR", "IM+RFA/TACE", "All"}
+    n = pd.to_numeric(groups["n"])
+    assert ((groups["ess"] > 0) & (groups["ess"] <= n)).all()
+    assert groups.loc["IM+HR", "sum"] == pytest.approx(n["IM+HR"])  # each group keeps its size
+
+
+def test_bootstrap_reports_sparse_events_instead_of_a_degenerate_interval(finished_run):
     intervals = read(finished_run, "bootstrap_ci.csv")
     assert (intervals["replicates"] == 1000).all()
-    iptw = read(finished_run, "iptw_cox.csv").set_index("term")
-    hr = intervals[intervals["quantity"] == "hazard_ratio"].set_index("term")
-    assert hr.loc["IM+HR vs IM", "estimate"] == pytest.approx(iptw.loc["IM+HR vs IM", "hr"], rel=1e-4)
+    hr = intervals[intervals["quantity"] == "hazard_ratio"].set_index(["weighting", "term"])
+    iptw = read(finished_run, "iptw_cox.csv").set_index(["model", "term"])
+    for weighting in ["entropy balancing", "GPS-IPTW"]:
+        assert hr.loc[(weighting, "IM+HR vs IM"), "estimate"] == pytest.approx(
+            iptw.loc[(weighting, "IM+HR vs IM"), "hr"], rel=1e-4)
+    gps = hr.loc[("GPS-IPTW", "IM+HR vs IM")]
+    assert "no death in IM+HR: 18" in gps["degenerate_reasons"]  # 18 of 1000 resamples, as issue 12 found
+    assert gps["ci_status"].startswith("not estimable: ") and pd.isna(gps["ci_lower"])
+    estimable = intervals["ci_status"].isna()
+    assert (intervals.loc[estimable, "degenerate"] <= 10).all()
+    assert intervals.loc[estimable, ["ci_lower", "ci_upper"]].notna().all().all()
+
+
+def test_landmark_weighted_analyses_report_balance_and_groups(finished_run):
+    groups = read(finished_run, "landmark_weighted_groups.csv")
+    assert set(groups["landmark_months"]) == {6, 12}
+    diagnostics = read(finished_run, "landmark_weighted_diagnostics.csv")
+    assert set(diagnostics["method"]) == {"landmark 6 months, entropy balancing",
+                                          "landmark 12 months, entropy balancing"}
+    cox = read(finished_run, "landmark_weighted_cox.csv")
+    balance = read(finished_run, "landmark_weighted_balance.csv")
+    for landmark in cox["landmark_months"].unique():  # every landmark with weights is balanced
+        assert (balance.loc[balance["landmark_months"] == landmark, "smd_weighted"].abs() < 0.01).all()
+    # a landmark without weights is reported, with the reason, not dropped
+    unweighted = set(diagnostics["landmark_months"]) - set(cox["landmark_months"])
+    for landmark in unweighted:
+        rows = diagnostics[diagnostics["landmark_months"] == landmark]
+        assert rows["reason"].str.startswith("weighting failed: ").all()
 
 
 def test_changing_only_the_replicate_count_reruns_only_the_bootstrap_and_the_report(finished_run, tmp_path):
@@ -103,7 +167,8 @@ def test_snakemake_report_has_the_causal_tables_and_figures(finished_run, tmp_pa
     with zipfile.ZipFile(run / "results" / "snakemake-report.zip") as archive:
         names = archive.namelist()
     for expected in ["e_values.csv", "rmst.csv", "time_varying_cox.csv", "landmark_cox.csv", "ccw_cox.csv",
-                     "iptw_cox.csv", "balance_verdict.csv", "bootstrap_ci.csv", "love.png", "overlap.png",
+                     "iptw_cox.csv", "balance_verdict.csv", "bootstrap_ci.csv", "landmark_weighted_cox.csv",
+                     "love.png", "overlap.png",
                      "landmark_km.png", "iptw_km.png", "ccw_km.png"]:
         assert any(name.endswith(f"/{expected}") for name in names), expected
     assert not any(name.endswith("propensity_scores.csv") or name.endswith("treatment_dates.csv") for name in names)

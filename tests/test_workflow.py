@@ -20,7 +20,7 @@ REPORT_STAGE = {"baseline_table", "draw_figures", "render_report", "gather_prove
 # the generator names the ECOG step after the default limit
 TRUTH_STEPS = {"ecog_over_1": "ecog_over_limit"}
 # the causal analyses (workflow/rules/causal.smk) sit downstream of the cohort and survival
-CAUSAL = {"local_treatment_dates", "time_varying_cox", "landmark_analysis", "clone_censor_weight",
+CAUSAL = {"local_treatment_dates", "time_varying_cox", "landmark_analysis", "landmark_weighted", "clone_censor_weight",
           "propensity_weights", "iptw_survival", "restricted_mean_survival", "e_values",
           "bootstrap_chunk", "bootstrap_gather", "draw_causal_figures", "render_causal_section"}
 

@@ -10,6 +10,12 @@ chunk runs it, on how many chunks there are, or on the number of cores. Percenti
 intervals are read off the replicates (no interpolation: the values at the ordered
 positions, so infinite hazard ratios are handled).
 
+With few deaths, some replicates are degenerate for a quantity: a compared group without a
+death (hazard ratio 0 or infinite, survival stuck at 1), a model that did not converge, an
+infinite estimate, a group absent from the resample, or weights that could not be found. They
+are counted per quantity with their reasons; above `max_degenerate_share` of the replicates
+the interval is reported as not estimable, never as a percentile of that distribution.
+
 The refit is vectorised (numpy Kaplan-Meier, the numpy Efron Cox model of `weighted_cox`)
 because lifelines' fitters cost ~0.1 s per replicate; the tests check both against lifelines.
 """
@@ -17,8 +23,9 @@ because lifelines' fitters cost ~0.1 s per replicate; the tests check both again
 import numpy as np
 import pandas as pd
 
-from gistlm.effect_measures import area_under_steps, survival_at, weighted_kaplan_meier
-from gistlm.propensity import covariate_design, group_codes, weigh
+from gistlm.effect_measures import area_under_steps, marginal_method, survival_at, weighted_kaplan_meier
+from gistlm.balancing import WEIGHTING_LABELS, group_weights, weightings
+from gistlm.propensity import covariate_design, group_codes
 from gistlm.survival import EVENT, TIME
 from gistlm.weighted_cox import weighted_cox_coefficients
 
@@ -76,17 +83,22 @@ def analysis_arrays(cohort: pd.DataFrame, labels: list[str], covariates: list[st
             "time": cohort[TIME].to_numpy(float)[complete], "event": cohort[EVENT].to_numpy()[complete]}
 
 
-def iptw_estimates(data: dict[str, np.ndarray], labels: list[str], reference: str, settings: dict) -> pd.DataFrame:
-    """The IPTW quantities of one data set (`analysis_arrays`), long: quantity, term, months, value.
+def iptw_estimates(data: dict[str, np.ndarray], labels: list[str], reference: str, settings: dict,
+                   method: str) -> pd.DataFrame:
+    """The quantities of one data set (`analysis_arrays`) weighted by `method`, long: quantity,
+    term, months, value, degenerate (why the value is degenerate, "" if it is not).
 
-    settings: propensity (trim_min_probability, truncate_percentiles), survival_at_months,
-    rmst_horizons_months. Quantities: hazard_ratio (`X vs IM`), survival (group, month),
-    rmst (group, horizon), rmst_difference (`X - IM`, horizon).
+    settings: propensity (covariates, trim_min_probability, truncate_percentiles),
+    survival_at_months, rmst_horizons_months.
+    Quantities: hazard_ratio (`X vs IM`), survival (group, month), rmst (group, horizon),
+    rmst_difference (`X - IM`, horizon).
     """
-    _, included, _, weights = weigh(data["design"], data["codes"], len(labels), settings["propensity"])
+    names = [f"column {position}" for position in range(data["design"].shape[1])]
+    included, _, weights = group_weights(data["design"], data["codes"], labels, names, settings["propensity"], method)
     time, event = data["time"][included], data["event"][included]
     group, weights = np.asarray(labels, dtype=object)[data["codes"][included]], weights[included]
-    rows = [("hazard_ratio", term, np.nan, value)
+    no_death = {label: "" if event[group == label].any() else f"no death in {label}" for label in labels}
+    rows = [("hazard_ratio", term, np.nan, value, _degenerate(value, no_death, term.split(" vs ")))
             for term, value in group_hazard_ratios(time, event, group, weights, labels, reference).items()]
     rmst = {}
     for label in labels:
@@ -94,74 +106,118 @@ def iptw_estimates(data: dict[str, np.ndarray], labels: list[str], reference: st
         if not member.any():
             continue
         curve = weighted_kaplan_meier(time[member], event[member], weights[member])
-        rows += [("survival", label, month, survival_at(*curve, month) if month <= time[member].max() else np.nan)
-                 for month in settings["survival_at_months"]]
+        rows += [("survival", label, month, survival_at(*curve, month) if month <= time[member].max() else np.nan,
+                  no_death[label]) for month in settings["survival_at_months"]]
         for horizon in settings["rmst_horizons_months"]:
             rmst[label, horizon] = area_under_steps(*curve, horizon)
-            rows.append(("rmst", label, horizon, rmst[label, horizon]))
-    rows += [("rmst_difference", f"{label} - {reference}", horizon, value - rmst[reference, horizon])
+            rows.append(("rmst", label, horizon, rmst[label, horizon], no_death[label]))
+    rows += [("rmst_difference", f"{label} - {reference}", horizon, value - rmst[reference, horizon],
+              _degenerate(value, no_death, [label, reference]))
              for (label, horizon), value in rmst.items() if label != reference and (reference, horizon) in rmst]
-    return pd.DataFrame(rows, columns=["quantity", "term", "months", "value"])
+    return pd.DataFrame(rows, columns=["quantity", "term", "months", "value", "degenerate"])
+
+
+def _degenerate(value: float, no_death: dict[str, str], compared: list[str]) -> str:
+    """Why a comparison's replicate value is degenerate ("" if it is not)."""
+    reasons = [no_death[label] for label in compared if no_death[label]]
+    if reasons:
+        return "; ".join(reasons)
+    if np.isnan(value):
+        return "no convergence"
+    return "" if np.isfinite(value) else "infinite estimate"
 
 
 def cohort_estimates(cohort: pd.DataFrame, labels: list[str], reference: str, settings: dict) -> pd.DataFrame:
-    """`iptw_estimates` of the analysis cohort itself: the point estimates of the intervals."""
+    """`iptw_estimates` of the analysis cohort itself, both weightings (settings: weighting,
+    the primary one first): the point estimates of the intervals."""
     data = analysis_arrays(cohort, labels, settings["propensity"]["covariates"])
-    return iptw_estimates(data, labels, reference, settings)
+    return pd.concat([iptw_estimates(data, labels, reference, settings, method).assign(
+        weighting=WEIGHTING_LABELS[method]) for method in weightings(settings["weighting"]["method"])],
+        ignore_index=True).drop(columns="degenerate")
 
 
 def run_chunk(cohort: pd.DataFrame, labels: list[str], reference: str, settings: dict, replicates: int,
               chunks: int, chunk: int, seed: int) -> pd.DataFrame:
-    """The replicates of one chunk: replicate, quantity, term, months, value.
+    """The replicates of one chunk: replicate, weighting, quantity, term, months, value, degenerate.
 
-    Each replicate resamples the complete-covariate patients with replacement. One whose
-    propensity model fails (e.g. a covariate separates the groups in that resample) is kept
-    as a single row with quantity `failed`, so the gather can count it.
+    Each replicate resamples the complete-covariate patients with replacement and repeats
+    both weightings on the same resample. A weighting whose weights cannot be found there
+    (the propensity model fails, e.g. a covariate separates the groups in that resample, or
+    entropy balancing has no solution) is kept as a single row with quantity `failed`, so
+    the gather can count it.
     """
     data = analysis_arrays(cohort, labels, settings["propensity"]["covariates"])
     n = len(data["codes"])
     found = []
     for replicate in chunk_replicates(replicates, chunks, chunk):
         rows = replicate_rng(seed, replicate).integers(0, n, n)
-        try:
-            estimates = iptw_estimates({name: values[rows] for name, values in data.items()}, labels, reference,
-                                       settings)
-        except (RuntimeError, np.linalg.LinAlgError, ValueError):
-            estimates = pd.DataFrame({"quantity": ["failed"], "term": [""], "months": [np.nan], "value": [np.nan]})
-        found.append(estimates.assign(replicate=replicate))
-    columns = ["replicate", "quantity", "term", "months", "value"]
+        resample = {name: values[rows] for name, values in data.items()}
+        for method in weightings(settings["weighting"]["method"]):
+            try:
+                estimates = iptw_estimates(resample, labels, reference, settings, method)
+            except (RuntimeError, np.linalg.LinAlgError, ValueError):
+                estimates = pd.DataFrame({"quantity": ["failed"], "term": [""], "months": [np.nan],
+                                          "value": [np.nan], "degenerate": ["weights could not be found"]})
+            found.append(estimates.assign(replicate=replicate, weighting=WEIGHTING_LABELS[method]))
+    columns = ["replicate", "weighting", "quantity", "term", "months", "value", "degenerate"]
     return pd.concat(found, ignore_index=True)[columns] if found else pd.DataFrame(columns=columns)
 
 
 # --- gathering ---------------------------------------------------------------------------
 
 
-def percentile_intervals(replicates: pd.DataFrame, estimates: pd.DataFrame, alpha: float) -> pd.DataFrame:
+def percentile_intervals(replicates: pd.DataFrame, estimates: pd.DataFrame, alpha: float,
+                         max_degenerate_share: float = 0.01) -> pd.DataFrame:
     """Full-data estimate with the bootstrap percentile interval of every quantity.
 
     Checks that the chunks hold each replicate 0..B-1 exactly once (a stale or missing chunk
-    would otherwise go unnoticed). Failed replicates are counted and left out.
+    would otherwise go unnoticed). Failed replicates of a weighting are counted and left out. Per quantity,
+    replicates that are degenerate for it (`iptw_estimates`; failed or without the quantity
+    count too) are counted with their reasons; above `max_degenerate_share` of all
+    replicates the interval is empty and `ci_status` says why.
     """
     numbers = np.sort(replicates["replicate"].unique())
     if not np.array_equal(numbers, np.arange(len(numbers))):
         raise ValueError("the bootstrap chunks do not hold replicates 0..B-1")
-    if replicates.duplicated(["replicate", "quantity", "term", "months"]).any():
+    if replicates.duplicated(["replicate", "weighting", "quantity", "term", "months"]).any():
         raise ValueError("a bootstrap replicate appears in more than one chunk")
-    failed = int((replicates["quantity"] == "failed").sum())
-    keys = ["quantity", "term", "months"]
-    usable = replicates[replicates["quantity"] != "failed"]
+    keys = ["weighting", "quantity", "term", "months"]
     rows = []
     for estimate in estimates.itertuples(index=False):
-        same = ((usable["quantity"] == estimate.quantity) & (usable["term"] == estimate.term)
-                & ((usable["months"] == estimate.months) | (usable["months"].isna() & pd.isna(estimate.months))))
-        values = usable.loc[same, "value"].dropna().to_numpy()
+        mine = replicates[replicates["weighting"] == estimate.weighting]
+        failed = int((mine["quantity"] == "failed").sum())
+        same = ((mine["quantity"] == estimate.quantity) & (mine["term"] == estimate.term)
+                & ((mine["months"] == estimate.months) | (mine["months"].isna() & pd.isna(estimate.months))))
+        found = mine[same]
+        values = found["value"].dropna().to_numpy()
+        reasons = _reason_counts(found["degenerate"], failed, len(numbers) - failed - len(found))
+        degenerate = sum(reasons.values())
+        estimable = degenerate <= max_degenerate_share * len(numbers) and values.size > 0
         low, high = (np.quantile(values, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
-                     if values.size else (np.nan, np.nan))
-        rows.append({**dict(zip(keys, [estimate.quantity, estimate.term, estimate.months])),
+                     if estimable else (np.nan, np.nan))
+        rows.append({**{key: getattr(estimate, key) for key in keys},
                      "estimate": estimate.value, "ci_lower": low, "ci_upper": high,
                      "replicates": len(numbers), "usable": int(values.size), "failed": failed,
+                     "degenerate": degenerate,
+                     "degenerate_reasons": "; ".join(f"{reason}: {count}" for reason, count in reasons.items()),
+                     "ci_status": "" if estimable else _not_estimable(degenerate, len(numbers), max_degenerate_share),
                      "ci_method": CI_METHOD})
     return pd.DataFrame(rows)
+
+
+def _reason_counts(degenerate: pd.Series, failed: int, absent: int) -> dict[str, int]:
+    """Degenerate replicates of one quantity by reason, largest first."""
+    counts = degenerate.fillna("")[degenerate.fillna("") != ""].value_counts().to_dict()
+    if failed:
+        counts["weights could not be found"] = failed
+    if absent > 0:
+        counts["group absent from the resample"] = absent
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _not_estimable(degenerate: int, replicates: int, limit: float) -> str:
+    return (f"not estimable: {degenerate} of {replicates} replicates ({100 * degenerate / replicates:.1f}%) "
+            f"are degenerate, more than the {100 * limit:g}% allowed (causal.diagnostics.max_degenerate_share)")
 
 
 # --- intervals beside the point estimates ------------------------------------------------
@@ -169,29 +225,34 @@ def percentile_intervals(replicates: pd.DataFrame, estimates: pd.DataFrame, alph
 
 def _intervals_of(intervals: pd.DataFrame, quantity: str) -> pd.DataFrame:
     rows = intervals[intervals["quantity"] == quantity]
-    return rows[["term", "months", "ci_lower", "ci_upper"]].rename(
-        columns={"ci_lower": "bootstrap_ci_lower", "ci_upper": "bootstrap_ci_upper"})
+    return rows[["weighting", "term", "months", "ci_lower", "ci_upper", "ci_status"]].rename(
+        columns={"ci_lower": "bootstrap_ci_lower", "ci_upper": "bootstrap_ci_upper",
+                 "ci_status": "bootstrap_ci_status"})
 
 
-def hazard_ratio_intervals(estimates: pd.DataFrame, intervals: pd.DataFrame, method: str) -> pd.DataFrame:
-    """`estimates` (method, term, ...) with bootstrap_ci_lower/upper on the rows of `method`."""
-    found = _intervals_of(intervals, "hazard_ratio").drop(columns="months").assign(method=method)
+def hazard_ratio_intervals(estimates: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:
+    """`estimates` (method, term, ...) with bootstrap_ci_lower/upper/status on the rows of the
+    marginal weighted models (method `<weighting> (marginal)`)."""
+    found = _intervals_of(intervals, "hazard_ratio").drop(columns="months")
+    found["method"] = found.pop("weighting").map(marginal_method)
     return estimates.merge(found, on=["method", "term"], how="left")
 
 
 def rmst_intervals(rmst: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:
-    """The RMST table with the bootstrap intervals filled in on its IPTW rows."""
+    """The RMST table with the bootstrap intervals filled in on the weighted rows (method =
+    the weighting); `ci_method` says why an interval is missing."""
     found = pd.concat([_intervals_of(intervals, "rmst"), _intervals_of(intervals, "rmst_difference")])
-    found = found.rename(columns={"months": "horizon_months"}).assign(method="IPTW")
+    found = found.rename(columns={"months": "horizon_months", "weighting": "method"})
     table = rmst.merge(found, on=["method", "horizon_months", "term"], how="left")
-    iptw = table["method"] == "IPTW"
-    table.loc[iptw, "ci_lower"] = table.loc[iptw, "bootstrap_ci_lower"]
-    table.loc[iptw, "ci_upper"] = table.loc[iptw, "bootstrap_ci_upper"]
-    table.loc[iptw, "ci_method"] = CI_METHOD
-    return table.drop(columns=["bootstrap_ci_lower", "bootstrap_ci_upper"])
+    weighted = table["method"].isin(found["method"])
+    table.loc[weighted, "ci_lower"] = table.loc[weighted, "bootstrap_ci_lower"]
+    table.loc[weighted, "ci_upper"] = table.loc[weighted, "bootstrap_ci_upper"]
+    table.loc[weighted, "ci_method"] = [f"{CI_METHOD}; {status}" if isinstance(status, str) and status else CI_METHOD
+                                        for status in table.loc[weighted, "bootstrap_ci_status"]]
+    return table.drop(columns=["bootstrap_ci_lower", "bootstrap_ci_upper", "bootstrap_ci_status"])
 
 
 def survival_intervals(survival: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:
-    """IPTW survival at fixed months (group, month, survival) with bootstrap intervals."""
+    """Weighted survival at fixed months (weighting, group, month, survival) with bootstrap intervals."""
     found = _intervals_of(intervals, "survival").rename(columns={"term": "group", "months": "month"})
-    return survival.merge(found, on=["group", "month"], how="left")
+    return survival.merge(found, on=["weighting", "group", "month"], how="left")

@@ -20,16 +20,22 @@ DPI = 150
 
 
 def love_plot(balance: pd.DataFrame, threshold: float) -> plt.Figure:
-    """|SMD| of every covariate before (open) and after (filled) weighting, one panel per pair."""
+    """|SMD| of every covariate before (open) and after (filled) each weighting of the
+    `weighting` column, one panel per pair."""
     comparisons = list(dict.fromkeys(balance["comparison"]))
     covariates = list(dict.fromkeys(balance["covariate"]))[::-1]
     fig, axes = plt.subplots(1, len(comparisons), figsize=(3.6 * len(comparisons) + 1.6, 0.32 * len(covariates) + 1.6),
                              sharey=True, squeeze=False)
     y = np.arange(len(covariates))
     for ax, comparison in zip(axes[0], comparisons):
-        rows = balance[balance["comparison"] == comparison].set_index("covariate").reindex(covariates)
+        pair = balance[balance["comparison"] == comparison]
+        weightings = list(dict.fromkeys(pair["weighting"]))
+        rows = pair[pair["weighting"] == weightings[0]].set_index("covariate").reindex(covariates)
         ax.scatter(rows["smd_unweighted"].abs(), y, facecolors="none", edgecolors="#555555", label="unweighted")
-        ax.scatter(rows["smd_weighted"].abs(), y, color=COLOURS[0], label="IPTW")
+        # not COLOURS[1]: that red is the threshold line's
+        for colour, marker, weighting in zip([COLOURS[0], COLOURS[2], COLOURS[3]], ["o", "s", "^"], weightings):
+            rows = pair[pair["weighting"] == weighting].set_index("covariate").reindex(covariates)
+            ax.scatter(rows["smd_weighted"].abs(), y, color=colour, marker=marker, s=22, label=weighting)
         ax.axvline(threshold, color="#d1495b", linestyle="--", linewidth=1)
         ax.set(title=comparison, xlabel="|standardised mean difference|")
         ax.title.set_fontsize(10)

@@ -20,6 +20,12 @@ from gistlm.survival import EVENT, TIME, by_group
 
 IPTW_METHOD = "IPTW (marginal)"
 
+
+def marginal_method(weighting: str) -> str:
+    """The e_values method of a weighted Cox model with groups fixed at LM diagnosis."""
+    return f"{weighting} (marginal)"
+
+
 # --- Kaplan-Meier as arrays (the bootstrap refits thousands of curves) -------------------
 
 
@@ -153,7 +159,8 @@ def hazard_ratios_by_method(tables: dict[str, pd.DataFrame], reference: str) -> 
     for months in sorted(landmark["landmark_months"].unique()):
         found.append(pick(landmark, f"landmark {months:g} months", "Wald",
                           (landmark["landmark_months"] == months) & (landmark["model"] == "multivariable")))
-    found.append(pick(tables["iptw"], IPTW_METHOD, "robust (sandwich)"))
+    for weighting, rows in tables["iptw"].groupby("model", sort=False):  # one model per weighting
+        found.append(pick(rows, marginal_method(weighting), "robust (sandwich)"))
     found.append(pick(tables["ccw"], "clone-censor-weight", "robust (sandwich, clustered on patient)"))
     return pd.concat(found, ignore_index=True)
 

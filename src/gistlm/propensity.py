@@ -138,13 +138,15 @@ def effective_sample_size(weights: np.ndarray) -> float:
     return float(weights.sum() ** 2 / (weights ** 2).sum()) if weights.size else 0.0
 
 
-def weight_summary(table: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    """Distribution of the raw and final (truncated) weights by group and overall."""
+def weight_summary(table: pd.DataFrame, labels: list[str],
+                   stages: tuple = (("stabilised", "weight_raw"), ("truncated", "weight"))) -> pd.DataFrame:
+    """Distribution of the weights of each (stage, column) - by default the raw and final
+    (truncated) ones - by group and overall."""
     rows = []
     kept = table[table["included"]]
     for label in [*labels, "All"]:
         members = kept if label == "All" else kept[kept["group"].astype(str) == label]
-        for stage, column in [("stabilised", "weight_raw"), ("truncated", "weight")]:
+        for stage, column in stages:
             w = members[column].to_numpy()
             quantiles = np.percentile(w, [0, 1, 25, 50, 75, 99, 100]) if w.size else [np.nan] * 7
             rows.append({"group": label, "stage": stage, "n": len(w),
@@ -208,14 +210,17 @@ def balance_table(cohort: pd.DataFrame, table: pd.DataFrame, labels: list[str], 
 def balance_verdict(balance: pd.DataFrame) -> pd.DataFrame:
     """Per pair of groups: largest |SMD| before and after weighting, the covariates still at or
     above the threshold after it, and pass/fail."""
-    verdict = balance.groupby("comparison", sort=False).agg(
+    keys = [key for key in ["weighting", "landmark_months", "comparison"] if key in balance.columns]
+    verdict = balance.groupby(keys, sort=False).agg(
         max_abs_smd_unweighted=("smd_unweighted", lambda s: s.abs().max()),
         max_abs_smd_weighted=("smd_weighted", lambda s: s.abs().max()),
         threshold=("threshold", "first"),
         imbalanced=("balanced", lambda s: int((~s).sum())),
     ).reset_index()
-    failing = balance[~balance["balanced"]].groupby("comparison", sort=False)["covariate"].agg(", ".join)
-    verdict["imbalanced_covariates"] = verdict["comparison"].map(failing).fillna("")
+    failing = (balance[~balance["balanced"]].groupby(keys, sort=False)["covariate"].agg(", ".join)
+               .rename("imbalanced_covariates"))
+    verdict = verdict.merge(failing, left_on=keys, right_index=True, how="left")
+    verdict["imbalanced_covariates"] = verdict["imbalanced_covariates"].fillna("")
     verdict["passed"] = verdict["imbalanced"] == 0
     return verdict
 
@@ -270,8 +275,11 @@ def weighted_survival_at(km: pd.DataFrame, months: list[float]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def weighted_cox(data: pd.DataFrame, labels: list[str], reference: str, alpha: float) -> pd.DataFrame:
-    """Marginal structural Cox model: group alone, IPTW weights, robust (sandwich) SEs.
+def weighted_cox(data: pd.DataFrame, labels: list[str], reference: str, alpha: float,
+                 weighting: str = "IPTW") -> pd.DataFrame:
+    """Marginal structural Cox model: group alone, balancing weights, robust (sandwich) SEs.
+
+    `weighting` names the weights in the table's `model` column (entropy balancing, GPS-IPTW).
 
     The hazard ratio compares the whole cohort treated one way against it treated the other
     (ATE); the robust variance accounts for the weights (conservative for estimated ones).
@@ -282,6 +290,6 @@ def weighted_cox(data: pd.DataFrame, labels: list[str], reference: str, alpha: f
     # variance took 26 s of this rule's 27 at 100k patients; tests compare the two
     model = PartialLikelihood(data[TIME], data[EVENT], indicators.to_numpy(float), data["weight"].to_numpy(float))
     table = wald_table(model, list(indicators.columns), alpha, cluster=np.arange(len(data)))
-    table.insert(0, "model", "IPTW")
+    table.insert(0, "model", weighting)
     return table.assign(n=len(data), events=int(data[EVENT].sum()),
                         effective_n=effective_sample_size(data["weight"].to_numpy()))

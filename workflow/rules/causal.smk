@@ -89,6 +89,43 @@ rule landmark_analysis:
         "../scripts/landmark_analysis.py"
 
 
+rule landmark_weighted:
+    """Both biases at once: at each landmark, groups by treatment received by then, weighted on
+    baseline covariates (the primary weighting); weighted KM, Cox (robust SE) and RMST from the landmark."""
+    input:
+        dates="results/cohort/treatment_dates.csv",
+        cohort="results/cohort/analysis.parquet",
+        code=package_code("landmark_weighting", "disclosure"),
+    output:
+        provenance="results/provenance/landmark_weighted.json",
+        km="results/causal/landmark_weighted_km.csv",
+        cox=report("results/causal/landmark_weighted_cox.csv", caption="../report/landmark_weighted_cox.rst",
+                   category="Causal analyses", subcategory="Immortal time and confounding"),
+        rmst="results/causal/landmark_weighted_rmst.csv",
+        balance="results/causal/landmark_weighted_balance.csv",
+        groups="results/causal/landmark_weighted_groups.csv",
+        diagnostics="results/causal/landmark_weighted_diagnostics.csv",
+    params:
+        groups=setting("groups"),
+        landmarks=setting("causal", "landmarks_months"),
+        settings={
+            "weighting": setting("causal", "weighting"),
+            "propensity": setting("causal", "propensity"),
+            "diagnostics": setting("causal", "diagnostics"),
+            "rmst_horizons_months": setting("causal", "rmst_horizons_months"),
+            "alpha": setting("survival", "alpha"),
+        },
+        min_cell_count=setting("privacy", "min_cell_count"),
+    log:
+        "results/logs/landmark_weighted.log",
+    benchmark:
+        "results/benchmarks/landmark_weighted.tsv"
+    conda:
+        "../envs/gistlm.yaml"
+    script:
+        "../scripts/landmark_weighted.py"
+
+
 rule clone_censor_weight:
     """Target-trial emulation: clones per strategy, censored at deviation, inverse-probability weighted."""
     input:
@@ -118,13 +155,14 @@ rule clone_censor_weight:
 
 
 rule propensity_weights:
-    """Generalised propensity score, stabilised IPTW weights, and covariate balance before/after."""
+    """Generalised propensity score; entropy-balancing and GPS-IPTW weights; covariate balance before/after."""
     input:
         cohort="results/cohort/analysis.parquet",
-        code=package_code("propensity", "disclosure"),
+        code=package_code("balancing", "propensity", "disclosure"),
     output:
         provenance="results/provenance/propensity_weights.json",
         scores="results/cohort/propensity_scores.csv",
+        weights="results/cohort/balancing_weights.csv",
         summary="results/causal/weights_summary.csv",
         balance="results/causal/balance.csv",
         verdict=report("results/causal/balance_verdict.csv", caption="../report/balance_verdict.rst",
@@ -132,6 +170,7 @@ rule propensity_weights:
     params:
         labels=setting("groups", "labels"),
         propensity=setting("causal", "propensity"),
+        weighting=setting("causal", "weighting"),
         min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/propensity_weights.log",
@@ -144,13 +183,16 @@ rule propensity_weights:
 
 
 rule iptw_survival:
-    """IPTW-weighted Kaplan-Meier per group and weighted Cox model with robust SEs."""
+    """Weighted Kaplan-Meier per group and weighted Cox model with robust SEs, for both weightings,
+    with each comparison's diagnostics (balance, effective sample size, deaths)."""
     input:
         cohort="results/cohort/analysis.parquet",
-        scores="results/cohort/propensity_scores.csv",
-        code=package_code("propensity", "disclosure"),
+        weights="results/cohort/balancing_weights.csv",
+        verdict="results/causal/balance_verdict.csv",
+        code=package_code("balancing", "diagnostics", "effect_measures", "propensity", "disclosure"),
     output:
         provenance="results/provenance/iptw_survival.json",
+        diagnostics="results/causal/weighted_diagnostics.csv",
         km="results/causal/iptw_km.csv",
         cox=report("results/causal/iptw_cox.csv", caption="../report/iptw_cox.rst", category="Causal analyses",
                    subcategory="Propensity score weighting"),
@@ -160,6 +202,7 @@ rule iptw_survival:
         reference=setting("groups", "reference"),
         alpha=setting("survival", "alpha"),
         survival_at_months=setting("causal", "survival_at_months"),
+        diagnostics=setting("causal", "diagnostics"),
         min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/iptw_survival.log",
@@ -172,11 +215,11 @@ rule iptw_survival:
 
 
 rule restricted_mean_survival:
-    """RMST per group and difference vs the reference: unadjusted (delta-method CI) and IPTW."""
+    """RMST per group and difference vs the reference: unadjusted (delta-method CI) and both weightings."""
     input:
         cohort="results/cohort/analysis.parquet",
-        scores="results/cohort/propensity_scores.csv",
-        code=package_code("effect_measures", "propensity"),
+        weights="results/cohort/balancing_weights.csv",
+        code=package_code("effect_measures", "balancing", "propensity"),
     output:
         provenance="results/provenance/restricted_mean_survival.json",
         rmst=report("results/causal/rmst.csv", caption="../report/rmst.rst", category="Causal analyses",
@@ -204,14 +247,24 @@ rule e_values:
         landmark="results/causal/landmark_cox.csv",
         iptw="results/causal/iptw_cox.csv",
         ccw="results/causal/ccw_cox.csv",
-        code=package_code("effect_measures"),
+        landmark_weighted="results/causal/landmark_weighted_cox.csv",
+        iptw_diagnostics="results/causal/weighted_diagnostics.csv",
+        landmark_diagnostics="results/causal/landmark_weighted_diagnostics.csv",
+        cohort="results/cohort/analysis.parquet",
+        dates="results/cohort/treatment_dates.csv",
+        code=package_code("effect_measures", "diagnostics", "balancing", "immortal_time"),
     output:
         provenance="results/provenance/e_values.json",
         table=report("results/causal/e_values.csv", caption="../report/e_values.rst", category="Causal analyses",
                      subcategory="Estimates by method"),
     params:
+        labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
         common_outcome=setting("causal", "common_outcome"),
+        diagnostics=setting("causal", "diagnostics"),
+        groups=setting("groups"),
+        landmarks=setting("causal", "landmarks_months"),
+        min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/e_values.log",
     benchmark:
@@ -234,6 +287,7 @@ rule bootstrap_chunk:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
         settings={
+            "weighting": setting("causal", "weighting"),
             "propensity": setting("causal", "propensity"),
             "survival_at_months": setting("causal", "survival_at_months"),
             "rmst_horizons_months": setting("causal", "rmst_horizons_months"),
@@ -263,11 +317,13 @@ rule bootstrap_gather:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
         settings={
+            "weighting": setting("causal", "weighting"),
             "propensity": setting("causal", "propensity"),
             "survival_at_months": setting("causal", "survival_at_months"),
             "rmst_horizons_months": setting("causal", "rmst_horizons_months"),
         },
         alpha=setting("survival", "alpha"),
+        max_degenerate_share=setting("causal", "diagnostics", "max_degenerate_share"),
     log:
         "results/logs/bootstrap_gather.log",
     benchmark:
@@ -329,13 +385,18 @@ rule render_causal_section:
         iptw_survival_at="results/causal/iptw_survival_at.csv",
         rmst="results/causal/rmst.csv",
         bootstrap="results/causal/bootstrap_ci.csv",
+        weighted_diagnostics="results/causal/weighted_diagnostics.csv",
+        landmark_weighted_cox="results/causal/landmark_weighted_cox.csv",
+        landmark_weighted_groups="results/causal/landmark_weighted_groups.csv",
+        landmark_weighted_rmst="results/causal/landmark_weighted_rmst.csv",
+        landmark_weighted_diagnostics="results/causal/landmark_weighted_diagnostics.csv",
         love_png="results/causal/figures/love.png",
         overlap_png="results/causal/figures/overlap.png",
         landmark_png="results/causal/figures/landmark_km.png",
         iptw_png="results/causal/figures/iptw_km.png",
         ccw_png="results/causal/figures/ccw_km.png",
         template="src/gistlm/templates/causal_section.html.j2",
-        code=package_code("report", "bootstrap", "effect_measures"),
+        code=package_code("report", "bootstrap", "effect_measures", "balancing", "diagnostics"),
     output:
         provenance="results/provenance/render_causal_section.json",
         html="results/causal/section.html",

@@ -147,7 +147,7 @@ def provenance_records():
               "data_quality_suite", "kaplan_meier", "cox_regression", "baseline_table",
               "draw_figures", "render_report",
               # causal analyses (workflow/rules/causal.smk)
-              "local_treatment_dates", "time_varying_cox", "landmark_analysis", "clone_censor_weight",
+              "local_treatment_dates", "time_varying_cox", "landmark_analysis", "landmark_weighted", "clone_censor_weight",
               "propensity_weights", "iptw_survival", "restricted_mean_survival", "e_values",
               "bootstrap_gather", "draw_causal_figures", "render_causal_section"]
     chunks = expand("results/provenance/bootstrap_chunk/{chunk}.json",

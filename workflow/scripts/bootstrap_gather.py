@@ -1,4 +1,5 @@
-"""Rule bootstrap_gather: every chunk's replicates -> full-data IPTW estimates with percentile CIs."""
+"""Rule bootstrap_gather: every chunk's replicates -> full-data weighted estimates with percentile CIs
+(none where too many replicates are degenerate)."""
 import pandas as pd
 
 from gistlm.bootstrap import cohort_estimates, percentile_intervals
@@ -10,4 +11,5 @@ with recorded(snakemake):
                             for path in snakemake.input.chunks], ignore_index=True)
     estimates = cohort_estimates(pd.read_parquet(snakemake.input.cohort), params.labels, params.reference,
                                  params.settings)
-    percentile_intervals(replicates, estimates, params.alpha).to_csv(snakemake.output.intervals, index=False)
+    percentile_intervals(replicates, estimates, params.alpha, params.max_degenerate_share).to_csv(
+        snakemake.output.intervals, index=False)

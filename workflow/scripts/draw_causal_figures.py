@@ -10,7 +10,9 @@ with recorded(snakemake):
     save_png(overlap_plot(pd.read_csv(inputs.scores), labels, snakemake.params.min_cell_count), output.overlap)
     save_png(landmark_figure(pd.read_csv(inputs.landmark_km), pd.read_csv(inputs.landmark_groups), labels),
              output.landmark)
-    save_png(weighted_km_figure(pd.read_csv(inputs.iptw_km), "group", "IPTW-weighted overall survival", labels),
-             output.iptw)
+    km = pd.read_csv(inputs.iptw_km)
+    primary = km["weighting"].iloc[0]  # the configured weighting comes first
+    save_png(weighted_km_figure(km[km["weighting"] == primary], "group", f"Overall survival weighted by {primary}",
+                                labels), output.iptw)
     save_png(weighted_km_figure(pd.read_csv(inputs.ccw_km), "arm", "Clone-censor-weight: survival by strategy"),
              output.ccw)

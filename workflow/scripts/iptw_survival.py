@@ -1,16 +1,32 @@
-"""Rule iptw_survival: cohort + IPTW weights -> weighted KM, survival at fixed months, weighted Cox."""
+"""Rule iptw_survival: cohort + both weightings -> weighted KM, survival at fixed months, weighted Cox,
+and each weighted comparison's diagnostics (balance, effective sample size, deaths)."""
 import pandas as pd
 
+from gistlm.balancing import read_weights
+from gistlm.diagnostics import gate_table, group_diagnostics
 from gistlm.disclosure import suppress_columns
-from gistlm.propensity import (read_scores, weighted_cohort, weighted_cox, weighted_kaplan_meier_table,
-                                weighted_survival_at)
+from gistlm.effect_measures import marginal_method
+from gistlm.propensity import weighted_cohort, weighted_cox, weighted_kaplan_meier_table, weighted_survival_at
 from gistlm.provenance import recorded
 
 with recorded(snakemake):
     params = snakemake.params
-    data = weighted_cohort(pd.read_parquet(snakemake.input.cohort), read_scores(snakemake.input.scores))
-    km = weighted_kaplan_meier_table(data, params.labels)
-    suppress_columns(km, ["at_risk", "events"], params.min_cell_count).to_csv(snakemake.output.km, index=False)
-    weighted_survival_at(km, params.survival_at_months).to_csv(snakemake.output.survival_at, index=False)
-    suppress_columns(weighted_cox(data, params.labels, params.reference, params.alpha), ["n", "events"],
-                     params.min_cell_count).to_csv(snakemake.output.cox, index=False)
+    cohort = pd.read_parquet(snakemake.input.cohort)
+    verdicts = pd.read_csv(snakemake.input.verdict, keep_default_na=False, na_values=[""])
+    km, survival_at, cox, gates = [], [], [], []
+    for weighting, table in read_weights(snakemake.input.weights).items():
+        data = weighted_cohort(cohort, table)
+        curves = weighted_kaplan_meier_table(data, params.labels)
+        km.append(curves.assign(weighting=weighting))
+        survival_at.append(weighted_survival_at(curves, params.survival_at_months).assign(weighting=weighting))
+        cox.append(weighted_cox(data, params.labels, params.reference, params.alpha, weighting=weighting))
+        gates.append(gate_table(marginal_method(weighting), group_diagnostics(data, params.labels),
+                                verdicts[verdicts["weighting"] == weighting], params.labels, params.reference,
+                                params.diagnostics, params.min_cell_count))
+    minimum = params.min_cell_count
+    suppress_columns(pd.concat(km, ignore_index=True), ["at_risk", "events"], minimum).to_csv(
+        snakemake.output.km, index=False)
+    pd.concat(survival_at, ignore_index=True).to_csv(snakemake.output.survival_at, index=False)
+    suppress_columns(pd.concat(cox, ignore_index=True), ["n", "events"], minimum).to_csv(
+        snakemake.output.cox, index=False)
+    pd.concat(gates, ignore_index=True).to_csv(snakemake.output.diagnostics, index=False)

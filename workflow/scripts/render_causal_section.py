@@ -3,29 +3,44 @@ from pathlib import Path
 
 import pandas as pd
 
+from gistlm.balancing import WEIGHTING_LABELS, weightings
 from gistlm.bootstrap import hazard_ratio_intervals, rmst_intervals, survival_intervals
-from gistlm.effect_measures import IPTW_METHOD
 from gistlm.provenance import recorded
 from gistlm.report import embed_png, records, render_report
 
+
+def table(path):
+    try:
+        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:  # no landmark could be weighted
+        return pd.DataFrame()
+
+
 with recorded(snakemake):
     inputs, plan = snakemake.input, snakemake.params.plan
+    primary, sensitivity = [WEIGHTING_LABELS[method] for method in weightings(plan["causal"]["weighting"]["method"])]
     bootstrap = pd.read_csv(inputs.bootstrap, keep_default_na=False, na_values=[""])
-    estimates = hazard_ratio_intervals(pd.read_csv(inputs.e_values), bootstrap, IPTW_METHOD)
+    estimates = hazard_ratio_intervals(pd.read_csv(inputs.e_values, keep_default_na=False, na_values=[""]),
+                                       bootstrap)
     reference = plan["groups"]["reference"]
     context = {
         "plan": plan,
         "reference": reference,
+        "primary_weighting": primary,
+        "sensitivity_weighting": sensitivity,
         "terms": [f"{label} vs {reference}" for label in plan["groups"]["labels"] if label != reference],
         "ci_label": f"{100 * (1 - plan['alpha']):g}% CI",
         "estimates": records(estimates),
-        "bootstrap_failed": int(bootstrap["failed"].max()) if len(bootstrap) else 0,
+        "bootstrap_failed": bootstrap.groupby("weighting", sort=False)["failed"].max().to_dict(),
         "bootstrap_replicates": int(bootstrap["replicates"].max()) if len(bootstrap) else 0,
+        "bootstrap": records(bootstrap),
         "rmst": records(rmst_intervals(pd.read_csv(inputs.rmst), bootstrap)),
         "iptw_survival_at": records(survival_intervals(pd.read_csv(inputs.iptw_survival_at), bootstrap)),
-        **{name: records(pd.read_csv(inputs[name]))
+        **{name: records(table(inputs[name]))
            for name in ["time_varying", "landmark_cox", "landmark_groups", "ccw_cox", "ccw_weights",
-                        "weights_summary", "balance_verdict", "iptw_cox"]},
+                        "weights_summary", "balance_verdict", "iptw_cox", "weighted_diagnostics",
+                        "landmark_weighted_cox", "landmark_weighted_groups", "landmark_weighted_rmst",
+                        "landmark_weighted_diagnostics"]},
         **{name: embed_png(inputs[name]) for name in ["love_png", "overlap_png", "landmark_png", "iptw_png", "ccw_png"]},
     }
     Path(snakemake.output.html).write_text(render_report(inputs.template, context), encoding="utf-8")

@@ -1,15 +1,18 @@
-"""Rule restricted_mean_survival: cohort + IPTW weights -> RMST per group and differences vs the reference."""
+"""Rule restricted_mean_survival: cohort + both weightings -> RMST per group and differences vs the reference."""
 import pandas as pd
 
+from gistlm.balancing import read_weights
 from gistlm.effect_measures import rmst_unadjusted, rmst_weighted
-from gistlm.propensity import read_scores, weighted_cohort
+from gistlm.propensity import weighted_cohort
 from gistlm.provenance import recorded
 
 with recorded(snakemake):
     params = snakemake.params
     cohort = pd.read_parquet(snakemake.input.cohort)
-    weighted = weighted_cohort(cohort, read_scores(snakemake.input.scores))
-    pd.concat([
-        rmst_unadjusted(cohort, params.labels, params.reference, params.horizons, params.alpha),
-        rmst_weighted(weighted, weighted["weight"].to_numpy(), params.labels, params.reference, params.horizons),
-    ], ignore_index=True).to_csv(snakemake.output.rmst, index=False)
+    weighted = []
+    for weighting, table in read_weights(snakemake.input.weights).items():
+        data = weighted_cohort(cohort, table)
+        weighted.append(rmst_weighted(data, data["weight"].to_numpy(), params.labels, params.reference,
+                                      params.horizons).assign(method=weighting))
+    pd.concat([rmst_unadjusted(cohort, params.labels, params.reference, params.horizons, params.alpha), *weighted],
+              ignore_index=True).to_csv(snakemake.output.rmst, index=False)
