@@ -21,6 +21,7 @@ include: "workflow/rules/groups.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/causal.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/release.smk"
 
 
 rule all:
@@ -28,3 +29,4 @@ rule all:
         "results/report.html",
         "results/provenance.json",
         "results/causal/section.html",
+        "results/release/MANIFEST.tsv",

@@ -22,6 +22,8 @@ TRUTH_STEPS = {"ecog_over_1": "ecog_over_limit"}
 CAUSAL = {"local_treatment_dates", "time_varying_cox", "landmark_analysis", "clone_censor_weight",
           "propensity_weights", "iptw_survival", "restricted_mean_survival", "e_values",
           "bootstrap_chunk", "bootstrap_gather", "draw_causal_figures", "render_causal_section"}
+# results/release/ (workflow/rules/release.smk) sits downstream of every released table and the report
+RELEASE = {"release_tables", "disclosure_audit", "release_manifest"}
 
 
 @pytest.fixture
@@ -136,7 +138,7 @@ def test_editing_the_report_template_reruns_only_the_report(finished_run, tmp_pa
     run = clone_run(finished_run, tmp_path / "run")
     with open(run / "src" / "gistlm" / "templates" / "report.html.j2", "a") as template:
         template.write("<!-- edited -->\n")
-    assert planned_rules(run) == {"render_report", "gather_provenance"}
+    assert planned_rules(run) == {"render_report", "release_manifest", "gather_provenance"}
 
 
 def test_changing_cox_covariates_reruns_only_cox_and_report(finished_run, tmp_path):
@@ -144,14 +146,15 @@ def test_changing_cox_covariates_reruns_only_cox_and_report(finished_run, tmp_pa
     edit_config(run, lambda config: config["survival"]["cox_covariates"].remove("lm_bilobar"))
     assert planned_rules(run) == {"cox_regression", "draw_figures", "render_report", "gather_provenance",
                                   "time_varying_cox", "landmark_analysis", "e_values",
-                                  "draw_causal_figures", "render_causal_section"}
+                                  "draw_causal_figures", "render_causal_section"} | RELEASE
 
 
 def test_changing_an_eligibility_threshold_reruns_eligibility_onwards(finished_run, tmp_path):
     run = clone_run(finished_run, tmp_path / "run")
     edit_config(run, lambda config: config["eligibility"]["labs"]["alt_u_l"].update(max=150))
     assert planned_rules(run) == {"apply_eligibility", "derive_analysis_cohort", "kaplan_meier", "cox_regression",
-                                  "site_hazard_ratios", "patient_ledger", "data_quality_suite"} | REPORT_STAGE | CAUSAL
+                                  "site_hazard_ratios", "patient_ledger", "data_quality_suite",
+                                  "disclosure_register"} | REPORT_STAGE | CAUSAL | RELEASE
 
 
 def test_editing_the_survival_module_reruns_survival_and_report(finished_run, tmp_path):
@@ -162,7 +165,7 @@ def test_editing_the_survival_module_reruns_survival_and_report(finished_run, tm
     # survival's fitters are reused by the causal modules, which rerun with it
     survival = {"kaplan_meier", "cox_regression", "site_hazard_ratios", "draw_figures", "render_report",
                 "gather_provenance"}
-    assert survival <= planned and planned - survival <= CAUSAL
+    assert survival <= planned and planned - survival <= CAUSAL | RELEASE | {"disclosure_register"}
 
 
 def test_lint_is_clean():

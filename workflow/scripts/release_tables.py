@@ -1,0 +1,20 @@
+"""Rule release_tables: results tables -> results/release/tables/ (the tables that may leave the hospital)."""
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from gistlm.disclosure import release_attrition, release_ledger, release_table_one
+from gistlm.provenance import recorded
+
+with recorded(snakemake):
+    inputs, params = snakemake.input, snakemake.params
+    folder = Path(snakemake.output.tables)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in params.copied:  # their rules wrote the counts as the disclosure register decided
+        shutil.copyfile(inputs[name], folder / Path(inputs[name]).name)
+    minimum = params.min_cell_count
+    release_attrition(pd.read_csv(inputs.attrition), minimum).to_csv(folder / "attrition.csv", index=False)
+    release_ledger(pd.read_csv(inputs.ledger), minimum).to_csv(folder / "ledger_counts.csv", index=False)
+    release_table_one(pd.read_csv(inputs.table_one, dtype=str), params.groups, minimum).to_csv(
+        folder / "table_one.csv", index=False)
