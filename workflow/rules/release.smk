@@ -69,7 +69,7 @@ rule release_tables:
         attrition="results/cohort/attrition.csv",
         ledger="results/validation/ledger_counts.csv",
         table_one="results/cohort/table_one.csv",
-        code=package_code("disclosure"),
+        code=package_code("disclosure", "report", "data_dictionary"),
     output:
         provenance="results/provenance/release_tables.json",
         tables=directory("results/release/tables"),
@@ -77,6 +77,8 @@ rule release_tables:
         groups=setting("groups", "labels"),
         min_cell_count=setting("privacy", "min_cell_count"),
         copied=sorted(RELEASED_TABLES),
+        dictionary=data_dictionary(),
+        cutoffs=setting("covariate_cutoffs"),
     log:
         "results/logs/release_tables.log",
     benchmark:

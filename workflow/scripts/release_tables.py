@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from gistlm.disclosure import release_attrition, release_ledger, release_table_one
+from gistlm.data_dictionary import resolved
+from gistlm.disclosure import release_attrition, release_ledger
+from gistlm.report import journal_table_one
 from gistlm.provenance import recorded
 
 with recorded(snakemake):
@@ -16,5 +18,7 @@ with recorded(snakemake):
     minimum = params.min_cell_count
     release_attrition(pd.read_csv(inputs.attrition), minimum).to_csv(folder / "attrition.csv", index=False)
     release_ledger(pd.read_csv(inputs.ledger), minimum).to_csv(folder / "ledger_counts.csv", index=False)
-    release_table_one(pd.read_csv(inputs.table_one, dtype=str), params.groups, minimum).to_csv(
-        folder / "table_one.csv", index=False)
+    # Table 1 as the report prints it: labelled, small cells hidden within each variable
+    dictionary = resolved(params.dictionary, params.cutoffs)
+    journal_table_one(pd.read_csv(inputs.table_one, dtype=str, keep_default_na=False, na_values=[""]), params.groups,
+                      dictionary, minimum).to_csv(folder / "table_one.csv", index=False)
