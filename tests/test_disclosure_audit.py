@@ -171,6 +171,25 @@ def test_default_release_folder_gives_no_hidden_count_away(finished_run):
     assert manifest_rows["audit"].str.startswith("passed").all()
 
 
+def test_default_table_one_shows_large_levels_and_word_copy_matches(finished_run):
+    from docx import Document
+
+    tables = finished_run / "results" / "release" / "tables"
+    table_one = pd.read_csv(tables / "table_one.csv", dtype=str, keep_default_na=False)
+    stomach = table_one.set_index("Level").loc["Stomach"]
+    assert stomach["Overall"].startswith("151 (") and stomach["IM"].startswith("76 (")  # stomach is over half
+    assert "Sex" not in set(table_one["Characteristic"]) and "Male, n (%)" in set(table_one["Characteristic"])
+    assert "Primary tumour site, n (%)" in set(table_one["Characteristic"])
+    word = Document(tables / "table_one.docx").tables[0]
+    assert [[cell.text for cell in row.cells] for row in word.rows] == [list(table_one.columns),
+                                                                       *table_one.values.tolist()]
+    excel = pd.read_excel(tables / "table_one.xlsx", dtype=str, nrows=len(table_one)).fillna("")
+    assert excel.values.tolist() == table_one.values.tolist()
+    # the report prints the same Table 1
+    report = (finished_run / "results" / "release" / "report.html").read_text(encoding="utf-8")
+    assert "<td class=\"l\">Stomach</td>" in report and "Primary tumour site, n (%)" in report
+
+
 def test_release_mode_refuses_to_finish_when_a_file_gives_a_count_away(finished_run, tmp_path, monkeypatch):
     from workflow_runs import clone_run, edit_config, snakemake
 

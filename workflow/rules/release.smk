@@ -69,7 +69,7 @@ rule release_tables:
         attrition="results/cohort/attrition.csv",
         ledger="results/validation/ledger_counts.csv",
         table_one="results/cohort/table_one.csv",
-        code=package_code("disclosure", "report", "data_dictionary"),
+        code=package_code("disclosure", "report", "data_dictionary", "author_tables"),
     output:
         provenance="results/provenance/release_tables.json",
         tables=directory("results/release/tables"),
@@ -79,6 +79,7 @@ rule release_tables:
         copied=sorted(RELEASED_TABLES),
         dictionary=data_dictionary(),
         cutoffs=setting("covariate_cutoffs"),
+        alpha=setting("survival", "alpha"),
     log:
         "results/logs/release_tables.log",
     benchmark:
