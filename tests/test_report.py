@@ -250,3 +250,16 @@ def test_cox_terms_and_levels_by_name():
     assert term_label("IM+HR vs IM", dictionary) == "IM+HR vs IM"
     assert level_label("male", 1.0, dictionary) == "Male"
     assert level_label("primary_site", "stomach", dictionary) == "stomach"  # not in the dictionary: as stored
+
+
+def test_love_plot_names_covariates_by_the_dictionary():
+    from gistlm.causal_figures import love_plot
+    from gistlm.data_dictionary import covariate_label, resolved
+
+    dictionary = resolved({**DICTIONARY, "ecog": {"label": "ECOG performance status"}}, {})
+    assert covariate_label("male", dictionary) == "Male"
+    assert covariate_label("ecog", dictionary) == "ECOG performance status"
+    balance = pd.DataFrame({"comparison": "IM+HR vs IM", "covariate": ["male", "ecog"],
+                            "smd_unweighted": [0.3, 0.2], "smd_weighted": [0.05, 0.02]})
+    figure = love_plot(balance, 0.1, dictionary)
+    assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == ["ECOG performance status", "Male"]

@@ -56,3 +56,14 @@ def term_label(term: str, dictionary: dict) -> str:
         shown = entry["levels"].get(entry["one_row"], entry["one_row"])
         return f"{shown} vs {others[0]}" if len(others) == 1 else shown
     return entry["label"]
+
+
+def covariate_label(column: str, dictionary: dict) -> str:
+    """A covariate as a row of a balance table or the Love plot: a binary one by the level it
+    indicates ("Male"), any other by its label."""
+    entry = dictionary.get(column)
+    if entry is None:
+        return column
+    if "one_row" in entry:
+        return entry["levels"].get(entry["one_row"], entry["label"])
+    return entry["label"]

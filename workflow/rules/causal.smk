@@ -307,6 +307,8 @@ rule draw_causal_figures:
         labels=setting("groups", "labels"),
         threshold=setting("causal", "propensity", "balance_threshold"),
         min_cell_count=setting("privacy", "min_cell_count"),
+        dictionary=data_dictionary(),
+        cutoffs=setting("covariate_cutoffs"),
     log:
         "results/logs/draw_causal_figures.log",
     benchmark:
