@@ -117,6 +117,28 @@ def test_audit_recovers_a_cell_through_the_group_sum(cohort, register):
         "several relations" in result.loc["deaths[group=IM+HR]", "check"]
 
 
+def test_several_sites_each_site_count_is_a_cell_and_the_pooled_rows_add_up():
+    rng = np.random.default_rng(3)
+    frames = [pd.DataFrame({"site": site, "group": group, "os_months": rng.uniform(1, 100, n),
+                            "death": [1] * deaths + [0] * (n - deaths)})
+              for site in ["S01", "S02"]
+              for group, (n, deaths) in {"IM": (40, 15), "IM+HR": (30, 3), "IM+RFA/TACE": (20, 6)}.items()]
+    cohort = pd.concat(frames, ignore_index=True)
+    register = decide(build_register(cohort_cells(cohort, GROUPS)), MINIMUM)
+    decided = status(register)
+    assert decided["deaths[site=S01, group=IM+HR]"] == "primary" and decided["deaths[group=IM+HR]"] == "shown"  # 6
+    sites = site_hazard_ratios(cohort, GROUPS, "IM", 0.05)
+    released_sites = released(sites, register, PUBLISHED["site_hazard_ratios.csv"], MINIMUM).astype(str)
+    assert released_sites["deaths_in_group"].tolist()[:6] == ["<5", "suppressed", "<5", "suppressed", "6", "12"]
+    tables = {"site_hazard_ratios.csv": released_sites,
+              "median_os.csv": released(median_os(cohort, GROUPS, 0.05), register, PUBLISHED["median_os.csv"],
+                                        MINIMUM).astype(str)}
+    assert (audit(register, tables)["status"] != RECOVERABLE).all()
+    tables["site_hazard_ratios.csv"] = sites.astype(str)
+    result = audit(register, tables).set_index("cell")
+    assert result.loc["deaths[site=S01, group=IM+HR]", "status"] == RECOVERABLE
+
+
 def test_manifest_lists_every_file_with_its_hash_and_verdict(tmp_path, cohort, register):
     import hashlib
 

@@ -260,8 +260,8 @@ def table_cells(table: pd.DataFrame, published: Published, register: pd.DataFram
     for index, row in table.iterrows():
         dims = published.dims(row.to_dict())
         for column, measure in published.counts.items():
-            if column not in table:
-                continue
+            if column not in table or pd.isna(row[column]) or str(row[column]) in ("", "nan"):
+                continue  # no count in this row (e.g. the random-effects pooling)
             arm = ""
             group = dims.get("group", ALL)
             if measure == "arm deaths":  # a clone arm's deaths: its strategy's group
