@@ -13,7 +13,7 @@ def resolved(dictionary: dict, cutoffs: dict) -> dict:
     def fill(text: str) -> str:
         return str(text).format(**cutoffs)
 
-    def pairs(levels) -> list:  # the config's mapping, or [value, name] pairs as `params:` carry it
+    def pairs(levels) -> list:  # [value, name] pairs as in the config, or a mapping
         return list(levels.items()) if isinstance(levels, dict) else levels
 
     return {column: {"label": fill(entry["label"]),

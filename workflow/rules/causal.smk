@@ -307,7 +307,7 @@ rule draw_causal_figures:
         labels=setting("groups", "labels"),
         threshold=setting("causal", "propensity", "balance_threshold"),
         min_cell_count=setting("privacy", "min_cell_count"),
-        dictionary=data_dictionary(),
+        dictionary=setting("data_dictionary"),
         cutoffs=setting("covariate_cutoffs"),
     log:
         "results/logs/draw_causal_figures.log",

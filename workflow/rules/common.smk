@@ -68,15 +68,6 @@ def _sorted_keys(value):
     return value
 
 
-def data_dictionary():
-    """config `data_dictionary` for `params:`: levels as [value, name] pairs, because their
-    order is the order Table 1 prints them in (`setting` sorts the keys of a mapping)."""
-    return {column: {**{key: value for key, value in sorted(entry.items()) if key != "levels"},
-                     **({"levels": [[str(value), name] for value, name in entry["levels"].items()]}
-                        if "levels" in entry else {})}
-            for column, entry in sorted(config["data_dictionary"].items())}
-
-
 def pseudonym_key_fingerprint():
     """Fingerprint of the pseudonymisation key in use; a missing release key fails in the rule."""
     from gistlm.extract_errors import ExtractError
@@ -121,7 +112,7 @@ def analysis_plan():
         "groups": setting("groups"),
         "outcome": setting("outcome"),
         "covariate_cutoffs": setting("covariate_cutoffs"),
-        "data_dictionary": data_dictionary(),
+        "data_dictionary": setting("data_dictionary"),
         "cox_covariates": setting("survival", "cox_covariates"),
         "alpha": setting("survival", "alpha"),
         "rate_months": setting("survival", "rate_months"),

@@ -77,7 +77,7 @@ rule release_tables:
         groups=setting("groups", "labels"),
         min_cell_count=setting("privacy", "min_cell_count"),
         copied=sorted(RELEASED_TABLES),
-        dictionary=data_dictionary(),
+        dictionary=setting("data_dictionary"),
         cutoffs=setting("covariate_cutoffs"),
         alpha=setting("survival", "alpha"),
     log:

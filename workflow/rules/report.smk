@@ -37,7 +37,7 @@ rule draw_figures:
         alpha=setting("survival", "alpha"),
         max_months=setting("outcome", "max_months"),
         min_cell_count=setting("privacy", "min_cell_count"),
-        dictionary=data_dictionary(),
+        dictionary=setting("data_dictionary"),
         cutoffs=setting("covariate_cutoffs"),
     log:
         "results/logs/draw_figures.log",
