@@ -28,6 +28,7 @@ include: "workflow/rules/groups.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/causal.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/release.smk"
 
 
 rule all:
@@ -35,6 +36,7 @@ rule all:
         "results/report.html",
         "results/provenance.json",
         "results/causal/section.html",
+        "results/release/MANIFEST.tsv",
 
 
 onstart:

@@ -11,7 +11,8 @@ from workflow_runs import clone_run, edit_config, planned_rules, snakemake
 
 BOOTSTRAP_RULES = {"bootstrap_chunk", "bootstrap_gather"}
 # the report stage may follow the section (once render_report includes it)
-ALLOWED_AFTER_BOOTSTRAP = BOOTSTRAP_RULES | {"render_causal_section", "render_report", "gather_provenance"}
+ALLOWED_AFTER_BOOTSTRAP = BOOTSTRAP_RULES | {"render_causal_section", "render_report", "gather_provenance",
+                                             "release_tables", "disclosure_audit", "release_manifest"}
 
 
 # count columns of the tables under results/causal/ (everything there may leave the hospital)

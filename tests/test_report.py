@@ -55,12 +55,12 @@ def test_table_one_has_one_row_per_variable_level(table):
 def test_table_one_counts_and_summaries(table):
     n = table.set_index("variable").loc["n"]
     assert [int(n[column]) for column in ["Overall", *GROUPS]] == [10, 4, 3, 3]
-    age = table.set_index("variable").loc["age_at_lm_years, mean (SD)"]
+    age = table[table["level"] != "Missing"].set_index("variable").loc["age_at_lm_years, mean (SD)"]
     assert (age["IM"], age["IM+HR"], age["IM+RFA/TACE"]) == ("60.0 (10.0)", "45.0 (5.0)", "70.0 (5.0)")
 
 
 def test_table_one_smd_of_a_continuous_variable_by_hand(table):
-    age = table.set_index("variable").loc["age_at_lm_years, mean (SD)"]
+    age = table[table["level"] != "Missing"].set_index("variable").loc["age_at_lm_years, mean (SD)"]
 
     def smd(m1, s1, m2, s2):
         return (m2 - m1) / math.sqrt((s1 ** 2 + s2 ** 2) / 2)
@@ -176,3 +176,90 @@ def test_small_counts_are_hidden_and_a_lone_one_gets_a_secondary_partner():
     released = release_attrition(attrition, 5)
     assert list(released["excluded"]) == [0, "<5", "suppressed", 0]
     assert list(released["remaining"]) == [20, "", "", 10]
+
+
+# --- Table 1 as a journal prints it ----------------------------------------------------------
+
+DICTIONARY = {"age_at_lm_years": {"label": "Age at LM diagnosis, years"},
+              "male": {"label": "Sex", "levels": {"0": "Female", "1": "Male"}, "one_row": "1"},
+              "primary_site": {"label": "Primary tumour site",
+                               "levels": {"stomach": "Stomach", "small_intestine": "Small intestine",
+                                          "colorectum": "Colorectum"}}}
+
+
+@pytest.fixture(scope="module")
+def journal_table(tmp_path_factory):
+    """60 patients: stomach large in every group; small intestine and colorectum small in some."""
+    from gistlm.data_dictionary import resolved
+    from gistlm.report import journal_table_one
+
+    sites = {"IM": [("stomach", 20), ("small_intestine", 7), ("colorectum", 3)],
+             "IM+HR": [("stomach", 14), ("small_intestine", 4), ("colorectum", 2)],
+             "IM+RFA/TACE": [("stomach", 6), ("small_intestine", 3), ("colorectum", 1)]}
+    males = {"IM": 15, "IM+HR": 10, "IM+RFA/TACE": 2}
+    frames = []
+    for group, levels in sites.items():
+        site = [name for name, count in levels for _ in range(count)]
+        male = [1.0] * males[group] + [0.0] * (len(site) - males[group])
+        if group == "IM":
+            male[-1] = np.nan  # one IM patient without a recorded sex (a female otherwise)
+        frames.append(pd.DataFrame({"group": group, "primary_site": site, "male": male,
+                                    "age_at_lm_years": np.linspace(40, 80, len(site))}))
+    cohort = pd.concat(frames, ignore_index=True)
+    path = tmp_path_factory.mktemp("table_one") / "table_one.csv"
+    table_one(cohort, GROUPS, ["age_at_lm_years"], ["male", "primary_site"]).to_csv(path, index=False)
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])  # as the rules read it
+    return journal_table_one(raw, GROUPS, resolved(DICTIONARY, {}), 5)
+
+
+def test_journal_table_one_labels_levels_and_binary_rows(journal_table):
+    assert list(journal_table["Characteristic"][journal_table["Characteristic"] != ""]) == [
+        "Patients, n", "Age at LM diagnosis, years, mean (SD)", "Male, n (%)", "Primary tumour site, n (%)"]
+    site = journal_table.index[journal_table["Characteristic"] == "Primary tumour site, n (%)"][0]
+    assert list(journal_table.loc[site + 1:site + 3, "Level"]) == ["Stomach", "Small intestine", "Colorectum"]
+    assert "Female" not in set(journal_table["Level"])  # a binary variable is one row
+    male = journal_table.index[journal_table["Characteristic"] == "Male, n (%)"][0]
+    assert journal_table.loc[male + 1, "Level"] == "Missing"  # missing values as their own line
+
+
+def test_journal_table_one_hides_only_small_cells_and_their_complements_within_the_variable(journal_table):
+    rows = journal_table.set_index("Level")
+    # stomach: every count shown, percent of the group
+    assert list(rows.loc["Stomach", ["Overall", *GROUPS]]) == ["40 (66.7)", "20 (66.7)", "14 (70.0)", "6 (60.0)"]
+    # small intestine IM+HR 4 and IM+RFA/TACE 3, colorectum all groups small: primary; IM's colorectum
+    # count alone in its column would follow from IM's 30 patients, so IM's small-intestine 7 goes too
+    assert list(rows.loc["Small intestine", ["Overall", *GROUPS]]) == ["14 (23.3)", "suppressed", "<5", "<5"]
+    assert list(rows.loc["Colorectum", ["Overall", *GROUPS]]) == ["6 (10.0)", "<5", "<5", "<5"]
+    # Male: IM+RFA/TACE's 2 is small; the row adds up to Overall, so IM+HR's 10 (smaller than IM's 15) goes
+    male = journal_table[journal_table["Characteristic"] == "Male, n (%)"].iloc[0]
+    assert [male[column] for column in ["Overall", *GROUPS]] == ["27 (45.0)", "15 (50.0)", "suppressed", "<5"]
+    assert male[[column for column in journal_table.columns if column.startswith("SMD")]].eq("").all()
+    age = journal_table[journal_table["Characteristic"].str.startswith("Age at LM")].iloc[0]
+    assert age["SMD (IM,IM+HR)"] != ""  # a mean's SMD gives no count away
+
+
+def test_cox_terms_and_levels_by_name():
+    from gistlm.data_dictionary import level_label, resolved, term_label
+
+    dictionary = resolved({"age_over_cutoff": {"label": "Age", "levels": {"0": "Age ≤ {age_years} years",
+                                                                            "1": "Age > {age_years} years"},
+                                               "one_row": "1"},
+                           "male": DICTIONARY["male"]}, {"age_years": 60})
+    assert term_label("age_over_cutoff", dictionary) == "Age > 60 years vs Age ≤ 60 years"
+    assert term_label("male", dictionary) == "Male vs Female"
+    assert term_label("IM+HR vs IM", dictionary) == "IM+HR vs IM"
+    assert level_label("male", 1.0, dictionary) == "Male"
+    assert level_label("primary_site", "stomach", dictionary) == "stomach"  # not in the dictionary: as stored
+
+
+def test_love_plot_names_covariates_by_the_dictionary():
+    from gistlm.causal_figures import love_plot
+    from gistlm.data_dictionary import covariate_label, resolved
+
+    dictionary = resolved({**DICTIONARY, "ecog": {"label": "ECOG performance status"}}, {})
+    assert covariate_label("male", dictionary) == "Male"
+    assert covariate_label("ecog", dictionary) == "ECOG performance status"
+    balance = pd.DataFrame({"comparison": "IM+HR vs IM", "covariate": ["male", "ecog"],
+                            "smd_unweighted": [0.3, 0.2], "smd_weighted": [0.05, 0.02]})
+    figure = love_plot(balance, 0.1, dictionary)
+    assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == ["ECOG performance status", "Male"]

@@ -13,15 +13,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from gistlm.data_dictionary import covariate_label
 from gistlm.disclosure import release_counts
 
 COLOURS = ["#1b6ca8", "#d1495b", "#2e933c", "#8e6c8a", "#edae49"]
 DPI = 150
 
 
-def love_plot(balance: pd.DataFrame, threshold: float) -> plt.Figure:
+def love_plot(balance: pd.DataFrame, threshold: float, dictionary: dict | None = None) -> plt.Figure:
     """|SMD| of every covariate before (open) and after (filled) each weighting of the
-    `weighting` column, one panel per pair."""
+    `weighting` column, one panel per pair; covariates named by the data dictionary
+    (`data_dictionary.resolved`)."""
     comparisons = list(dict.fromkeys(balance["comparison"]))
     covariates = list(dict.fromkeys(balance["covariate"]))[::-1]
     fig, axes = plt.subplots(1, len(comparisons), figsize=(3.6 * len(comparisons) + 1.6, 0.32 * len(covariates) + 1.6),
@@ -40,7 +42,7 @@ def love_plot(balance: pd.DataFrame, threshold: float) -> plt.Figure:
         ax.set(title=comparison, xlabel="|standardised mean difference|")
         ax.title.set_fontsize(10)
         ax.grid(alpha=0.3)
-    axes[0][0].set_yticks(y, covariates)
+    axes[0][0].set_yticks(y, [covariate_label(covariate, dictionary or {}) for covariate in covariates])
     axes[0][-1].legend(loc="lower right", frameon=False, fontsize=8)
     fig.tight_layout()
     return fig

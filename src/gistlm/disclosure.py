@@ -105,24 +105,6 @@ def release_attrition(attrition: pd.DataFrame, minimum: int) -> pd.DataFrame:
     return out
 
 
-def release_table_one(table: pd.DataFrame, groups: list[str], minimum: int) -> pd.DataFrame:
-    """Table 1 for release: a categorical variable whose levels include a small count in a
-    group has all its `n (%)` cells hidden in that group and in Overall, so no cell can be
-    recovered from the group sizes or from the other groups."""
-    out = table.copy()
-    missing = pd.to_numeric(table["Missing"], errors="coerce")
-    out["Missing"] = shown(missing, small(missing, minimum), minimum).where(missing.notna(), table["Missing"])
-    counts = {column: pd.to_numeric(table[column].astype(str).str.extract(r"^(\d+) \(")[0], errors="coerce")
-              for column in groups}
-    for variable, rows in table.groupby("variable", sort=False).groups.items():
-        if counts[groups[0]][rows].isna().all():
-            continue  # continuous: a mean (SD), no counts
-        hit = [column for column in groups if small(counts[column][rows], minimum).any()]
-        for column in hit + (["Overall"] if hit else []):
-            out.loc[rows, column] = f"suppressed (<{minimum} in a level)"
-    return out
-
-
 def release_ledger(counts: pd.DataFrame, minimum: int) -> pd.DataFrame:
     """Patients per ledger status with small counts hidden; the raw total stays."""
     statuses = counts["status"] != "raw patients"
@@ -152,3 +134,28 @@ def release_site_counts(counts: pd.DataFrame, minimum: int) -> pd.DataFrame:
         text = shown(values[column], primary[column], minimum)
         out[column] = text.where(~(hidden[column] & ~primary[column]), SECONDARY)
     return out
+
+
+def suppress_blocks(counts: pd.DataFrame, blocks: pd.Series, complete: dict, total: str,
+                    minimum: int) -> pd.DataFrame:
+    """Which cells of a Table 1 to hide: `counts` has one row per printed level, one column
+    per group and the `total` column (their sum); `blocks` names each row's variable. Within
+    a variable, a row adds up to its total, and where every level of the variable is printed
+    (`complete[block]`, missing values included) each column adds up to the group size, which
+    is shown. Small cells are hidden (primary); then, until no line of a variable has a single
+    hidden cell, the smallest other non-zero cell of that line (complementary). Another
+    variable is never touched. Returns 0 shown, 1 primary, 2 complementary per cell."""
+    values = counts.astype(float)
+    primary = values.apply(small, minimum=minimum)
+    hidden = primary.copy()
+    for block, rows in counts.groupby(blocks, sort=False).groups.items():
+        changed = True
+        while changed:
+            before = hidden.loc[rows].to_numpy().copy()
+            for row in rows:
+                hidden.loc[row] = with_secondary(values.loc[row], hidden.loc[row]).to_numpy()
+            if complete[block]:
+                for column in counts.columns:
+                    hidden.loc[rows, column] = with_secondary(values.loc[rows, column], hidden.loc[rows, column]).to_numpy()
+            changed = (hidden.loc[rows].to_numpy() != before).any()
+    return primary.astype(int) + 2 * (hidden & ~primary).astype(int)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from lifelines.plotting import add_at_risk_counts
 
+from gistlm.data_dictionary import term_label
 from gistlm.survival import by_group, fit_kaplan_meier
 
 COLOURS = ["#1b6ca8", "#d1495b", "#2e933c", "#8e6c8a", "#edae49"]
@@ -53,11 +54,12 @@ def _suppress_tick_counts(table_axis, minimum: int) -> None:
     table_axis.set_xticks(table_axis.get_xticks(), labels=labels)
 
 
-def forest_figure(cox: pd.DataFrame, model: str = "multivariable") -> plt.Figure:
-    """Hazard ratios with confidence intervals on a log axis, one row per term."""
+def forest_figure(cox: pd.DataFrame, model: str = "multivariable", dictionary: dict | None = None) -> plt.Figure:
+    """Hazard ratios with confidence intervals on a log axis, one row per term, terms named
+    as the data dictionary (`data_dictionary.resolved`) names them."""
     rows = cox[cox["model"] == model]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.4))
-    _forest_rows(ax, rows, rows["term"])
+    _forest_rows(ax, rows, rows["term"].map(lambda term: term_label(term, dictionary or {})))
     ax.set_xlabel(f"Hazard ratio ({model} Cox model, log scale)")
     fig.tight_layout()
     return fig

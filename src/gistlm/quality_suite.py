@@ -1,16 +1,17 @@
-"""The data-quality suite of the analysis cohort, run by great-expectations with its Data Docs.
+"""The data-quality suite of the analysis cohort, run by great-expectations.
 
 Each expectation carries a severity from the config: a failed `critical` one stops the run,
-a failed `warning` one is listed in the report. The GX context is ephemeral and its Data
-Docs are written under `results/`, so no global GX state is read or left behind.
+a failed `warning` one is listed in the report. The GX context is ephemeral, so no global
+GX state is read or left behind. The result pages (results/data_docs/) are written by
+`gistlm.validation_pages`, not GX's Data Docs, which load their styles and scripts from CDNs.
 """
 
 import os
-from pathlib import Path
 
 import pandas as pd
 
 from gistlm.extract_errors import ExtractError
+from gistlm.validation_pages import write_validation_pages
 
 # GX would otherwise try to send usage analytics from this offline machine.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -52,14 +53,9 @@ def group_size_check(cohort: pd.DataFrame, groups: list[str], minimum: int) -> d
 
 def run_suite(cohort: pd.DataFrame, settings: dict, groups: list[str], covariates: list[str],
               docs_dir: str) -> pd.DataFrame:
-    """Validate the cohort, write Data Docs to docs_dir; one result row per expectation."""
+    """Validate the cohort, write its result pages to docs_dir; one result row per expectation."""
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    context.add_data_docs_site(site_name="gistlm", site_config={
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(Path(docs_dir).resolve())},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    })
     batch = (context.data_sources.add_pandas("cohort").add_dataframe_asset("analysis_cohort")
              .add_batch_definition_whole_dataframe("all_patients"))
     suite = context.suites.add(gx.ExpectationSuite(name="analysis_cohort"))
@@ -69,14 +65,14 @@ def run_suite(cohort: pd.DataFrame, settings: dict, groups: list[str], covariate
         suite.add_expectation(expectation)
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name="analysis_cohort", data=batch, suite=suite))
-    checkpoint = context.checkpoints.add(gx.Checkpoint(
-        name="analysis_cohort", validation_definitions=[definition],
-        actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")]))
+    checkpoint = context.checkpoints.add(gx.Checkpoint(name="analysis_cohort", validation_definitions=[definition]))
     result = checkpoint.run(batch_parameters={"dataframe": cohort.assign(group=cohort["group"].astype(str))})
     rows = [_result_row(item) for run in result.run_results.values() for item in run.results]
     rows.append({**group_size_check(cohort, groups, settings["min_group_size"]),
                  "severity": settings["severity"]["group_sizes"]})
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    write_validation_pages({"analysis_cohort": results}, docs_dir)
+    return results
 
 
 def _result_row(item) -> dict:

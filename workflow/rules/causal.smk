@@ -38,7 +38,8 @@ rule time_varying_cox:
     input:
         dates="results/cohort/treatment_dates.csv",
         cohort="results/cohort/analysis.parquet",
-        code=package_code("immortal_time", "disclosure"),
+        register="results/cohort/disclosure_register.csv",
+        code=package_code("immortal_time", "disclosure", "count_register"),
     output:
         provenance="results/provenance/time_varying_cox.json",
         cox=report("results/causal/time_varying_cox.csv", caption="../report/time_varying_cox.rst",
@@ -66,7 +67,8 @@ rule landmark_analysis:
     input:
         dates="results/cohort/treatment_dates.csv",
         cohort="results/cohort/analysis.parquet",
-        code=package_code("immortal_time", "disclosure"),
+        register="results/cohort/disclosure_register.csv",
+        code=package_code("immortal_time", "disclosure", "count_register"),
     output:
         provenance="results/provenance/landmark_analysis.json",
         km="results/causal/landmark_km.csv",
@@ -131,7 +133,8 @@ rule clone_censor_weight:
     input:
         dates="results/cohort/treatment_dates.csv",
         cohort="results/cohort/analysis.parquet",
-        code=package_code("target_trial", "disclosure"),
+        register="results/cohort/disclosure_register.csv",
+        code=package_code("target_trial", "disclosure", "count_register"),
     output:
         provenance="results/provenance/clone_censor_weight.json",
         km="results/causal/ccw_km.csv",
@@ -360,6 +363,8 @@ rule draw_causal_figures:
         labels=setting("groups", "labels"),
         threshold=setting("causal", "propensity", "balance_threshold"),
         min_cell_count=setting("privacy", "min_cell_count"),
+        dictionary=setting("data_dictionary"),
+        cutoffs=setting("covariate_cutoffs"),
     log:
         "results/logs/draw_causal_figures.log",
     benchmark:

@@ -124,6 +124,7 @@ def analysis_plan():
         "groups": setting("groups"),
         "outcome": setting("outcome"),
         "covariate_cutoffs": setting("covariate_cutoffs"),
+        "data_dictionary": setting("data_dictionary"),
         "cox_covariates": setting("survival", "cox_covariates"),
         "alpha": setting("survival", "alpha"),
         "rate_months": setting("survival", "rate_months"),
@@ -149,7 +150,9 @@ def provenance_records():
               # causal analyses (workflow/rules/causal.smk)
               "local_treatment_dates", "time_varying_cox", "landmark_analysis", "landmark_weighted", "clone_censor_weight",
               "propensity_weights", "iptw_survival", "restricted_mean_survival", "e_values",
-              "bootstrap_gather", "draw_causal_figures", "render_causal_section"]
+              "bootstrap_gather", "draw_causal_figures", "render_causal_section",
+              # the release folder (workflow/rules/release.smk)
+              "disclosure_register", "release_tables", "disclosure_audit", "release_manifest"]
     chunks = expand("results/provenance/bootstrap_chunk/{chunk}.json",
                     chunk=range(config["causal"]["bootstrap"]["chunks"]))
     per_site = expand("results/provenance/ingest_table/{site}/{table}.json", site=SITES, table=RAW_TABLES)

@@ -37,6 +37,8 @@ rule draw_figures:
         alpha=setting("survival", "alpha"),
         max_months=setting("outcome", "max_months"),
         min_cell_count=setting("privacy", "min_cell_count"),
+        dictionary=setting("data_dictionary"),
+        cutoffs=setting("covariate_cutoffs"),
     log:
         "results/logs/draw_figures.log",
     benchmark:
@@ -73,7 +75,7 @@ rule render_report:
         published="resources/published_results.yaml",
         causal="results/causal/section.html",
         template="src/gistlm/templates/report.html.j2",
-        code=package_code("report", "provenance", "disclosure", "spreadsheets"),
+        code=package_code("report", "provenance", "disclosure", "spreadsheets", "data_dictionary"),
     output:
         provenance="results/provenance/render_report.json",
         html="results/report.html",

@@ -2,7 +2,8 @@ rule kaplan_meier:
     """Kaplan-Meier OS per group: curves, medians, fixed-time rates, log-rank, follow-up."""
     input:
         cohort="results/cohort/analysis.parquet",
-        code=package_code("survival", "disclosure"),
+        register="results/cohort/disclosure_register.csv",
+        code=package_code("survival", "disclosure", "count_register"),
     output:
         provenance="results/provenance/kaplan_meier.json",
         km="results/survival/km.csv",
@@ -30,7 +31,8 @@ rule cox_regression:
     """Univariable and multivariable Cox models of OS, with the proportional-hazards tests (R's cox.zph)."""
     input:
         cohort="results/cohort/analysis.parquet",
-        code=package_code("survival", "disclosure"),
+        register="results/cohort/disclosure_register.csv",
+        code=package_code("survival", "disclosure", "count_register"),
     output:
         provenance="results/provenance/cox_regression.json",
         cox=report("results/survival/cox.csv", caption="../report/cox.rst", category="Overall survival", subcategory="Tables"),
@@ -57,7 +59,8 @@ rule site_hazard_ratios:
     """Each local treatment vs IM within each site, the site-stratified HR and the heterogeneity between sites."""
     input:
         cohort="results/cohort/analysis.parquet",
-        code=package_code("survival", "disclosure"),
+        register="results/cohort/disclosure_register.csv",
+        code=package_code("survival", "disclosure", "count_register"),
     output:
         provenance="results/provenance/site_hazard_ratios.json",
         sites=report("results/survival/site_hazard_ratios.csv", caption="../report/site_hazard_ratios.rst", category="Overall survival", subcategory="Sites"),

@@ -79,7 +79,7 @@ rule patient_ledger:
 
 
 rule data_quality_suite:
-    """great-expectations suite on the analysis cohort, with its Data Docs."""
+    """great-expectations suite on the analysis cohort, with its result pages (offline HTML)."""
     input:
         cohort="results/cohort/analysis.parquet",
         code=package_code("quality_suite"),

@@ -1,6 +1,7 @@
 """Rule clone_censor_weight: treatment dates + covariates -> weighted KM and Cox per strategy."""
 import pandas as pd
 
+from gistlm.count_register import PUBLISHED, read_register, released
 from gistlm.disclosure import suppress_columns
 from gistlm.immortal_time import read_dates
 from gistlm.provenance import recorded
@@ -12,9 +13,11 @@ with recorded(snakemake):
     clones = clone_censor_weight(read_dates(snakemake.input.dates, pd.read_parquet(snakemake.input.cohort),
                                             settings["covariates"]), params.labels, params.reference, settings)
     suppress_columns(arm_kaplan_meier(clones), ["at_risk", "events"], minimum).to_csv(snakemake.output.km, index=False)
-    suppress_columns(clone_weight_summary(clones), ["clones", "rows", "deaths", "artificially_censored"],
-                     minimum).to_csv(snakemake.output.weights, index=False)
+    # an arm's deaths are its group's deaths counted another way: hidden where those are
+    register = read_register(snakemake.input.register)
+    suppress_columns(released(clone_weight_summary(clones), register, PUBLISHED["ccw_weights.csv"], minimum),
+                     ["rows", "artificially_censored"], minimum).to_csv(snakemake.output.weights, index=False)
     # the Cox model is the peak of memory: free the columns it does not use (~250 MB at 1M patients)
     clones = clones.drop(columns=["weight_raw", "deviated"])
     cox = arm_cox(clones, params.labels, params.reference, settings["grace_months"], params.alpha)
-    suppress_columns(cox, ["n", "events", "events_reference"], minimum).to_csv(snakemake.output.cox, index=False)
+    released(cox, register, PUBLISHED["ccw_cox.csv"], minimum).to_csv(snakemake.output.cox, index=False)

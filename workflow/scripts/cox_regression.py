@@ -2,7 +2,7 @@
 import pandas as pd
 
 from gistlm.survival import cox_models
-from gistlm.disclosure import suppress_columns
+from gistlm.count_register import PUBLISHED, read_register, released
 from gistlm.provenance import recorded
 
 with recorded(snakemake):
@@ -10,5 +10,6 @@ with recorded(snakemake):
     cox, ph_test = cox_models(cohort, snakemake.params.groups, snakemake.params.reference,
                               snakemake.params.covariates, snakemake.params.alpha,
                               snakemake.params.strata or None, snakemake.params.ph_transform)
-    suppress_columns(cox, ["n", "events"], snakemake.params.min_cell_count).to_csv(snakemake.output.cox, index=False)
+    released(cox, read_register(snakemake.input.register), PUBLISHED["cox.csv"], snakemake.params.min_cell_count).to_csv(
+        snakemake.output.cox, index=False)
     ph_test.to_csv(snakemake.output.ph_test, index=False)

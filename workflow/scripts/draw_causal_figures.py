@@ -2,11 +2,13 @@
 import pandas as pd
 
 from gistlm.causal_figures import landmark_figure, love_plot, overlap_plot, save_png, weighted_km_figure
+from gistlm.data_dictionary import resolved
 from gistlm.provenance import recorded
 
 with recorded(snakemake):
     inputs, output, labels = snakemake.input, snakemake.output, snakemake.params.labels
-    save_png(love_plot(pd.read_csv(inputs.balance), snakemake.params.threshold), output.love)
+    dictionary = resolved(snakemake.params.dictionary, snakemake.params.cutoffs)
+    save_png(love_plot(pd.read_csv(inputs.balance), snakemake.params.threshold, dictionary), output.love)
     save_png(overlap_plot(pd.read_csv(inputs.scores), labels, snakemake.params.min_cell_count), output.overlap)
     save_png(landmark_figure(pd.read_csv(inputs.landmark_km), pd.read_csv(inputs.landmark_groups), labels),
              output.landmark)

@@ -1,6 +1,7 @@
 """Rule draw_figures: analysis cohort, Cox and per-site tables -> KM and forest PNGs."""
 import pandas as pd
 
+from gistlm.data_dictionary import resolved
 from gistlm.figures import forest_figure, km_figure, save_png, site_forest_figure
 from gistlm.provenance import recorded
 
@@ -8,5 +9,6 @@ with recorded(snakemake):
     cohort = pd.read_parquet(snakemake.input.cohort)
     params = snakemake.params
     save_png(km_figure(cohort, params.groups, params.alpha, params.max_months, params.min_cell_count), snakemake.output.km)
-    save_png(forest_figure(pd.read_csv(snakemake.input.cox)), snakemake.output.forest)
+    dictionary = resolved(params.dictionary, params.cutoffs)
+    save_png(forest_figure(pd.read_csv(snakemake.input.cox), dictionary=dictionary), snakemake.output.forest)
     save_png(site_forest_figure(pd.read_csv(snakemake.input.sites)), snakemake.output.site_forest)

@@ -2,7 +2,8 @@
 import pandas as pd
 
 from gistlm.survival import kaplan_meier_table, logrank_tests, median_os, os_rates
-from gistlm.disclosure import suppress_columns, suppress_with_total
+from gistlm.count_register import PUBLISHED, read_register, released
+from gistlm.disclosure import suppress_columns
 from gistlm.provenance import recorded
 
 with recorded(snakemake):
@@ -12,12 +13,11 @@ with recorded(snakemake):
     minimum = snakemake.params.min_cell_count
     suppress_columns(kaplan_meier_table(cohort, groups, alpha), ["at_risk", "events", "censored"],
                      minimum).to_csv(snakemake.output.km, index=False)
-    medians = median_os(cohort, groups, alpha)
-    suppress_with_total(medians, ["n", "events"], medians["group"] == "All", minimum).to_csv(
+    register = read_register(snakemake.input.register)  # one decision per count, for every table
+    released(median_os(cohort, groups, alpha), register, PUBLISHED["median_os.csv"], minimum).to_csv(
         snakemake.output.median, index=False)
     os_rates(cohort, groups, alpha, snakemake.params.rate_months).to_csv(snakemake.output.rates, index=False)
     logrank_tests(cohort, groups, snakemake.params.reference).to_csv(snakemake.output.logrank, index=False)
     # median follow-up by reverse Kaplan-Meier (censoring as the event)
-    follow_up = median_os(cohort, groups, alpha, reverse=True)
-    suppress_with_total(follow_up, ["n", "events"], follow_up["group"] == "All", minimum).to_csv(
+    released(median_os(cohort, groups, alpha, reverse=True), register, PUBLISHED["follow_up.csv"], minimum).to_csv(
         snakemake.output.follow_up, index=False)

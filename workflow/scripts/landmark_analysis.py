@@ -1,7 +1,8 @@
 """Rule landmark_analysis: treatment dates + covariates -> KM, Cox and group sizes at each landmark."""
 import pandas as pd
 
-from gistlm.disclosure import suppress_columns, suppress_within
+from gistlm.count_register import PUBLISHED, read_register, released
+from gistlm.disclosure import suppress_columns
 from gistlm.immortal_time import landmark_cohort, landmark_groups, landmark_models, read_dates
 from gistlm.provenance import recorded
 
@@ -16,12 +17,11 @@ with recorded(snakemake):
         km.append(curves)
         cox.append(models)
         sizes.append(landmark_groups(dates, rows, landmark, groups["labels"]))
-    # release tables: small counts hidden; at each landmark the groups and the excluded add
-    # up to the whole cohort, so a hidden count is protected by a second one
-    minimum = params.min_cell_count
+    # release tables: counts as the disclosure register decided them (gistlm.count_register)
+    minimum, register = params.min_cell_count, read_register(snakemake.input.register)
     suppress_columns(pd.concat(km, ignore_index=True), ["at_risk", "events", "censored"], minimum).to_csv(
         snakemake.output.km, index=False)
-    suppress_columns(pd.concat(cox, ignore_index=True), ["n", "events"], minimum).to_csv(
+    released(pd.concat(cox, ignore_index=True), register, PUBLISHED["landmark_cox.csv"], minimum).to_csv(
         snakemake.output.cox, index=False)
-    suppress_within(pd.concat(sizes, ignore_index=True), ["n", "events"], "landmark_months", minimum).to_csv(
+    released(pd.concat(sizes, ignore_index=True), register, PUBLISHED["landmark_groups.csv"], minimum).to_csv(
         snakemake.output.groups, index=False)

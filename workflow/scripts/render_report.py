@@ -4,15 +4,20 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from gistlm.disclosure import release_attrition, release_ledger, release_site_counts, release_table_one
+from gistlm.data_dictionary import resolved, term_label
+from gistlm.disclosure import release_attrition, release_ledger, release_site_counts
 from gistlm.provenance import recorded, run_summary
-from gistlm.report import embed_png, failure_summary, published_vs_reproduced, records, render_report
+from gistlm.report import (embed_png, failure_summary, journal_table_one, published_vs_reproduced, records,
+                           render_report)
 from gistlm.spreadsheets import read_csv
 
 with recorded(snakemake):
     inputs, plan = snakemake.input, snakemake.params.plan
     minimum, groups = plan["privacy"]["min_cell_count"], plan["groups"]["labels"]
     tables = {name: pd.read_csv(inputs[name]) for name in ["median", "follow_up", "rates", "logrank", "cox", "ph_test"]}
+    dictionary = resolved(plan["data_dictionary"], plan["covariate_cutoffs"])
+    table_one = journal_table_one(pd.read_csv(inputs.table_one, dtype=str, keep_default_na=False, na_values=[""]),
+                                  groups, dictionary, minimum)
     failures = read_csv(inputs.failures, dtype={"value": str})
     published = yaml.safe_load(Path(inputs.published).read_text())["figures"]
     context = {
@@ -33,14 +38,14 @@ with recorded(snakemake):
         "expectations": records(pd.read_csv(inputs.expectations)),
         # the report sits in results/, beside the data_docs folder
         "data_docs": str(Path(inputs.data_docs).relative_to(Path(snakemake.output.html).parent) / "index.html"),
-        "table_one": records(release_table_one(pd.read_csv(inputs.table_one, dtype=str), groups, minimum)),
-        "table_one_columns": list(pd.read_csv(inputs.table_one, nrows=0).columns),
+        "table_one": records(table_one),
+        "table_one_columns": list(table_one.columns),
         # the survival tables arrive with small counts already hidden
         "median_os": records(tables["median"]),
         "follow_up": records(tables["follow_up"]),
         "os_rates": records(tables["rates"]),
         "logrank": records(tables["logrank"]),
-        "cox": records(tables["cox"]),
+        "cox": records(tables["cox"].assign(term=tables["cox"]["term"].map(lambda t: term_label(t, dictionary)))),
         "ph_test": records(tables["ph_test"]),
         "published": published_vs_reproduced(published, tables, plan["groups"]["reference"]),
         "causal_section": Path(inputs.causal).read_text(encoding="utf-8"),
