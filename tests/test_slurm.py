@@ -40,7 +40,7 @@ CLUSTER_START_TIMEOUT = 60  # s, for the node to be idle in sinfo
 # work (2026-12-01; 9.5 min before the job groups)
 SLURM_RUN_TIMEOUT = 900
 LOCAL_RUN_TIMEOUT = 300
-LOCAL_RULES = {"all", "gather_provenance"}
+LOCAL_RULES = {"all", "gather_provenance", "release"}
 # The profile polls job states 10 s after each finished job (then 10 s more each time none
 # has finished): made for a cluster; the test's group jobs take under a minute each on a
 # quiet machine, so it polls after 2 s.
