@@ -107,20 +107,9 @@ class PartialLikelihood:
 
     def fit(self, max_iter: int = 50, tolerance: float = 1e-10):
         """Log hazard ratios by Newton-Raphson with step halving: (coefficients, converged)."""
-        beta = np.zeros(self.x.shape[1])
         if not len(self.death_times):
-            return beta * np.nan, False
-        loglik, gradient, hessian = self.derivatives(beta)
-        for _ in range(max_iter):
-            step = np.linalg.solve(-hessian, gradient)
-            new_loglik, new_gradient, new_hessian = self.derivatives(beta + step)
-            while new_loglik < loglik - 1e-12 and np.abs(step).max() > tolerance:  # step halving
-                step = step / 2
-                new_loglik, new_gradient, new_hessian = self.derivatives(beta + step)
-            beta, loglik, gradient, hessian = beta + step, new_loglik, new_gradient, new_hessian
-            if np.abs(step).max() < tolerance:
-                return beta, True
-        return beta, False
+            return np.full(self.x.shape[1], np.nan), False
+        return newton_raphson(self.derivatives, self.x.shape[1], max_iter, tolerance)
 
     def robust_covariance(self, beta: np.ndarray, cluster) -> np.ndarray:
         """Sandwich covariance V (sum over clusters of U U') V, V the inverse information,
@@ -167,6 +156,68 @@ class PartialLikelihood:
         codes = _compact(pd.factorize(cluster)[0])[self.order]
         per_cluster = np.stack([np.bincount(codes, weights=residual[:, j]) for j in range(x.shape[1])], axis=1)
         return inverse @ (per_cluster.T @ per_cluster) @ inverse
+
+
+def newton_raphson(derivatives, width: int, max_iter: int = 50, tolerance: float = 1e-10):
+    """Maximise a log partial likelihood from beta = 0 by Newton-Raphson with step halving,
+    until no coefficient moves by `tolerance`: (coefficients, converged). `derivatives(beta)`
+    gives the log-likelihood, gradient and Hessian. A singular information (a term without
+    variation, or one that separates the deaths) is not converged."""
+    beta = np.zeros(width)
+    loglik, gradient, hessian = derivatives(beta)
+    for _ in range(max_iter):
+        try:
+            step = np.linalg.solve(-hessian, gradient)
+        except np.linalg.LinAlgError:
+            return beta, False
+        new_loglik, new_gradient, new_hessian = derivatives(beta + step)
+        while new_loglik < loglik - 1e-12 and np.abs(step).max() > tolerance:  # step halving
+            step = step / 2
+            new_loglik, new_gradient, new_hessian = derivatives(beta + step)
+        beta, loglik, gradient, hessian = beta + step, new_loglik, new_gradient, new_hessian
+        if not np.isfinite(step).all():
+            return beta, False
+        if np.abs(step).max() < tolerance:
+            return beta, True
+    return beta, False
+
+
+class StratifiedPartialLikelihood:
+    """Efron partial likelihood with a baseline hazard per stratum (R's `strata()`): the sum
+    of each stratum's PartialLikelihood. `strata`: the row positions of each stratum (e.g.
+    a DataFrame groupby's `indices.values()`); without, one stratum of every row.
+
+    The covariates are centred first (on their mean over all rows): that changes neither the
+    coefficients nor their information, and keeps exp(x'b) in range for large covariates.
+    """
+
+    def __init__(self, time, event, x, weights=None, strata=None):
+        time, event = np.asarray(time, float), np.asarray(event).astype(bool)
+        x = np.asarray(x, float).reshape(len(time), -1)
+        x = x - x.mean(axis=0) if len(x) else x
+        weights = np.ones(len(time)) if weights is None else np.asarray(weights, float)
+        blocks = [np.arange(len(time))] if strata is None else strata
+        self.width = x.shape[1]
+        self.parts = [part for part in (PartialLikelihood(time[rows], event[rows], x[rows], weights[rows])
+                                        for rows in blocks) if len(part.death_times)]
+
+    def derivatives(self, beta: np.ndarray):
+        """Log partial likelihood, its gradient and Hessian at `beta`, summed over strata."""
+        loglik, gradient, hessian = 0.0, np.zeros(self.width), np.zeros((self.width, self.width))
+        for part in self.parts:
+            part_loglik, part_gradient, part_hessian = part.derivatives(beta)
+            loglik, gradient, hessian = loglik + part_loglik, gradient + part_gradient, hessian + part_hessian
+        return loglik, gradient, hessian
+
+    def fit(self, max_iter: int = 50, tolerance: float = 1e-10):
+        """(coefficients, converged); no deaths at all is not converged."""
+        if not self.parts:
+            return np.full(self.width, np.nan), False
+        return newton_raphson(self.derivatives, self.width, max_iter, tolerance)
+
+    def standard_errors(self, beta: np.ndarray) -> np.ndarray:
+        """Model-based SEs: the square roots of the inverse information's diagonal."""
+        return np.sqrt(np.diag(np.linalg.inv(-self.derivatives(beta)[2])))
 
 
 def weighted_cox_coefficients(time, event, x, weights, entry=None):
