@@ -13,7 +13,7 @@ the sandwich from Breslow-form residuals (0.1-0.5% off R's with tied deaths).
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 
 class PartialLikelihood:
@@ -88,12 +88,18 @@ class PartialLikelihood:
         d2 = np.stack([self.at_deaths(risk[:, None] * (x * x[:, [j]])) for j in range(x.shape[1])], axis=2)
         log_risk, expected = np.zeros(len(self.death_times)), np.zeros_like(r1)
         information = np.zeros_like(r2)
-        for active, share, phi, mean in self.efron_steps(r0, r1, d0, d1):
-            second = (r2 - share[:, None, None] * d2) / phi[:, None, None]
-            scale = np.where(active, self.mean_weight, 0.0)
-            log_risk += scale * np.log(phi)
-            expected += scale[:, None] * mean
-            information += scale[:, None, None] * (second - mean[:, :, None] * mean[:, None, :])
+        # the k-th tied death only where there are more than k: every death time at every k
+        # cost 95% of a fit where a few times have many ties (administrative censoring)
+        for k in range(int(self.deaths.max())):
+            at = np.flatnonzero(self.deaths > k)
+            share = k / self.deaths[at]
+            phi = r0[at] - share * d0[at]
+            mean = (r1[at] - share[:, None] * d1[at]) / phi[:, None]
+            second = (r2[at] - share[:, None, None] * d2[at]) / phi[:, None, None]
+            scale = self.mean_weight[at]
+            log_risk[at] += scale * np.log(phi)
+            expected[at] += scale[:, None] * mean
+            information[at] += scale[:, None, None] * (second - mean[:, :, None] * mean[:, None, :])
         return log_risk, expected, information
 
     def efron_steps(self, r0, r1, d0, d1):
@@ -240,7 +246,7 @@ def wald_table(model: PartialLikelihood, terms: list[str], alpha: float, cluster
         se = np.sqrt(np.diag(np.linalg.inv(-model.derivatives(coef)[2])))
     else:
         se = np.sqrt(np.diag(model.robust_covariance(coef, cluster)))
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = special.ndtri(1 - alpha / 2)
     return pd.DataFrame({"term": terms, "coef": coef, "se": se, "hr": np.exp(coef),
                          "ci_lower": np.exp(coef - z * se), "ci_upper": np.exp(coef + z * se),
-                         "p_value": 2 * stats.norm.sf(np.abs(coef / se))})
+                         "p_value": 2 * special.ndtr(-np.abs(coef / se))})
