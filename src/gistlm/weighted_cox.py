@@ -39,6 +39,9 @@ class PartialLikelihood:
             self.by_entry = _compact(np.argsort(self.entry, kind="stable"))
             self.from_entry = np.searchsorted(self.entry[self.by_entry], self.death_times, side="left")
         self.slot = _compact(np.minimum(np.searchsorted(self.death_times, self.time), max(len(self.death_times) - 1, 0)))
+        # the deaths, sorted by time, start a new death time at these positions
+        death_slots = self.slot[self.event]
+        self.first_of_time = np.flatnonzero(np.r_[True, death_slots[1:] != death_slots[:-1]]) if len(death_slots) else death_slots
         self.deaths = self.at_deaths(np.ones(len(self.time)))
         self.mean_weight = self.at_deaths(self.weights) / self.deaths
         self.death_x = (self.weights[self.event, None] * self.x[self.event]).sum(axis=0)
@@ -58,11 +61,10 @@ class PartialLikelihood:
 
     def at_deaths(self, values: np.ndarray) -> np.ndarray:
         """Per death time, the sum of `values` over the rows dying then."""
-        flat = values[self.event].reshape(int(self.event.sum()), int(np.prod(values.shape[1:])))
-        columns = [np.bincount(self.slot[self.event], weights=flat[:, j], minlength=len(self.death_times))
-                   for j in range(flat.shape[1])]
-        sums = np.stack(columns, axis=1) if columns else np.zeros((len(self.death_times), 0))
-        return sums.reshape((len(self.death_times), *values.shape[1:]))
+        if not len(self.death_times):
+            return np.zeros((0, *values.shape[1:]))
+        # the rows are sorted by time: each death time's deaths are one run of rows
+        return np.add.reduceat(values[self.event], self.first_of_time, axis=0)
 
     def product_limit(self):
         """Weighted Kaplan-Meier with late entry (the covariates are ignored): per death time,
@@ -176,14 +178,18 @@ def newton_raphson(derivatives, width: int, max_iter: int = 50, tolerance: float
             step = np.linalg.solve(-hessian, gradient)
         except np.linalg.LinAlgError:
             return beta, False
+        newton_size = np.abs(step).max()
         new_loglik, new_gradient, new_hessian = derivatives(beta + step)
-        while new_loglik < loglik - 1e-12 and np.abs(step).max() > tolerance:  # step halving
+        # halve the step only on a real decrease: near the maximum the log-likelihood of
+        # 175,000 patients moves by less than its rounding (1e-11 of 2e5), and halving on
+        # that noise stopped a fit 1.5e-7 short of R's (side_by_side.py, 200k patients)
+        while new_loglik < loglik - 1e-9 * max(1.0, abs(loglik)) and np.abs(step).max() > tolerance:
             step = step / 2
             new_loglik, new_gradient, new_hessian = derivatives(beta + step)
         beta, loglik, gradient, hessian = beta + step, new_loglik, new_gradient, new_hessian
         if not np.isfinite(step).all():
             return beta, False
-        if np.abs(step).max() < tolerance:
+        if newton_size < tolerance:  # the full Newton step, not a halved one
             return beta, True
     return beta, False
 
