@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from gistlm.extract_errors import ExtractError
 from gistlm.weighted_cox import PartialLikelihood, StratifiedPartialLikelihood
 
 # lifelines and statsmodels are imported by the functions that use them: importing them
@@ -191,9 +192,22 @@ def cox_models(cohort: pd.DataFrame, groups: list[str], reference: str, covariat
     univariable = [fit_cox(cohort, indicators, alpha, strata)]
     univariable += [fit_cox(cohort, cohort[[name]], alpha, strata) for name in covariates]
     full_fit, full_data = fit_cox(cohort, pd.concat([indicators, cohort[covariates]], axis=1), alpha, strata)
+    for fit, data in [*univariable, (full_fit, full_data)]:
+        check_converged(fit, data)
     table = pd.concat([cox_summary("univariable", fit, data) for fit, data in univariable]
                       + [cox_summary("multivariable", full_fit, full_data)], ignore_index=True)
     return table, ph_tests(full_fit, full_data, strata, ph_transform)
+
+
+def check_converged(fit: CoxFit, data: pd.DataFrame) -> None:
+    """Stop with one paragraph when a model of the primary analysis has no maximum."""
+    if not fit.converged:
+        raise ExtractError(
+            f"the Cox model of overall survival on {', '.join(fit.params_.index)} ({len(data)} patients, "
+            f"{int(data[EVENT].sum())} deaths) did not converge: a term does not vary among these patients, "
+            "or separates those who died from those who did not (e.g. every patient of a group died first). "
+            "Check its values in results/cohort/analysis.parquet, or remove the covariate from "
+            "survival.cox_covariates in the config.")
 
 
 def ph_tests(fit: CoxFit, data: pd.DataFrame, strata: list[str] | None = None,
