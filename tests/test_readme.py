@@ -60,6 +60,8 @@ NOT_RUN = {
     "python benchmarks/scale.py --patients 100000 1000000 --set causal.bootstrap.replicates=100":
         "a benchmark at 100k and 1M patients (minutes to hours)",
     "python benchmarks/causal_simulation.py": "a simulation study of the estimators, not a check",
+    "python benchmarks/side_by_side.py --patients 200000 --sites 20 --repeats 1": "a benchmark against R (minutes)",
+    "python benchmarks/import_costs.py [--compare OLD_CHECKOUT]": "a benchmark of every rule script's imports",
 }
 
 

@@ -276,3 +276,15 @@ def test_cox_ci_follows_alpha(cohort):
     coef, se = fit.summary.loc["IM+HR vs IM", ["coef", "se(coef)"]]
     assert row["ci_lower"] == pytest.approx(np.exp(coef - z * se), rel=1e-6)
     assert row["ci_upper"] == pytest.approx(np.exp(coef + z * se), rel=1e-6)
+
+
+def test_a_cox_model_without_a_maximum_stops_with_one_paragraph(cohort):
+    """A covariate that does not vary among the analysed patients has no estimate: the
+    run stops naming the model, its patients and deaths, and the config key to change."""
+    from gistlm.extract_errors import ExtractError
+    with pytest.raises(ExtractError) as stop:
+        cox_models(cohort.assign(male=1.0), GROUPS, "IM", COVARIATES, ALPHA)
+    message = str(stop.value)
+    assert message.startswith("the Cox model of overall survival on male (")
+    assert f"({len(cohort)} patients, {int(cohort['death'].sum())} deaths) did not converge" in message
+    assert "survival.cox_covariates" in message

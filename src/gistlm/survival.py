@@ -1,26 +1,29 @@
-"""Overall-survival estimates: Kaplan-Meier, log-rank, Cox (lifelines), proportional-hazards tests.
+"""Overall-survival estimates: Kaplan-Meier, log-rank (lifelines), Cox, proportional-hazards tests.
 
 Every function takes the analysis cohort (`os_months`, `death`, `group`, covariates) and
 returns a tidy table, one CSV of `results/survival/` each. Kaplan-Meier intervals are
 lifelines' log(-log) ("exponential Greenwood") ones, missing where R's survfit gives none;
-Cox models use Efron's ties, the only method lifelines implements, fitted to R's maximum;
+Cox models use Efron's ties (lifelines' only method), fitted to R's maximum by gistlm's
+vectorised partial likelihood (weighted_cox);
 the proportional-hazards test is R's cox.zph (survival >= 3.0). tests/test_r_reference.py
 checks each against R.
 """
 
-import warnings
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from lifelines import CoxPHFitter, KaplanMeierFitter
-from lifelines.exceptions import ConvergenceError, ConvergenceWarning
-from lifelines.statistics import logrank_test, multivariate_logrank_test
-from lifelines.utils import median_survival_times
-from statsmodels.stats.meta_analysis import combine_effects
-from statsmodels.stats.multitest import multipletests
+from scipy import special
 
-from gistlm.weighted_cox import PartialLikelihood
+from gistlm.extract_errors import ExtractError
+from gistlm.weighted_cox import PartialLikelihood, StratifiedPartialLikelihood
+
+# lifelines and statsmodels are imported by the functions that use them: importing them
+# costs a job 1-1.5 s of CPU, and the Cox rules need neither
+if TYPE_CHECKING:
+    from lifelines import KaplanMeierFitter
 
 TIME, EVENT = "os_months", "death"
 # lifelines stops when the log-likelihood changes by < 1e-9 (relative) with steps of 0.95
@@ -32,6 +35,8 @@ PH_TRANSFORMS = ("km", "rank", "identity", "log")
 
 def fit_kaplan_meier(cohort: pd.DataFrame, alpha: float, label: str, reverse: bool = False) -> KaplanMeierFitter:
     """KM of overall survival; `reverse` estimates follow-up (censoring is the event)."""
+    from lifelines import KaplanMeierFitter
+
     events = 1 - cohort[EVENT] if reverse else cohort[EVENT]
     return KaplanMeierFitter(alpha=alpha).fit(cohort[TIME], events, label=label)
 
@@ -78,6 +83,8 @@ def _finite(value: float) -> float:
 
 def median_os(cohort: pd.DataFrame, groups: list[str], alpha: float, reverse: bool = False) -> pd.DataFrame:
     """Median (KM) per group with its CI; NaN where the curve does not reach 0.5."""
+    from lifelines.utils import median_survival_times
+
     rows = []
     for label, members in [*by_group(cohort, groups), ("All", cohort)]:
         fit = fit_kaplan_meier(members, alpha, label, reverse=reverse)
@@ -110,6 +117,9 @@ def os_rates(cohort: pd.DataFrame, groups: list[str], alpha: float, months: list
 
 def logrank_tests(cohort: pd.DataFrame, groups: list[str], reference: str) -> pd.DataFrame:
     """Global log-rank across groups, then each group vs the reference, Holm-adjusted."""
+    from lifelines.statistics import logrank_test, multivariate_logrank_test
+    from statsmodels.stats.multitest import multipletests
+
     overall = multivariate_logrank_test(cohort[TIME], cohort["group"].astype(str), cohort[EVENT])
     rows = [{"comparison": "global", "statistic": overall.test_statistic,
              "df": overall.degrees_of_freedom, "p_value": overall.p_value}]
@@ -132,27 +142,43 @@ def group_indicators(cohort: pd.DataFrame, groups: list[str], reference: str) ->
     }, index=cohort.index)
 
 
+class CoxFit(NamedTuple):
+    """A fitted Cox model: log hazard ratios and their model-based SEs by term (the names of
+    lifelines' CoxPHFitter attributes), the alpha of its intervals, whether Newton converged."""
+    params_: pd.Series
+    standard_errors_: pd.Series
+    alpha: float
+    converged: bool
+
+
 def fit_cox(cohort: pd.DataFrame, terms: pd.DataFrame, alpha: float,
-            strata: list[str] | None = None) -> tuple[CoxPHFitter, pd.DataFrame]:
-    """Cox model of OS on `terms` (a baseline hazard per level of `strata`), complete cases
-    only; returns the fit and its data."""
+            strata: list[str] | None = None) -> tuple[CoxFit, pd.DataFrame]:
+    """Cox model of OS on `terms` (a baseline hazard per level of `strata`; Efron's ties),
+    complete cases only; returns the fit and its data.
+
+    gistlm's vectorised partial likelihood (weighted_cox), the estimator of lifelines'
+    CoxPHFitter and R's coxph iterated to the maximum (tests/test_r_reference.py): lifelines
+    took 64 of the pipeline's 151 s at 1M patients (benchmarks/side_by_side.py).
+    """
     data = pd.concat([cohort[[TIME, EVENT, *(strata or [])]], terms], axis=1).dropna()
-    # lifelines' "single" Efron path loops over every row in Python at each Newton step (it
-    # picks it for 1-2 terms); the batch path is the same estimator, vectorised by event time
-    fit = CoxPHFitter(alpha=alpha, strata=strata).fit(data, TIME, EVENT, batch_mode=True, fit_options=COX_FIT_OPTIONS)
-    return fit, data
+    blocks = data.groupby(strata, sort=True, observed=True).indices.values() if strata else None
+    model = StratifiedPartialLikelihood(data[TIME].to_numpy(float), data[EVENT].to_numpy(float),
+                                        data[terms.columns].to_numpy(float), strata=blocks)
+    coef, converged = model.fit()
+    se = model.standard_errors(coef) if converged else np.full(len(coef), np.nan)
+    names = list(terms.columns)
+    return CoxFit(pd.Series(coef, index=names), pd.Series(se, index=names), alpha, converged), data
 
 
-def cox_summary(model: str, fit: CoxPHFitter, data: pd.DataFrame) -> pd.DataFrame:
+def cox_summary(model: str, fit: CoxFit, data: pd.DataFrame) -> pd.DataFrame:
     """One row per term: log-HR, SE, HR with its CI, Wald p; n and events of the model."""
-    summary = fit.summary
-    hr_ci = np.exp(fit.confidence_intervals_)
+    coef, se = fit.params_.to_numpy(float), fit.standard_errors_.to_numpy(float)
+    z = special.ndtri(1 - fit.alpha / 2)
     return pd.DataFrame({
-        "model": model, "term": summary.index.to_numpy(),
-        "coef": summary["coef"].to_numpy(), "se": summary["se(coef)"].to_numpy(),
-        "hr": summary["exp(coef)"].to_numpy(),
-        "ci_lower": hr_ci.iloc[:, 0].to_numpy(), "ci_upper": hr_ci.iloc[:, 1].to_numpy(),
-        "p_value": summary["p"].to_numpy(),
+        "model": model, "term": fit.params_.index.to_numpy(),
+        "coef": coef, "se": se, "hr": np.exp(coef),
+        "ci_lower": np.exp(coef - z * se), "ci_upper": np.exp(coef + z * se),
+        "p_value": 2 * special.ndtr(-np.abs(coef / se)),
         "n": len(data), "events": int(data[EVENT].sum()),
     })
 
@@ -166,12 +192,25 @@ def cox_models(cohort: pd.DataFrame, groups: list[str], reference: str, covariat
     univariable = [fit_cox(cohort, indicators, alpha, strata)]
     univariable += [fit_cox(cohort, cohort[[name]], alpha, strata) for name in covariates]
     full_fit, full_data = fit_cox(cohort, pd.concat([indicators, cohort[covariates]], axis=1), alpha, strata)
+    for fit, data in [*univariable, (full_fit, full_data)]:
+        check_converged(fit, data)
     table = pd.concat([cox_summary("univariable", fit, data) for fit, data in univariable]
                       + [cox_summary("multivariable", full_fit, full_data)], ignore_index=True)
     return table, ph_tests(full_fit, full_data, strata, ph_transform)
 
 
-def ph_tests(fit: CoxPHFitter, data: pd.DataFrame, strata: list[str] | None = None,
+def check_converged(fit: CoxFit, data: pd.DataFrame) -> None:
+    """Stop with one paragraph when a model of the primary analysis has no maximum."""
+    if not fit.converged:
+        raise ExtractError(
+            f"the Cox model of overall survival on {', '.join(fit.params_.index)} ({len(data)} patients, "
+            f"{int(data[EVENT].sum())} deaths) did not converge: a term does not vary among these patients, "
+            "or separates those who died from those who did not (e.g. every patient of a group died first). "
+            "Check its values in results/cohort/analysis.parquet, or remove the covariate from "
+            "survival.cox_covariates in the config.")
+
+
+def ph_tests(fit: CoxFit, data: pd.DataFrame, strata: list[str] | None = None,
              transform: str = "km", weights: np.ndarray | None = None) -> pd.DataFrame:
     """Proportional-hazards score test per term and global: R's cox.zph (survival >= 3.0).
 
@@ -194,7 +233,7 @@ def ph_tests(fit: CoxPHFitter, data: pd.DataFrame, strata: list[str] | None = No
         statistic = float(u @ np.linalg.solve(information[np.ix_(kept, kept)], u))
         df = 1 if j is not None else p
         rows.append({"model": "multivariable", "term": term, "statistic": statistic, "df": df,
-                     "p_value": stats.chi2.sf(statistic, df), "time_transform": transform})
+                     "p_value": special.chdtrc(df, statistic), "time_transform": transform})
     return pd.DataFrame(rows)
 
 
@@ -302,18 +341,17 @@ def _inestimable(members: pd.DataFrame, exposed: pd.Series, in_reference: pd.Ser
 
 
 def _quiet_cox(members: pd.DataFrame, terms: pd.DataFrame, alpha: float) -> dict:
-    """term -> summary row of a Cox fit, or {} if lifelines did not converge (a small site)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        try:
-            fit, data = fit_cox(members, terms, alpha)
-        except (ConvergenceError, ConvergenceWarning):
-            return {}
+    """term -> summary row of a Cox fit, or {} if it did not converge (a small site)."""
+    fit, data = fit_cox(members, terms, alpha)
+    if not fit.converged:
+        return {}
     return cox_summary("", fit, data).set_index("term").to_dict("index")
 
 
 def _random_effects(sites: pd.DataFrame, term: str, alpha: float) -> dict:
     """DerSimonian-Laird pooling of the sites' log-HRs of one term (sites with an estimate)."""
+    from statsmodels.stats.meta_analysis import combine_effects
+
     estimated = sites[sites["site"] != STRATIFIED].dropna(subset=["coef", "se"])
     # no counts: the sites left out are the small ones, which their sum would give away
     row = {"site": RANDOM_EFFECTS, "term": term}
@@ -326,6 +364,6 @@ def _random_effects(sites: pd.DataFrame, term: str, alpha: float) -> dict:
         # keeps a negative tau², which would narrow the interval below the fixed-effect one
         effect = pooled.summary_frame().loc["random effect" if pooled.tau2 > 0 else "fixed effect"]
     return {**row, "hr": np.exp(effect["eff"]), "ci_lower": np.exp(effect["ci_low"]),
-            "ci_upper": np.exp(effect["ci_upp"]), "p_value": 2 * stats.norm.sf(abs(effect["eff"] / effect["sd_eff"])),
+            "ci_upper": np.exp(effect["ci_upp"]), "p_value": 2 * special.ndtr(-abs(effect["eff"] / effect["sd_eff"])),
             # I² is 0 when Q falls below its degrees of freedom (no excess variation)
             "i2": max(0.0, pooled.i2), "heterogeneity_p": pooled.test_homogeneity().pvalue, "note": ""}
