@@ -51,6 +51,17 @@ def test_the_section_compares_every_method_without_identifiers(finished_run):
     assert not any(pid in html for pid in ids)
 
 
+def test_the_section_names_covariates_by_the_data_dictionary(finished_run):
+    """Issue 11: the causal tables and text use the labels of Table 1, the Cox tables and the Love plot."""
+    section = (finished_run / "results" / "causal" / "section.html").read_text()
+    time_varying = section[section.index("Time-varying Cox model"):section.index("Landmark analyses")]
+    assert "<td class=\"l\">Male vs Female</td>" in time_varying
+    assert "<td class=\"l\">Age &gt; 60 years vs Age ≤ 60 years</td>" in time_varying
+    assert "adjusting for Age &gt; 60 years, Male, Extrahepatic disease" in time_varying
+    for column in ["age_over_cutoff", "lm_count_over_cutoff", "extrahepatic_disease", "lm_bilobar"]:
+        assert column not in time_varying
+
+
 def test_every_method_has_a_hazard_ratio_and_only_interpretable_ones_e_values(finished_run):
     table = read(finished_run, "e_values.csv")
     headline = table[table["term"] == "IM+HR vs IM"].set_index("method")

@@ -401,7 +401,7 @@ rule render_causal_section:
         iptw_png="results/causal/figures/iptw_km.png",
         ccw_png="results/causal/figures/ccw_km.png",
         template="src/gistlm/templates/causal_section.html.j2",
-        code=package_code("report", "bootstrap", "effect_measures", "balancing", "diagnostics"),
+        code=package_code("report", "bootstrap", "effect_measures", "balancing", "diagnostics", "data_dictionary"),
     output:
         provenance="results/provenance/render_causal_section.json",
         html="results/causal/section.html",
@@ -411,6 +411,8 @@ rule render_causal_section:
             "groups": setting("groups"),
             "cox_covariates": setting("survival", "cox_covariates"),
             "alpha": setting("survival", "alpha"),
+            "data_dictionary": setting("data_dictionary"),
+            "covariate_cutoffs": setting("covariate_cutoffs"),
         },
     log:
         "results/logs/render_causal_section.log",

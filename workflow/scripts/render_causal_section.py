@@ -4,6 +4,7 @@ from pathlib import Path
 import pandas as pd
 
 from gistlm.balancing import WEIGHTING_LABELS, weightings
+from gistlm.data_dictionary import covariate_label, resolved, term_label
 from gistlm.bootstrap import hazard_ratio_intervals, rmst_intervals, survival_intervals
 from gistlm.provenance import recorded
 from gistlm.report import embed_png, records, render_report
@@ -16,8 +17,16 @@ def table(path):
         return pd.DataFrame()
 
 
+def labelled_terms(frame: pd.DataFrame, dictionary: dict) -> pd.DataFrame:
+    """Covariate terms as the journal prints them ("Male vs Female"); group comparisons unchanged."""
+    if "term" not in frame:
+        return frame
+    return frame.assign(term=frame["term"].map(lambda term: term_label(term, dictionary)))
+
+
 with recorded(snakemake):
     inputs, plan = snakemake.input, snakemake.params.plan
+    dictionary = resolved(plan["data_dictionary"], plan["covariate_cutoffs"])
     primary, sensitivity = [WEIGHTING_LABELS[method] for method in weightings(plan["causal"]["weighting"]["method"])]
     bootstrap = pd.read_csv(inputs.bootstrap, keep_default_na=False, na_values=[""])
     estimates = hazard_ratio_intervals(pd.read_csv(inputs.e_values, keep_default_na=False, na_values=[""]),
@@ -36,8 +45,11 @@ with recorded(snakemake):
         "bootstrap": records(bootstrap),
         "rmst": records(rmst_intervals(pd.read_csv(inputs.rmst), bootstrap)),
         "iptw_survival_at": records(survival_intervals(pd.read_csv(inputs.iptw_survival_at), bootstrap)),
+        # covariates by the data dictionary's names, as in Table 1, the Cox tables and the Love plot
+        "named": lambda columns: ", ".join(covariate_label(column, dictionary) for column in columns),
+        **{name: records(labelled_terms(table(inputs[name]), dictionary)) for name in ["time_varying", "landmark_cox"]},
         **{name: records(table(inputs[name]))
-           for name in ["time_varying", "landmark_cox", "landmark_groups", "ccw_cox", "ccw_weights",
+           for name in [ "landmark_groups", "ccw_cox", "ccw_weights",
                         "weights_summary", "balance_verdict", "iptw_cox", "weighted_diagnostics",
                         "landmark_weighted_cox", "landmark_weighted_groups", "landmark_weighted_rmst",
                         "landmark_weighted_diagnostics"]},

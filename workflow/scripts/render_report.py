@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from gistlm.data_dictionary import resolved, term_label
+from gistlm.data_dictionary import covariate_label, resolved, term_label
 from gistlm.disclosure import release_attrition, release_ledger, release_site_counts
 from gistlm.provenance import recorded, run_summary
 from gistlm.report import (embed_png, failure_summary, journal_table_one, published_vs_reproduced, records,
@@ -23,6 +23,7 @@ with recorded(snakemake):
     context = {
         "plan": plan,
         "groups": groups,
+        "named": lambda columns: ", ".join(covariate_label(column, dictionary) for column in columns),
         "rate_months": plan["rate_months"],
         "ci_label": f"{100 * (1 - plan['alpha']):g}% CI",
         "attrition": records(release_attrition(pd.read_csv(inputs.attrition), minimum)),
