@@ -211,3 +211,17 @@ def finished_run(tmp_path_factory):
     # what the user saw (the synthetic-data warning, the closing summary): tests/test_configuration.py
     (workdir / "console.txt").write_text(run.stdout + run.stderr)
     return workdir
+
+
+# Modules whose tests run the real workflow, a Slurm cluster or a fresh install.
+SLOW_HELPERS = {"workflow_runs", "slurm_cluster"}
+
+
+def pytest_collection_modifyitems(items):
+    """The fast lane, `pytest -m "not slow"`: a test of a module that runs the real workflow
+    (it imports tests/workflow_runs.py) or a cluster is slow, so that a new workflow test
+    joins the slow lane without anyone having to remember the marker."""
+    for item in items:
+        helpers = {getattr(value, "__module__", None) for value in vars(item.module).values()}
+        if helpers & SLOW_HELPERS:
+            item.add_marker(pytest.mark.slow)

@@ -76,7 +76,7 @@ def test_every_mapping_of_the_schema_rejects_unknown_keys():
      "config key `eligibility.max_ecg` (set in my_extract.yaml) is not known; did you mean `eligibility.max_ecog`?"),
     ({"statistics": {"alpha": 0.01}},
      "config key `statistics` (set in my_extract.yaml) is not known; the keys known there are causal, "
-     "covariate_cutoffs, eligibility, groups, outcome, privacy, quality, raw, sites, survival, table_one, validation."),
+     "covariate_cutoffs, data_dictionary, eligibility, groups, outcome, privacy, quality, raw, sites, survival, table_one, validation."),
     ({"sites": [{"name": "S01", "patient": "a.csv", "liver_metastases": "b.csv", "treatments": "c.csv",
                  "follow_up": "d.csv"}]},
      "config key `sites[1].patient` (set in my_extract.yaml) is not known; did you mean `sites[1].patients`?"),

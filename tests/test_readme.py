@@ -8,6 +8,7 @@ command added to the README fails `test_every_readme_command_is_run_or_has_a_rea
 it is run here or given a reason not to be.
 """
 
+import csv
 import json
 import os
 import re
@@ -42,6 +43,7 @@ RUN = {
     "snakemake --unlock",
     "python -m gistlm.synthetic_cohort --out resources/extract",
     "snakemake --lint",
+    "snakemake --cores 4 release",
 }
 NOT_RUN = {
     'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[test]" && pytest':
@@ -137,6 +139,15 @@ def test_provenance_commands(installed):
     lineage = json.loads(shell(workdir, "gistlm provenance results/survival/cox.csv --json").stdout)
     assert lineage["file"] == "results/survival/cox.csv"
     assert {step["rule"] for step in lineage["steps"]} >= {"cox_regression", "ingest_table"}
+
+
+def test_the_release_folder(installed):
+    workdir, _ = installed
+    shell(workdir, "snakemake --cores 4 release")
+    with open(workdir / "results" / "release" / "MANIFEST.tsv", newline="") as manifest:
+        rows = list(csv.DictReader(manifest, delimiter="\t"))
+    assert {"report.html", "disclosure_audit.csv", "tables/table_one.docx"} <= {row["file"] for row in rows}
+    assert all(row["audit"].startswith("passed") for row in rows)
 
 
 def test_snakemakes_own_report(installed):
