@@ -49,6 +49,7 @@ NOT_RUN = {
     'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[test]" && pytest':
         "the test suite itself, which holds this test (CI runs it: .ci/run)",
     "pytest tests/test_slurm.py": "the Slurm test (tests/test_slurm.py) is part of the suite",
+    'pytest -m "not slow"': "the fast lane of this very suite",
     'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[slurm]"': "Slurm setup: tests/test_slurm.py",
     "snakemake --workflow-profile profiles/slurm -n": "needs a Slurm cluster: tests/test_slurm.py",
     "snakemake --workflow-profile profiles/slurm": "needs a Slurm cluster: tests/test_slurm.py",
