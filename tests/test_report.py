@@ -259,7 +259,7 @@ def test_love_plot_names_covariates_by_the_dictionary():
     dictionary = resolved({**DICTIONARY, "ecog": {"label": "ECOG performance status"}}, {})
     assert covariate_label("male", dictionary) == "Male"
     assert covariate_label("ecog", dictionary) == "ECOG performance status"
-    balance = pd.DataFrame({"comparison": "IM+HR vs IM", "covariate": ["male", "ecog"],
+    balance = pd.DataFrame({"comparison": "IM+HR vs IM", "weighting": "entropy balancing", "covariate": ["male", "ecog"],
                             "smd_unweighted": [0.3, 0.2], "smd_weighted": [0.05, 0.02]})
     figure = love_plot(balance, 0.1, dictionary)
     assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == ["ECOG performance status", "Male"]
