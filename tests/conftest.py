@@ -218,10 +218,11 @@ SLOW_HELPERS = {"workflow_runs", "slurm_cluster"}
 
 
 def pytest_collection_modifyitems(items):
-    """The fast lane, `pytest -m "not slow"`: a test of a module that runs the real workflow
-    (it imports tests/workflow_runs.py) or a cluster is slow, so that a new workflow test
-    joins the slow lane without anyone having to remember the marker."""
+    """The fast lane, `pytest -m "not slow"`: a test that runs the real workflow (it uses the
+    `finished_run` fixture, or its module imports tests/workflow_runs.py) or a cluster is
+    slow, so that a new workflow test joins the slow lane without anyone having to remember
+    the marker."""
     for item in items:
         helpers = {getattr(value, "__module__", None) for value in vars(item.module).values()}
-        if helpers & SLOW_HELPERS:
+        if helpers & SLOW_HELPERS or "finished_run" in item.fixturenames:
             item.add_marker(pytest.mark.slow)
