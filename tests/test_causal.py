@@ -8,7 +8,8 @@ from lifelines.utils import restricted_mean_survival_time
 
 from gistlm.bootstrap import (analysis_arrays, chunk_replicates, cohort_estimates, group_hazard_ratios,
                               percentile_intervals, replicate_rng, run_chunk)
-from gistlm.causal_figures import love_plot, save_png
+from gistlm.causal_figures import love_plot
+from gistlm.figure_style import save_png
 from gistlm.cohort import build_analysis_cohort
 from gistlm.disclosure import release_weight_summary, suppress_columns, suppress_within
 from gistlm.effect_measures import (area_under_steps, e_value_of_risk_ratio, e_values, hazard_ratio_as_risk_ratio,

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gistlm.report import (embed_png, failure_summary, fmt_number, fmt_p, fmt_percent, records,
-                           render_report, table_one)
+from gistlm.report import embed_png, failure_summary, fmt_number, fmt_p, fmt_percent, records, render_report
+from gistlm.table_one import table_one
 
 GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
 SMD_COLUMNS = {"SMD (IM,IM+HR)", "SMD (IM,IM+RFA/TACE)", "SMD (IM+HR,IM+RFA/TACE)"}
@@ -191,7 +191,7 @@ DICTIONARY = {"age_at_lm_years": {"label": "Age at LM diagnosis, years"},
 def journal_table(tmp_path_factory):
     """60 patients: stomach large in every group; small intestine and colorectum small in some."""
     from gistlm.data_dictionary import resolved
-    from gistlm.report import journal_table_one
+    from gistlm.table_one import journal_table_one
 
     sites = {"IM": [("stomach", 20), ("small_intestine", 7), ("colorectum", 3)],
              "IM+HR": [("stomach", 14), ("small_intestine", 4), ("colorectum", 2)],

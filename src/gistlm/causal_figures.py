@@ -5,19 +5,13 @@ IPTW, clone-censor-weight) as step functions of their CSV tables. PNGs carry no 
 stamp, so reruns give identical bytes.
 """
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no display
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from gistlm.figure_style import COLOURS
 from gistlm.data_dictionary import covariate_label
 from gistlm.disclosure import release_counts
-
-COLOURS = ["#1b6ca8", "#d1495b", "#2e933c", "#8e6c8a", "#edae49"]
-DPI = 150
 
 
 def love_plot(balance: pd.DataFrame, threshold: float, dictionary: dict | None = None) -> plt.Figure:
@@ -107,8 +101,3 @@ def weighted_km_figure(km: pd.DataFrame, by: str, title: str, order: list[str] |
     ax.set(title=title, xlabel="Months since liver-metastasis diagnosis")
     fig.tight_layout()
     return fig
-
-
-def save_png(fig: plt.Figure, path: str) -> None:
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})
-    plt.close(fig)

@@ -5,20 +5,15 @@ PNGs are written without a software/version stamp so reruns give identical bytes
 
 import re
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no display
-
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter
 import numpy as np
 import pandas as pd
 from lifelines.plotting import add_at_risk_counts
 
+from gistlm.figure_style import COLOURS
 from gistlm.data_dictionary import term_label
 from gistlm.survival import by_group, fit_kaplan_meier
-
-COLOURS = ["#1b6ca8", "#d1495b", "#2e933c", "#8e6c8a", "#edae49"]
 
 
 def km_figure(cohort: pd.DataFrame, groups: list[str], alpha: float, max_months: float,
@@ -108,8 +103,3 @@ def _minor_tick(value, _position) -> str:
     """Only 2 and 5 (x a power of ten) between the decades, so labels do not collide."""
     text = f"{value:g}"
     return text if text.lstrip("0.")[:1] in {"2", "5"} else ""
-
-
-def save_png(fig: plt.Figure, path: str) -> None:
-    fig.savefig(path, dpi=150, metadata={"Software": None})
-    plt.close(fig)

@@ -69,7 +69,7 @@ rule release_tables:
         attrition="results/cohort/attrition.csv",
         ledger="results/validation/ledger_counts.csv",
         table_one="results/cohort/table_one.csv",
-        code=package_code("disclosure", "report", "data_dictionary", "author_tables"),
+        code=package_code("disclosure", "table_one", "data_dictionary", "author_tables"),
     output:
         provenance="results/provenance/release_tables.json",
         tables=directory("results/release/tables"),

@@ -2,7 +2,7 @@ rule baseline_table:
     """Table 1: baseline characteristics by group with SMDs and missingness."""
     input:
         cohort="results/cohort/analysis.parquet",
-        code=package_code("report"),
+        code=package_code("table_one"),
     output:
         provenance="results/provenance/baseline_table.json",
         table=report("results/cohort/table_one.csv", caption="../report/table_one.rst", category="Participants"),
@@ -75,7 +75,7 @@ rule render_report:
         published="resources/published_results.yaml",
         causal="results/causal/section.html",
         template="src/gistlm/templates/report.html.j2",
-        code=package_code("report", "provenance", "disclosure", "spreadsheets", "data_dictionary"),
+        code=package_code("report", "table_one", "provenance", "disclosure", "spreadsheets", "data_dictionary"),
     output:
         provenance="results/provenance/render_report.json",
         html="results/report.html",

@@ -1,7 +1,8 @@
 """Rule draw_causal_figures: balance, scores and survival tables -> the causal section's PNGs."""
 import pandas as pd
 
-from gistlm.causal_figures import landmark_figure, love_plot, overlap_plot, save_png, weighted_km_figure
+from gistlm.causal_figures import landmark_figure, love_plot, overlap_plot, weighted_km_figure
+from gistlm.figure_style import save_png
 from gistlm.data_dictionary import resolved
 from gistlm.provenance import recorded
 

@@ -2,7 +2,8 @@
 import pandas as pd
 
 from gistlm.data_dictionary import resolved
-from gistlm.figures import forest_figure, km_figure, save_png, site_forest_figure
+from gistlm.figure_style import save_png
+from gistlm.figures import forest_figure, km_figure, site_forest_figure
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

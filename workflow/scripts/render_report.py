@@ -7,9 +7,9 @@ import yaml
 from gistlm.data_dictionary import covariate_label, resolved, term_label
 from gistlm.disclosure import release_attrition, release_ledger, release_site_counts
 from gistlm.provenance import recorded, run_summary
-from gistlm.report import (embed_png, failure_summary, journal_table_one, published_vs_reproduced, records,
-                           render_report)
+from gistlm.report import embed_png, failure_summary, published_vs_reproduced, records, render_report
 from gistlm.spreadsheets import read_csv
+from gistlm.table_one import journal_table_one
 
 with recorded(snakemake):
     inputs, plan = snakemake.input, snakemake.params.plan
