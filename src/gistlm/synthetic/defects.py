@@ -95,12 +95,13 @@ def inject_defects(seed: int, patients: Patients) -> Patients:
     no_imatinib = defect == Exclusion.no_imatinib
     # LM found while on a second-line TKI started before the LM diagnosis.
     later_line = defect == Exclusion.lm_on_later_line_tki
-    tki_history = np.where(no_imatinib,
-                           np.where(patients["tki_u"] < 0.5, TkiHistory.NO_TKI, TkiHistory.SUNITINIB_ONLY),
+    no_imatinib_variant = np.where(patients["tki_variant_draw"] < 0.5, TkiHistory.NO_TKI, TkiHistory.SUNITINIB_ONLY)
+    tki_history = np.where(no_imatinib, no_imatinib_variant,
                            np.where(later_line, TkiHistory.LATER_LINE_BEFORE_LM, TkiHistory.STANDARD))
     pre_imatinib_start = lm_day - months_to_days(rng.uniform(18.0, 40.0, n))
     pre_sunitinib_start = lm_day - months_to_days(rng.uniform(3.0, 10.0, n))
-    primary_day = np.where(later_line, np.minimum(patients["primary_day"], pre_imatinib_start - rng.integers(10, 61, n)),
+    primary_day = np.where(later_line,
+                           np.minimum(patients["primary_day"], pre_imatinib_start - rng.integers(10, 61, n)),
                            patients["primary_day"])
     no_follow_up = defect == Exclusion.no_follow_up
     adjuvant = patients["adjuvant"] & ~(no_imatinib | later_line | no_follow_up)

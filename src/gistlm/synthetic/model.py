@@ -39,8 +39,9 @@ def lm_diagnosis_days(rng: np.random.Generator, n: int, params: CohortParameters
     first, last = day_number(params.lm_first_date), day_number(params.lm_last_date)
     span_years = (last - first) / DAYS_PER_YEAR
     growth = params.lm_date_growth_per_year
-    u = rng.random(n)
-    years = np.log1p(u * np.expm1(growth * span_years)) / growth if growth > 0 else u * span_years
+    quantile = rng.random(n)
+    years = (np.log1p(quantile * np.expm1(growth * span_years)) / growth if growth > 0
+             else quantile * span_years)
     return np.minimum(first + np.floor(years * DAYS_PER_YEAR).astype(np.int64), last)
 
 
@@ -130,7 +131,7 @@ def intended_local_treatment(seed: int, patients: Patients, params: CohortParame
     rng = random_stream(seed, Stream.INTENDED_TREATMENT)
     n = patients["lm_day"].size
     few, small = patients["lm_count"] <= 3, patients["lm_size"] <= 5.0
-    bilobar, extrahepatic, age, ecog = (patients[k] for k in ("bilobar", "extrahepatic", "age", "ecog"))
+    bilobar, extrahepatic, age, ecog = (patients[column] for column in ("bilobar", "extrahepatic", "age", "ecog"))
     utility_resection = (
         params.hr_intercept + params.hr_lm_count_le_3 * few + params.hr_lm_size_le_5cm * small
         + params.hr_unilobar * ~bilobar + params.hr_no_extrahepatic * ~extrahepatic
@@ -227,33 +228,33 @@ def later_tki_lines(seed: int, patients: Patients, params: CohortParameters) -> 
     line_dose = np.full((n, LATER_LINES), np.nan)
     alive_on_line = np.ones(n, bool)
     medians = (TTP_MEDIAN_ON_IMATINIB[mutation], *(np.full(n, m) for m in TTP_MEDIAN_LATER_LINES))
-    for k in range(LATER_LINES):  # a loop over lines, not over patients
-        independent = rng.weibull(1.2, n) * medians[k] * DAYS_PER_MONTH / np.log(2) ** (1 / 1.2)
+    for later in range(LATER_LINES):  # a loop over lines, not over patients
+        independent = rng.weibull(1.2, n) * medians[later] * DAYS_PER_MONTH / np.log(2) ** (1 / 1.2)
         linked_to_death = np.maximum(t_death_days - start, 0.0) * rng.uniform(0.35, 0.85, n)
         progression = start + np.minimum(independent, linked_to_death)
         next_start = progression + rng.integers(7, 46, n)
         calendar_day = lm_day + next_start.astype(np.int64)
-        if k == 0:
+        if later == 0:
             pdgfra = (mutation == Mutation.PDGFRA) & (calendar_day >= available["avapritinib"])
             drug = np.where(pdgfra, Treatment.avapritinib, Treatment.sunitinib)
             approved = np.where(pdgfra, True, calendar_day >= available["sunitinib"])
             dose = np.where(pdgfra, 300.0, np.where(rng.random(n) < 0.6, 37.5, 50.0))
-        elif k == 1:
+        elif later == 1:
             drug, approved = np.full(n, Treatment.regorafenib), calendar_day >= available["regorafenib"]
             dose = np.where(rng.random(n) < 0.8, 160.0, 120.0)
         else:
             drug, approved = np.full(n, Treatment.ripretinib), calendar_day >= available["ripretinib"]
             dose = np.full(n, 150.0)
         given = alive_on_line & approved & (next_start < end) & (rng.random(n) < params.p_next_line)
-        line_day[:, k] = np.where(given, next_start.astype(np.int64), NOT_DONE)
-        line_drug[:, k] = np.where(given, drug, -1)
-        line_dose[:, k] = np.where(given, dose, np.nan)
+        line_day[:, later] = np.where(given, next_start.astype(np.int64), NOT_DONE)
+        line_drug[:, later] = np.where(given, drug, -1)
+        line_dose[:, later] = np.where(given, dose, np.nan)
         alive_on_line, start = given, next_start
-    u = rng.random(n)
-    im_dose = np.where(mutation == Mutation.KIT_exon9, np.where(u < 0.7, 800.0, 400.0),
-                       np.where(u < 0.05, 300.0, np.where(u < 0.08, 600.0, 400.0)))
+    dose_draw = rng.random(n)
+    im_dose = np.where(mutation == Mutation.KIT_exon9, np.where(dose_draw < 0.7, 800.0, 400.0),
+                       np.where(dose_draw < 0.05, 300.0, np.where(dose_draw < 0.08, 600.0, 400.0)))
     return {"line_day": line_day, "line_drug": line_drug, "line_dose": line_dose, "im_dose": im_dose,
-            "tki_u": rng.random(n)}  # tki_u: a reserved uniform for the no-imatinib defect's variants
+            "tki_variant_draw": rng.random(n)}  # reserved for the no-imatinib defect's two variants
 
 
 def simulate_patients(seed: int, n: int, params: CohortParameters, n_sites: int,

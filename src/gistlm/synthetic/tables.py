@@ -123,19 +123,19 @@ def treatment_rows(patients: Patients) -> dict[str, np.ndarray]:
 
     standard = history == TkiHistory.STANDARD
     add(standard & adjuvant, Treatment.imatinib, 1, patients["adj_start_day"], patients["adj_end_day"], 400.0)
-    # Metastatic imatinib, then the later lines; a line ends the day before the next.
+    # Metastatic imatinib (0), then the later lines (1-3); a line ends the day before the next.
     line_day = patients["line_day"]
-    starts = [lm_day + patients["im_offset"]] + [np.where(line_day[:, k] >= 0, lm_day + line_day[:, k], -1)
-                                                 for k in range(LATER_LINES)]
-    for k in range(LATER_LINES + 1):
-        next_start = starts[k + 1] if k < LATER_LINES else np.full(n, -1)
+    later_starts = np.where(line_day >= 0, lm_day[:, None] + line_day, -1)
+    starts = [lm_day + patients["im_offset"], *later_starts.T]
+    for metastatic in range(LATER_LINES + 1):
+        next_start = starts[metastatic + 1] if metastatic < LATER_LINES else np.full(n, -1)
         end = np.where(next_start >= 0, next_start - 1, until_death)
-        given = standard & (starts[k] >= 0)
-        if k == 0:
+        given = standard & (starts[metastatic] >= 0)
+        if metastatic == 0:
             add(given, Treatment.imatinib, 1 + adjuvant, starts[0], end, patients["im_dose"])
         else:
-            add(given, patients["line_drug"][:, k - 1], 1 + adjuvant + k, starts[k], end,
-                patients["line_dose"][:, k - 1])
+            add(given, patients["line_drug"][:, metastatic - 1], 1 + adjuvant + metastatic, starts[metastatic],
+                end, patients["line_dose"][:, metastatic - 1])
     add(history == TkiHistory.SUNITINIB_ONLY, Treatment.sunitinib, 1, lm_day + patients["im_offset"], until_death,
         37.5)
     before_lm = history == TkiHistory.LATER_LINE_BEFORE_LM
@@ -149,7 +149,8 @@ def treatment_rows(patients: Patients) -> dict[str, np.ndarray]:
     ablation = np.where(patients["rt_is_rfa"], Treatment.rfa, Treatment.tace)
     add(ablated, ablation, PROCEDURE_LINE, rt_day, rt_day, np.nan)
     repeat_day = rt_day + patients["repeat_tace_gap"]
-    repeated = ablated & (ablation == Treatment.tace) & (patients["repeat_tace_gap"] > 0) & (repeat_day <= last_contact)
+    repeated = (ablated & (ablation == Treatment.tace) & (patients["repeat_tace_gap"] > 0)
+                & (repeat_day <= last_contact))
     add(repeated, Treatment.tace, PROCEDURE_LINE, repeat_day, repeat_day, np.nan)
     columns = [np.concatenate([part[i] for part in parts]) for i in range(6)]
     order = np.lexsort((columns[1], columns[3], columns[0]))
