@@ -432,6 +432,15 @@ def test_cli_writes_an_extract(tmp_path):
     assert len(read_extract(tmp_path)["patients"]) == 300
 
 
+def test_cli_refuses_no_sites_or_patients_in_one_message(tmp_path, capsys):
+    for arguments in (["--sites", "0"], ["--patients", "0"]):
+        with pytest.raises(SystemExit) as stop:
+            sc.main([*arguments, "--out", str(tmp_path)])
+        assert stop.value.code == 2
+        assert "take a whole number of 1 or more" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_shipped_extract_equals_a_fresh_generation(default, tmp_path):
     shipped = ROOT / "resources" / "extract"
     sc.write_extract(*default, tmp_path)

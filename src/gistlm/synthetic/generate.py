@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m gistlm.synthetic"
     parser.add_argument("--out", default="resources/extract")
     parser.add_argument("--format", choices=("csv", "parquet"), default="csv")
     args = parser.parse_args(argv)
+    if args.sites < 1 or (args.patients is not None and args.patients < 1):
+        parser.error("--sites and --patients take a whole number of 1 or more (--patients left out: the "
+                     "238-patient study extract).")
     tables, truth = generate_extract(seed=args.seed, n_patients=args.patients, sites=args.sites)
     files = write_extract(tables, truth, args.out, fmt=args.format)
     print(f"wrote {len(files)} files to {args.out}: {truth['n_patients_total']} patients, "
