@@ -1,6 +1,6 @@
 """Bias and 95%-CI coverage of the IM+HR estimators against the generator's true hazard ratio.
 
-Generates repeated natural cohorts (gistlm.synthetic_cohort), runs each through ingestion,
+Generates repeated natural cohorts (gistlm.synthetic), runs each through ingestion,
 validation, eligibility and the analysis cohort as the rules do, then estimates the effect
 of hepatic resection with the naive fixed-group Cox model, the landmark models, the
 time-varying Cox model, the fixed-group weighted Cox models (entropy balancing, GPS-IPTW) and
@@ -40,7 +40,7 @@ from gistlm.balancing import weighting_table
 from gistlm.landmark_weighting import landmark_weighted
 from gistlm.propensity import weighted_cohort, weighted_cox
 from gistlm.survival import cox_summary, fit_cox, group_indicators
-from gistlm.synthetic_cohort import CohortParameters, generate_extract, write_extract
+from gistlm.synthetic import CohortParameters, generate_extract, write_extract
 from gistlm.validation import validate_extract
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """End-to-end wall time and peak memory of the workflow on large synthetic extracts.
 
-For each size N: generate a multi-site Parquet extract (gistlm.synthetic_cohort, --sites
+For each size N: generate a multi-site Parquet extract (gistlm.synthetic, --sites
 hospitals), point a config file's `sites` at it, run the whole workflow in a fresh copy of
 the repository and read the `benchmark:` file every job writes (results/benchmarks/**.tsv).
 Prints, and writes to DIR/N/benchmark.md, one Markdown table per size (rule, jobs, wall s
@@ -35,7 +35,7 @@ def generate_extract(patients: int, sites: int, seed: int, folder: Path) -> Path
     returns its sites.yaml (the `sites` config, absolute paths)."""
     extract = (folder / "extract").resolve()
     if not (extract / "sites.yaml").is_file():
-        subprocess.run([sys.executable, "-m", "gistlm.synthetic_cohort", "--patients", str(patients),
+        subprocess.run([sys.executable, "-m", "gistlm.synthetic", "--patients", str(patients),
                         "--sites", str(sites), "--seed", str(seed), "--format", "parquet",
                         "--out", str(extract)], check=True)
     return extract / "sites.yaml"

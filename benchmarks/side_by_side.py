@@ -40,7 +40,7 @@ def csv_extract(patients: int, sites: int, seed: int, folder: Path) -> Path:
     """A multi-site CSV extract in folder/extract (reused if there); returns its sites.yaml."""
     extract = (folder / "extract").resolve()
     if not (extract / "sites.yaml").is_file():
-        subprocess.run([sys.executable, "-m", "gistlm.synthetic_cohort", "--patients", str(patients),
+        subprocess.run([sys.executable, "-m", "gistlm.synthetic", "--patients", str(patients),
                         "--sites", str(sites), "--seed", str(seed), "--format", "csv", "--out", str(extract)],
                        check=True)
     return extract / "sites.yaml"

@@ -27,7 +27,7 @@ from gistlm.eligibility import apply_criteria
 from gistlm.immortal_time import local_treatment_dates, start_stop_rows, time_varying_cox
 from gistlm.ingestion import read_raw_table, type_raw_table
 from gistlm.survival import fit_cox, group_indicators
-from gistlm.synthetic_cohort import CohortParameters, generate_extract, write_extract
+from gistlm.synthetic import CohortParameters, generate_extract, write_extract
 from gistlm.validation import validate_extract
 
 REPO = Path(__file__).resolve().parents[1]

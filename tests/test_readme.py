@@ -41,7 +41,7 @@ RUN = {
     "snakemake --report results/snakemake-report.zip",
     "snakemake --cores 4 results/report.pdf",
     "snakemake --unlock",
-    "python -m gistlm.synthetic_cohort --out resources/extract",
+    "python -m gistlm.synthetic --out resources/extract",
     "snakemake --lint",
     "snakemake --cores 4 release",
 }
@@ -176,7 +176,7 @@ def test_synthesize_and_a_users_config_file(installed):
 def test_regenerating_the_shipped_extract_gives_the_same_files(installed):
     workdir, _ = installed
     shipped = {path.name: path.read_bytes() for path in (REPO / "resources" / "extract").iterdir()}
-    shell(workdir, "python -m gistlm.synthetic_cohort --out resources/extract")
+    shell(workdir, "python -m gistlm.synthetic --out resources/extract")
     assert {path.name: path.read_bytes() for path in (workdir / "resources" / "extract").iterdir()} == shipped
 
 

@@ -153,7 +153,7 @@ def registry(tmp_path_factory):
     """A finished run on a generated 4-site registry, which lies inside the run's folder
     (sites.yaml names its files by relative paths) so that a clone of the run has its own."""
     workdir = copy_workflow(tmp_path_factory.mktemp("registry") / "gistlm")
-    subprocess.run([sys.executable, "-m", "gistlm.synthetic_cohort", "--patients", "1200", "--sites", "4",
+    subprocess.run([sys.executable, "-m", "gistlm.synthetic", "--patients", "1200", "--sites", "4",
                     "--seed", "5", "--out", "registry"], cwd=workdir, check=True, capture_output=True)
     with open(workdir / SITES_CONFIG, "a") as config:  # merged key by key into config/config.yaml
         config.write("causal: {bootstrap: {replicates: 20}}\n")  # the bootstrap is not what is tested here

@@ -1,4 +1,4 @@
-"""Tests of the synthetic raw hospital extract (gistlm.synthetic_cohort).
+"""Tests of the synthetic raw hospital extract (gistlm.synthetic).
 
 The study rules are re-implemented here on purpose, explicitly and independently of the
 pipeline, as a check of the generator: the shipped extract must give exactly the published
@@ -17,15 +17,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 try:
-    from gistlm import synthetic_cohort as sc
+    from gistlm import synthetic as sc
 except ImportError:  # running without an installed package
     sys.path.insert(0, str(ROOT / "src"))
-    from gistlm import synthetic_cohort as sc
+    from gistlm import synthetic as sc
+from gistlm.eligibility import STEPS
 
 DAYS_PER_MONTH = 30.4375
 CUTOFF = pd.Timestamp("2023-06-30")
 PUBLISHED_10Y = {"IM": 0.611, "IM+HR": 0.919, "IM+RFA/TACE": 0.552}
-BRIEF_ATTRITION = {"not_gist": 3, "no_lm_evidence": 2, "ecog_over_1": 4,
+BRIEF_ATTRITION = {"not_gist": 3, "no_lm_evidence": 2, "ecog_over_limit": 4,
                    "inadequate_organ_function": 7, "no_imatinib": 4, "lm_on_later_line_tki": 3,
                    "other_malignancy": 3, "no_follow_up": 3}
 TKIS = {"imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib"}
@@ -73,7 +74,7 @@ def rule_failures(t: dict[str, pd.DataFrame], quarantine: set[str] = frozenset()
     fails = pd.DataFrame({
         "not_gist": pat["primary_pathology"] != "GIST",
         "no_lm_evidence": ~lm["lm_evidence"].isin(["biopsy", "imaging"]),
-        "ecog_over_1": num(lm["ecog"]) > 1,
+        "ecog_over_limit": num(lm["ecog"]) > 1,
         "inadequate_organ_function": lab_fail,
         "no_imatinib": ~ids.isin(has_imatinib),
         "lm_on_later_line_tki": ids.isin(set(later["patient_id"])),
@@ -244,7 +245,8 @@ def test_default_extract_gives_published_groups_and_known_attrition(default_text
     assert len(elig) == 238
     assert elig["group"].value_counts().to_dict() == {"IM": 126, "IM+HR": 81, "IM+RFA/TACE": 31}
     expected = {a["step"]: a["n_excluded"] for a in truth["expected_attrition"]}
-    assert list(expected) == list(sc.ATTRITION_STEPS)
+    # the pipeline's step names, in its order: truth.json's attrition reads like attrition.csv
+    assert list(expected) == [step for step, _ in STEPS]
     assert res["attrition"] == expected == BRIEF_ATTRITION
     assert len(t["patients"]) == 238 + sum(BRIEF_ATTRITION.values()) + 3
     assert truth["n_by_group"] == {"IM": 126, "IM+HR": 81, "IM+RFA/TACE": 31}
@@ -430,10 +432,26 @@ def test_cli_writes_an_extract(tmp_path):
     assert len(read_extract(tmp_path)["patients"]) == 300
 
 
+def test_cli_refuses_no_sites_or_patients_in_one_message(tmp_path, capsys):
+    for arguments in (["--sites", "0"], ["--patients", "0"]):
+        with pytest.raises(SystemExit) as stop:
+            sc.main([*arguments, "--out", str(tmp_path)])
+        assert stop.value.code == 2
+        assert "take a whole number of 1 or more" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_shipped_extract_equals_a_fresh_generation(default, tmp_path):
     shipped = ROOT / "resources" / "extract"
     sc.write_extract(*default, tmp_path)
     for name in [f"{t}.csv" for t in sc.TABLES] + ["truth.json"]:
         assert (shipped / name).read_bytes() == (tmp_path / name).read_bytes(), (
             f"resources/extract/{name} drifted from the generator: "
-            "regenerate with `PYTHONPATH=src python -m gistlm.synthetic_cohort`")
+            "regenerate with `PYTHONPATH=src python -m gistlm.synthetic`")
+
+
+def test_parameters_name_only_the_pipelines_exclusion_steps():
+    with pytest.raises(ValueError, match="'ecog_over_1' is neither an exclusion step of gistlm.eligibility"):
+        sc.CohortParameters(ineligible_counts=(("not_gist", 3), ("ecog_over_1", 4)))
+    with pytest.raises(ValueError, match="'ast_u_l'"):
+        sc.CohortParameters(lab_failure_counts=(("ast_u_l", 1),))

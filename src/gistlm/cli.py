@@ -59,7 +59,7 @@ def describe(target: Path, steps: list[dict]) -> str:
 
 
 def synthesize_command(arguments: list[str]) -> int:
-    from gistlm.synthetic_cohort import main as synthesize
+    from gistlm.synthetic import main as synthesize
 
     return synthesize(arguments, prog="gistlm synthesize") or 0
 
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     trace.add_argument("--json", action="store_true", help="machine-readable output")
     trace.add_argument("--records", default="results/provenance.json", help="the run's provenance file")
     trace.set_defaults(run=provenance_command)
-    # its options (and --help) belong to gistlm.synthetic_cohort's own parser: argparse's
+    # its options (and --help) belong to gistlm.synthetic's own parser: argparse's
     # REMAINDER would refuse an option as the first of them ("unrecognized arguments")
     commands.add_parser("synthesize", add_help=False, help="write a synthetic raw extract (gistlm synthesize --help)")
     args, rest = parser.parse_known_args(argv)
