@@ -3,22 +3,21 @@
 Every function takes the analysis cohort (`os_months`, `death`, `group`, covariates) and
 returns a tidy table, one CSV of `results/survival/` each. Kaplan-Meier intervals are
 lifelines' log(-log) ("exponential Greenwood") ones, missing where R's survfit gives none;
-Cox models use Efron's ties (lifelines' only method), fitted to R's maximum by gistlm's
-vectorised partial likelihood (weighted_cox);
+Cox models use Efron's ties, fitted to R's maximum by gistlm.estimators.cox;
 the proportional-hazards test is R's cox.zph (survival >= 3.0). tests/test_r_reference.py
 checks each against R.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
+from gistlm.estimators.cox import PH_TRANSFORMS, CoxFitter, hazard_ratio_table, proportional_hazards_test
 from gistlm.extract_errors import ExtractError
-from gistlm.weighted_cox import PartialLikelihood, StratifiedPartialLikelihood
 
 # lifelines and statsmodels are imported by the functions that use them: importing them
 # costs a job 1-1.5 s of CPU, and the Cox rules need neither
@@ -30,7 +29,6 @@ TIME, EVENT = "os_months", "death"
 # Newton steps, 1.6e-4 short of R's maximum on the shipped cohort (univariable `male`);
 # stopping on the Newton step alone (norm < 1e-12 or decrement < 1e-12) reaches it (< 1e-7)
 COX_FIT_OPTIONS = {"precision": 1e-12, "r_precision": 0.0}
-PH_TRANSFORMS = ("km", "rank", "identity", "log")
 
 
 def fit_kaplan_meier(cohort: pd.DataFrame, alpha: float, label: str, reverse: bool = False) -> KaplanMeierFitter:
@@ -142,45 +140,19 @@ def group_indicators(cohort: pd.DataFrame, groups: list[str], reference: str) ->
     }, index=cohort.index)
 
 
-class CoxFit(NamedTuple):
-    """A fitted Cox model: log hazard ratios and their model-based SEs by term (the names of
-    lifelines' CoxPHFitter attributes), the alpha of its intervals, whether Newton converged."""
-    params_: pd.Series
-    standard_errors_: pd.Series
-    alpha: float
-    converged: bool
-
-
 def fit_cox(cohort: pd.DataFrame, terms: pd.DataFrame, alpha: float,
-            strata: list[str] | None = None) -> tuple[CoxFit, pd.DataFrame]:
+            strata: list[str] | None = None) -> tuple[CoxFitter, pd.DataFrame]:
     """Cox model of OS on `terms` (a baseline hazard per level of `strata`; Efron's ties),
-    complete cases only; returns the fit and its data.
-
-    gistlm's vectorised partial likelihood (weighted_cox), the estimator of lifelines'
-    CoxPHFitter and R's coxph iterated to the maximum (tests/test_r_reference.py): lifelines
-    took 64 of the pipeline's 151 s at 1M patients (benchmarks/side_by_side.py).
-    """
+    complete cases only; returns the fit and its data."""
     data = pd.concat([cohort[[TIME, EVENT, *(strata or [])]], terms], axis=1).dropna()
-    blocks = data.groupby(strata, sort=True, observed=True).indices.values() if strata else None
-    model = StratifiedPartialLikelihood(data[TIME].to_numpy(float), data[EVENT].to_numpy(float),
-                                        data[terms.columns].to_numpy(float), strata=blocks)
-    coef, converged = model.fit()
-    se = model.standard_errors(coef) if converged else np.full(len(coef), np.nan)
-    names = list(terms.columns)
-    return CoxFit(pd.Series(coef, index=names), pd.Series(se, index=names), alpha, converged), data
+    return CoxFitter(alpha=alpha).fit(data, duration_col=TIME, event_col=EVENT, strata=strata), data
 
 
-def cox_summary(model: str, fit: CoxFit, data: pd.DataFrame) -> pd.DataFrame:
+def cox_summary(model: str, fit: CoxFitter, data: pd.DataFrame) -> pd.DataFrame:
     """One row per term: log-HR, SE, HR with its CI, Wald p; n and events of the model."""
-    coef, se = fit.params_.to_numpy(float), fit.standard_errors_.to_numpy(float)
-    z = special.ndtri(1 - fit.alpha / 2)
-    return pd.DataFrame({
-        "model": model, "term": fit.params_.index.to_numpy(),
-        "coef": coef, "se": se, "hr": np.exp(coef),
-        "ci_lower": np.exp(coef - z * se), "ci_upper": np.exp(coef + z * se),
-        "p_value": 2 * special.ndtr(-np.abs(coef / se)),
-        "n": len(data), "events": int(data[EVENT].sum()),
-    })
+    table = hazard_ratio_table(fit)
+    table.insert(0, "model", model)
+    return table.assign(n=len(data), events=int(data[EVENT].sum()))
 
 
 def cox_models(cohort: pd.DataFrame, groups: list[str], reference: str, covariates: list[str],
@@ -199,9 +171,9 @@ def cox_models(cohort: pd.DataFrame, groups: list[str], reference: str, covariat
     return table, ph_tests(full_fit, full_data, strata, ph_transform)
 
 
-def check_converged(fit: CoxFit, data: pd.DataFrame) -> None:
+def check_converged(fit: CoxFitter, data: pd.DataFrame) -> None:
     """Stop with one paragraph when a model of the primary analysis has no maximum."""
-    if not fit.converged:
+    if not fit.converged_:
         raise ExtractError(
             f"the Cox model of overall survival on {', '.join(fit.params_.index)} ({len(data)} patients, "
             f"{int(data[EVENT].sum())} deaths) did not converge: a term does not vary among these patients, "
@@ -210,77 +182,12 @@ def check_converged(fit: CoxFit, data: pd.DataFrame) -> None:
             "survival.cox_covariates in the config.")
 
 
-def ph_tests(fit: CoxFit, data: pd.DataFrame, strata: list[str] | None = None,
+def ph_tests(fit: CoxFitter, data: pd.DataFrame, strata: list[str] | None = None,
              transform: str = "km", weights: np.ndarray | None = None) -> pd.DataFrame:
-    """Proportional-hazards score test per term and global: R's cox.zph (survival >= 3.0).
-
-    The score test, at the fitted coefficients, of adding each term times g(t) to the model,
-    g the `transform` of time ("km": 1 - the Kaplan-Meier of all patients just before t,
-    R's default; "rank", "identity", "log") centred on its mean over the deaths. It replaces
-    the Grambsch-Therneau approximation on scaled Schoenfeld residuals (lifelines'
-    proportional_hazard_test, R before 3.0), which can reach another conclusion. `weights`
-    (case weights of `data`'s rows, as the fit's) enter the score and information, not g.
-    """
-    terms = list(fit.params_.index)
-    beta = fit.params_.to_numpy(float)
-    weights = np.ones(len(data)) if weights is None else np.asarray(weights, float)
-    score, information = _time_weighted_score(data, terms, beta, strata, transform, weights)
-    p = len(terms)
-    rows = []
-    for j, term in [*enumerate(terms), (None, "global")]:
-        kept = list(range(p)) + ([p + j] if j is not None else list(range(p, 2 * p)))
-        u = np.r_[np.zeros(p), score[j] if j is not None else score]
-        statistic = float(u @ np.linalg.solve(information[np.ix_(kept, kept)], u))
-        df = 1 if j is not None else p
-        rows.append({"model": "multivariable", "term": term, "statistic": statistic, "df": df,
-                     "p_value": special.chdtrc(df, statistic), "time_transform": transform})
-    return pd.DataFrame(rows)
-
-
-def _time_weighted_score(data: pd.DataFrame, terms: list[str], beta: np.ndarray, strata: list[str] | None,
-                         transform: str, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """R's zph1: the score of the terms times g(t) (the terms' own score is 0 at the fit) and
-    the information of (terms, terms x g(t)), summed over strata (Efron's ties)."""
-    time, event = data[TIME].to_numpy(float), data[EVENT].to_numpy(bool)
-    scale = time_scale(time, event, transform)
-    p = len(terms)
-    score, information = np.zeros(p), np.zeros((2 * p, 2 * p))
-    blocks = data.groupby(strata, sort=True, observed=True).indices.values() if strata else [np.arange(len(data))]
-    for rows in blocks:
-        model = PartialLikelihood(time[rows], event[rows], data[terms].to_numpy(float)[rows], weights[rows])
-        if not len(model.death_times):
-            continue
-        _, expected, covariance = model.by_death_time(beta)
-        g = scale.reindex(model.death_times).to_numpy()
-        observed = model.at_deaths(model.weights[:, None] * model.x)
-        score += g @ (observed - expected)
-        information[:p, :p] += covariance.sum(axis=0)
-        information[:p, p:] += np.tensordot(g, covariance, axes=1)
-        information[p:, p:] += np.tensordot(g**2, covariance, axes=1)
-    information[p:, :p] = information[:p, p:].T
-    return score, information
-
-
-def time_scale(time: np.ndarray, event: np.ndarray, transform: str) -> pd.Series:
-    """g(t) of cox.zph by death time t, centred on its mean over the deaths (all strata)."""
-    death_times, deaths = np.unique(time[event], return_counts=True)
-    ordered = np.sort(time)
-    before = np.searchsorted(ordered, death_times, side="left")  # rows leaving before t
-    if transform == "km":
-        # 1 - S(t-): the Kaplan-Meier of all rows, unweighted and unstratified, just before t
-        survival_after = np.cumprod(1 - deaths / (len(time) - before))
-        values = 1 - np.r_[1.0, survival_after[:-1]]
-    elif transform == "rank":
-        ties = np.searchsorted(ordered, death_times, side="right") - before
-        values = before + (ties + 1) / 2  # R's rank(): ties share their average rank
-    elif transform == "identity":
-        values = death_times
-    elif transform == "log":
-        values = np.log(death_times)
-    else:
-        raise ValueError(f"unknown time transform {transform!r}: one of {', '.join(PH_TRANSFORMS)}")
-    centred = values - (deaths * values).sum() / deaths.sum()
-    return pd.Series(centred, index=death_times)
+    """R's cox.zph of the multivariable model, per term and global (gistlm.estimators.cox)."""
+    table = proportional_hazards_test(fit, data, TIME, EVENT, strata, transform, weights)
+    table.insert(0, "model", "multivariable")
+    return table
 
 
 SITE_COLUMNS = ["site", "term", "patients_in_group", "deaths_in_group", "coef", "se", "hr", "ci_lower", "ci_upper", "p_value",
@@ -343,7 +250,7 @@ def _inestimable(members: pd.DataFrame, exposed: pd.Series, in_reference: pd.Ser
 def _quiet_cox(members: pd.DataFrame, terms: pd.DataFrame, alpha: float) -> dict:
     """term -> summary row of a Cox fit, or {} if it did not converge (a small site)."""
     fit, data = fit_cox(members, terms, alpha)
-    if not fit.converged:
+    if not fit.converged_:
         return {}
     return cox_summary("", fit, data).set_index("term").to_dict("index")
 
