@@ -1,8 +1,8 @@
 """Overall-survival estimates: Kaplan-Meier, log-rank (lifelines), Cox, proportional-hazards tests.
 
 Every function takes the analysis cohort (`os_months`, `death`, `group`, covariates) and
-returns a tidy table, one CSV of `results/survival/` each. Kaplan-Meier intervals are
-lifelines' log(-log) ("exponential Greenwood") ones, missing where R's survfit gives none;
+returns a tidy table, one CSV of `results/survival/` each. Kaplan-Meier curves and their
+log(-log) intervals are gistlm.estimators.kaplan_meier's, missing where R's survfit gives none;
 Cox models use Efron's ties, fitted to R's maximum by gistlm.estimators.cox;
 the proportional-hazards test is R's cox.zph (survival >= 3.0). tests/test_r_reference.py
 checks each against R.
@@ -10,33 +10,30 @@ checks each against R.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 from scipy import special
 
 from gistlm.estimators.cox import PH_TRANSFORMS, CoxFitter, hazard_ratio_table, proportional_hazards_test
+from gistlm.estimators.kaplan_meier import (KaplanMeier, first_time_at_or_below, from_time_zero, kaplan_meier,
+                                            log_log_interval)
 from gistlm.extract_errors import ExtractError
 
-# lifelines and statsmodels are imported by the functions that use them: importing them
-# costs a job 1-1.5 s of CPU, and the Cox rules need neither
-if TYPE_CHECKING:
-    from lifelines import KaplanMeierFitter
+# lifelines and statsmodels are imported by the functions that use them (the log-rank tests,
+# the meta-analysis): importing them costs a job 1-1.5 s of CPU, and the Cox rules need neither
 
 TIME, EVENT = "os_months", "death"
-# lifelines stops when the log-likelihood changes by < 1e-9 (relative) with steps of 0.95
-# Newton steps, 1.6e-4 short of R's maximum on the shipped cohort (univariable `male`);
-# stopping on the Newton step alone (norm < 1e-12 or decrement < 1e-12) reaches it (< 1e-7)
+# where lifelines' CoxPHFitter is still used as it is (target_trial's treatment model): its
+# default stopping rule stops 1.6e-4 short of R's maximum on the shipped cohort (univariable
+# `male`); stopping on the Newton step alone (norm < 1e-12 or decrement < 1e-12) reaches it
 COX_FIT_OPTIONS = {"precision": 1e-12, "r_precision": 0.0}
 
 
-def fit_kaplan_meier(cohort: pd.DataFrame, alpha: float, label: str, reverse: bool = False) -> KaplanMeierFitter:
-    """KM of overall survival; `reverse` estimates follow-up (censoring is the event)."""
-    from lifelines import KaplanMeierFitter
-
+def fit_kaplan_meier(cohort: pd.DataFrame, reverse: bool = False) -> KaplanMeier:
+    """KM of overall survival from time 0 (everyone at risk); `reverse` estimates follow-up
+    (censoring is the event)."""
     events = 1 - cohort[EVENT] if reverse else cohort[EVENT]
-    return KaplanMeierFitter(alpha=alpha).fit(cohort[TIME], events, label=label)
+    return from_time_zero(kaplan_meier(cohort[TIME].to_numpy(float), events.to_numpy()))
 
 
 def by_group(cohort: pd.DataFrame, groups: list[str]):
@@ -45,31 +42,17 @@ def by_group(cohort: pd.DataFrame, groups: list[str]):
         yield label, cohort[cohort["group"] == label]
 
 
-def survival_interval(fit: KaplanMeierFitter) -> pd.DataFrame:
-    """lifelines' log(-log) interval of the survival, missing where the survival is 1 or 0:
-    log(-log S) is not defined there, so R's survfit (conf.type "log-log") gives none, where
-    lifelines gives [1, 1] (before the first death) or [0, 0]."""
-    survival = fit.survival_function_.iloc[:, 0]
-    degenerate = ((survival == 1) | (survival == 0)).to_numpy()
-    return fit.confidence_interval_.mask(np.broadcast_to(degenerate[:, None], fit.confidence_interval_.shape))
-
-
 def kaplan_meier_table(cohort: pd.DataFrame, groups: list[str], alpha: float) -> pd.DataFrame:
-    """Per group and event time: at risk, events, censored, survival and its CI."""
+    """Per group and time (0, then each death or censoring): at risk, events, censored,
+    survival and its log(-log) CI (missing where the survival is 1 or 0, as R's survfit)."""
     tables = []
     for label, rows in by_group(cohort, groups):
-        fit = fit_kaplan_meier(rows, alpha, label)
-        events = fit.event_table
-        ci = survival_interval(fit)
+        curve = fit_kaplan_meier(rows)
+        lower, upper = log_log_interval(curve, alpha)
         tables.append(pd.DataFrame({
-            "group": label,
-            "time": events.index.to_numpy(),
-            "at_risk": events["at_risk"].to_numpy(),
-            "events": events["observed"].to_numpy(),
-            "censored": events["censored"].to_numpy(),
-            "survival": fit.survival_function_[label].reindex(events.index).to_numpy(),
-            "ci_lower": ci.iloc[:, 0].reindex(events.index).to_numpy(),
-            "ci_upper": ci.iloc[:, 1].reindex(events.index).to_numpy(),
+            "group": label, "time": curve.time, "at_risk": curve.at_risk.astype("int64"),
+            "events": curve.deaths.astype("int64"), "censored": curve.censored.astype("int64"),
+            "survival": curve.survival, "ci_lower": lower, "ci_upper": upper,
         }))
     return pd.concat(tables, ignore_index=True)
 
@@ -80,17 +63,19 @@ def _finite(value: float) -> float:
 
 
 def median_os(cohort: pd.DataFrame, groups: list[str], alpha: float, reverse: bool = False) -> pd.DataFrame:
-    """Median (KM) per group with its CI; NaN where the curve does not reach 0.5."""
-    from lifelines.utils import median_survival_times
-
+    """Median (KM) per group with its CI (where the interval's limits reach 0.5); NaN where
+    the curve does not reach 0.5."""
     rows = []
     for label, members in [*by_group(cohort, groups), ("All", cohort)]:
-        fit = fit_kaplan_meier(members, alpha, label, reverse=reverse)
-        ci = median_survival_times(fit.confidence_interval_)
+        curve = fit_kaplan_meier(members, reverse=reverse)
+        # a limit is 1 where the survival is 1 and 0 where it is 0 (no interval there)
+        limits = [np.where(curve.survival == 1, 1.0, np.where(curve.survival == 0, 0.0, limit))
+                  for limit in log_log_interval(curve, alpha)]
         rows.append({
-            "group": label, "n": len(members), "events": int(fit.event_observed.sum()),
-            "median": _finite(fit.median_survival_time_),
-            "ci_lower": _finite(ci.iloc[0, 0]), "ci_upper": _finite(ci.iloc[0, 1]),
+            "group": label, "n": len(members), "events": int(curve.deaths.sum()),
+            "median": _finite(first_time_at_or_below(curve.time, curve.survival)),
+            "ci_lower": _finite(first_time_at_or_below(curve.time, limits[0])),
+            "ci_upper": _finite(first_time_at_or_below(curve.time, limits[1])),
         })
     return pd.DataFrame(rows)
 
@@ -99,16 +84,16 @@ def os_rates(cohort: pd.DataFrame, groups: list[str], alpha: float, months: list
     """KM survival and CI at fixed months; NaN beyond a group's last follow-up."""
     rows = []
     for label, members in by_group(cohort, groups):
-        fit = fit_kaplan_meier(members, alpha, label)
-        ci = survival_interval(fit)
+        curve = fit_kaplan_meier(members)
+        lower, upper = log_log_interval(curve, alpha)
         for month in months:
             observed = month <= members[TIME].max()
-            at = ci.index[ci.index <= month].max()
+            at = np.searchsorted(curve.time, month, side="right") - 1
             rows.append({
                 "group": label, "month": month,
-                "survival": fit.survival_function_.loc[at, label] if observed else np.nan,
-                "ci_lower": ci.loc[at].iloc[0] if observed else np.nan,
-                "ci_upper": ci.loc[at].iloc[1] if observed else np.nan,
+                "survival": curve.survival[at] if observed else np.nan,
+                "ci_lower": lower[at] if observed else np.nan,
+                "ci_upper": upper[at] if observed else np.nan,
             })
     return pd.DataFrame(rows)
 

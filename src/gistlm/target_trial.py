@@ -32,6 +32,7 @@ from gistlm.immortal_time import months_to_column
 from gistlm.propensity import covariate_design, effective_sample_size, truncate
 from gistlm.survival import COX_FIT_OPTIONS, EVENT, TIME
 from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
+from gistlm.estimators.kaplan_meier import death_times, kaplan_meier
 
 
 def arm_label(label: str, reference: str, grace_months: float) -> str:
@@ -164,8 +165,7 @@ def arm_kaplan_meier(clones: pd.DataFrame) -> pd.DataFrame:
     for arm in clones["arm"].unique():
         rows = (clones["arm"] == arm).to_numpy()
         start, stop, death, weight = (clones[name].to_numpy()[rows] for name in ["start", "stop", EVENT, "weight"])
-        times, at_risk, deaths, survival = PartialLikelihood(stop, death, np.empty((len(stop), 0)), weight,
-                                                             entry=start).product_limit()
+        times, at_risk, deaths, _, survival, _ = death_times(kaplan_meier(stop, death, weight, entry=start))
         # the curve changes at deaths; the last follow-up time shows how far it reaches
         end = stop.max()
         tail = 0 if times.size and times[-1] == end else 1
