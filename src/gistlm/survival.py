@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from gistlm.estimators.cox import PH_TRANSFORMS, CoxFitter, hazard_ratio_table, proportional_hazards_test
+from gistlm.estimators.cox import CoxFitter, hazard_ratio_table, proportional_hazards_test
 from gistlm.estimators.kaplan_meier import (KaplanMeier, first_time_at_or_below, from_time_zero, kaplan_meier,
                                             log_log_interval)
 from gistlm.extract_errors import ExtractError

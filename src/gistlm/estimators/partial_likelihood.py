@@ -1,19 +1,15 @@
 """The Efron partial likelihood of the weighted Cox model on arrays, vectorised (cost ~ n log n).
 
 Efron's ties, weights as in lifelines, optional late entry (start-stop rows: a row is at
-risk at t if entry < t <= time) and a robust (sandwich) variance clustered on patient (Lin &
-Wei 1989) from Efron-form score residuals, as R's `coxph(..., robust = TRUE)` and
-`cluster(id)` (tests/test_r_reference.py). gistlm.estimators.cox fits it. The bootstrap refits its IPTW model with it
-thousands of times, and the clone-censor-weight model fits it to millions of start-stop
-rows. lifelines would do neither at that size: its robust variance loops over the rows
-(O(n^2); 98 s for 10,000 patients' clones), with late entry it counts every row at risk
-from time 0, which gives wrong robust standard errors for start-stop data, and it builds
-the sandwich from Breslow-form residuals (0.1-0.5% off R's with tied deaths).
+risk at t if entry < t <= time), strata, and a robust (sandwich) variance clustered on any
+column (Lin & Wei 1989) from Efron-form score residuals, as R's `coxph(..., robust = TRUE)`
+and `cluster(id)` (tests/test_r_reference.py). gistlm.estimators.cox fits it, and says why
+not lifelines. Arrays, not loops, because the bootstrap refits it thousands of times and
+the clone-censor-weight model fits it to millions of start-stop rows.
 """
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 
 class PartialLikelihood:
@@ -84,13 +80,7 @@ class PartialLikelihood:
         d2 = np.stack([self.at_deaths(risk[:, None] * (x * x[:, [j]])) for j in range(x.shape[1])], axis=2)
         log_risk, expected = np.zeros(len(self.death_times)), np.zeros_like(r1)
         information = np.zeros_like(r2)
-        # the k-th tied death only where there are more than k: every death time at every k
-        # cost 95% of a fit where a few times have many ties (administrative censoring)
-        for k in range(int(self.deaths.max())):
-            at = np.flatnonzero(self.deaths > k)
-            share = k / self.deaths[at]
-            phi = r0[at] - share * d0[at]
-            mean = (r1[at] - share[:, None] * d1[at]) / phi[:, None]
+        for at, share, phi, mean in self.efron_steps(r0, r1, d0, d1):
             second = (r2[at] - share[:, None, None] * d2[at]) / phi[:, None, None]
             scale = self.mean_weight[at]
             log_risk[at] += scale * np.log(phi)
@@ -99,13 +89,15 @@ class PartialLikelihood:
         return log_risk, expected, information
 
     def efron_steps(self, r0, r1, d0, d1):
-        """Efron's k-th (k = 0..most tied deaths - 1) of the d deaths at each death time:
-        (has a k-th death, share k/d, risk-set sum R - (k/d) D, its weighted covariate mean)."""
+        """Efron's k-th (k = 0..most tied deaths - 1) of the d deaths at the death times that
+        have one: (those times, share k/d, risk-set sum R - (k/d) D, its weighted covariate
+        mean). Only where there are more than k deaths: every death time at every k cost 95%
+        of a fit where a few times have many ties (administrative censoring)."""
         for k in range(int(self.deaths.max())):
-            active = k < self.deaths
-            share = np.where(active, k / self.deaths, 0.0)
-            phi = r0 - share * d0
-            yield active, share, phi, (r1 - share[:, None] * d1) / phi[:, None]
+            at = np.flatnonzero(self.deaths > k)
+            share = k / self.deaths[at]
+            phi = r0[at] - share * d0[at]
+            yield at, share, phi, (r1[at] - share[:, None] * d1[at]) / phi[:, None]
 
     def score_residuals(self, beta: np.ndarray) -> np.ndarray:
         """Weighted score residuals of the rows (in time order, `self.order`).
@@ -125,13 +117,13 @@ class PartialLikelihood:
                   self.at_deaths(risk), self.at_deaths(risk[:, None] * x))
         hazard, early = np.zeros(len(self.death_times)), np.zeros(len(self.death_times))
         hazard_x, early_x, mean_of_means = (np.zeros_like(pieces[1]) for _ in range(3))
-        for active, share, denominator, mean in self.efron_steps(*pieces):
-            step = np.where(active, self.mean_weight / denominator, 0.0)
-            hazard += step
-            hazard_x += mean * step[:, None]
-            early += share * step
-            early_x += mean * (share * step)[:, None]
-            mean_of_means += mean * np.where(active, 1 / self.deaths, 0.0)[:, None]
+        for at, share, denominator, mean in self.efron_steps(*pieces):
+            step = self.mean_weight[at] / denominator
+            hazard[at] += step
+            hazard_x[at] += mean * step[:, None]
+            early[at] += share * step
+            early_x[at] += mean * (share * step)[:, None]
+            mean_of_means[at] += mean * (1 / self.deaths[at])[:, None]
         cumulative = np.r_[0.0, np.cumsum(hazard)]
         cumulative_x = np.vstack([np.zeros(x.shape[1]), np.cumsum(hazard_x, axis=0)])
         upto_stop = _compact(np.searchsorted(self.death_times, time, side="right"))
