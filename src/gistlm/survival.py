@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from gistlm.estimators.cox import CoxFitter, hazard_ratio_table, proportional_hazards_test
 from gistlm.estimators.kaplan_meier import (KaplanMeier, first_time_at_or_below, from_time_zero, kaplan_meier,
                                             log_log_interval)
+from gistlm.estimators.meta_analysis import dersimonian_laird
 from gistlm.extract_errors import ExtractError
 
 # lifelines and statsmodels are imported by the functions that use them (the log-rank tests,
-# the meta-analysis): importing them costs a job 1-1.5 s of CPU, and the Cox rules need neither
+# the meta-analysis's pooling): importing them costs a job 1-1.5 s of CPU, and the Cox rules need neither
 
 TIME, EVENT = "os_months", "death"
 # where lifelines' CoxPHFitter is still used as it is (target_trial's treatment model): its
@@ -242,20 +242,9 @@ def _quiet_cox(members: pd.DataFrame, terms: pd.DataFrame, alpha: float) -> dict
 
 def _random_effects(sites: pd.DataFrame, term: str, alpha: float) -> dict:
     """DerSimonian-Laird pooling of the sites' log-HRs of one term (sites with an estimate)."""
-    from statsmodels.stats.meta_analysis import combine_effects
-
     estimated = sites[sites["site"] != STRATIFIED].dropna(subset=["coef", "se"])
     # no counts: the sites left out are the small ones, which their sum would give away
     row = {"site": RANDOM_EFFECTS, "term": term}
     if len(estimated) < 2:
         return {**row, "note": "fewer than two sites with an estimate"}
-    with np.errstate(invalid="ignore"):  # statsmodels takes square roots of a negative tau²
-        pooled = combine_effects(estimated["coef"].to_numpy(), estimated["se"].to_numpy() ** 2,
-                                 method_re="dl", alpha=alpha)
-        # DerSimonian-Laird truncates tau² at 0 (then random = fixed effect); statsmodels 0.15
-        # keeps a negative tau², which would narrow the interval below the fixed-effect one
-        effect = pooled.summary_frame().loc["random effect" if pooled.tau2 > 0 else "fixed effect"]
-    return {**row, "hr": np.exp(effect["eff"]), "ci_lower": np.exp(effect["ci_low"]),
-            "ci_upper": np.exp(effect["ci_upp"]), "p_value": 2 * special.ndtr(-abs(effect["eff"] / effect["sd_eff"])),
-            # I² is 0 when Q falls below its degrees of freedom (no excess variation)
-            "i2": max(0.0, pooled.i2), "heterogeneity_p": pooled.test_homogeneity().pvalue, "note": ""}
+    return {**row, **dersimonian_laird(estimated["coef"].to_numpy(), estimated["se"].to_numpy(), alpha), "note": ""}
