@@ -12,9 +12,10 @@ from gistlm.causal_figures import love_plot
 from gistlm.figure_style import save_png
 from gistlm.cohort import build_analysis_cohort
 from gistlm.disclosure import release_weight_summary, suppress_columns, suppress_within
-from gistlm.effect_measures import (area_under_steps, e_value_of_risk_ratio, e_values, hazard_ratio_as_risk_ratio,
-                                    hazard_ratios_by_method, rmst_unadjusted, rmst_with_se, survival_at,
-                                    weighted_kaplan_meier)
+from gistlm.effect_measures import (e_value_of_risk_ratio, e_values, hazard_ratio_as_risk_ratio, hazard_ratios_by_method,
+                                    rmst_unadjusted)
+from gistlm.estimators.cox import CoxFitter
+from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, rmst_with_se, survival_at
 from gistlm.immortal_time import (landmark_cohort, local_treatment_dates, months_to_column, start_stop_rows,
                                   time_varying_cox)
 from gistlm.propensity import (balance_table, balance_verdict, common_support, covariate_design,
@@ -22,7 +23,6 @@ from gistlm.propensity import (balance_table, balance_verdict, common_support, c
                                standardised_difference, truncate, weight_summary)
 from gistlm.target_trial import (arm_cox, arm_kaplan_meier, clone_censor_weight, clone_weight_summary, reference_arm,
                                  treatment_survival, weight_cuts)
-from gistlm.weighted_cox import PartialLikelihood, weighted_cox_coefficients
 
 # weights that are not integers are the point here, not a mistake lifelines should warn about
 pytestmark = pytest.mark.filterwarnings("ignore::lifelines.exceptions.StatisticalWarning")
@@ -222,7 +222,8 @@ def test_trimming_leaves_patients_out_with_weight_zero(cohort):
 def test_weighted_kaplan_meier_and_rmst_equal_lifelines(cohort):
     weights = np.random.default_rng(1).uniform(0.3, 3, len(cohort))
     time, event = cohort["os_months"].to_numpy(), cohort["death"].to_numpy()
-    times, survival = weighted_kaplan_meier(time, event, weights)
+    curve = kaplan_meier(time, event, weights)
+    times, survival = curve.time, curve.survival
     fit = KaplanMeierFitter().fit(time, event, weights=weights)
     np.testing.assert_allclose(survival, fit.survival_function_.loc[times].iloc[:, 0], rtol=1e-12)
     for horizon in [24.0, 60.0, 500.0]:  # 500: beyond the last follow-up
@@ -251,8 +252,9 @@ def test_rmst_table_has_groups_and_differences_within_the_horizon(cohort):
 def test_vectorised_weighted_cox_equals_lifelines_with_ties(cohort):
     weights = np.random.default_rng(2).uniform(0.3, 3, len(cohort))
     x = pd.get_dummies(cohort["group"], drop_first=True).to_numpy(float)
-    beta, converged = weighted_cox_coefficients(cohort["os_months"], cohort["death"], x, weights)
     frame = pd.DataFrame(x, columns=["a", "b"]).assign(t=cohort["os_months"], e=cohort["death"], w=weights)
+    ours = CoxFitter(center=False).fit(frame, duration_col="t", event_col="e", weights_col="w")
+    beta, converged = ours.params_.to_numpy(), ours.converged_
     # lifelines' default stopping rule leaves ~1e-4 on the table; tightened, it meets ours
     fit = CoxPHFitter().fit(frame, "t", "e", weights_col="w", fit_options={"precision": 1e-12, "max_steps": 200})
     assert converged
@@ -431,19 +433,15 @@ def test_cox_with_late_entry_matches_lifelines_and_does_not_depend_on_splitting(
                          "patient": np.arange(n) // 2})  # pairs of rows share a cluster
     fit = CoxPHFitter().fit(data, "stop", "death", weights_col="weight", cluster_col="patient", robust=True,
                             fit_options={"precision": 1e-12})
-    model = PartialLikelihood(data["stop"], data["death"], x, data["weight"])
-    beta, converged = model.fit()
-    assert converged
-    np.testing.assert_allclose(beta, fit.params_, atol=1e-7)
-    np.testing.assert_allclose(np.sqrt(np.diag(model.robust_covariance(beta, data["patient"]))),
-                               fit.standard_errors_, rtol=1e-6)
+    ours = CoxFitter().fit(data, "stop", "death", weights_col="weight", cluster_col="patient")
+    assert ours.converged_
+    np.testing.assert_allclose(ours.params_, fit.params_, atol=1e-7)
+    np.testing.assert_allclose(ours.standard_errors_, fit.standard_errors_, rtol=1e-6)
     cut = data["stop"] * rng.uniform(0.2, 0.8, n)
     split = pd.concat([data.assign(start=0.0, stop=cut, death=0), data.assign(start=cut)])
-    model = PartialLikelihood(split["stop"], split["death"], split[["a", "b"]], split["weight"], entry=split["start"])
-    beta_split, _ = model.fit()
-    np.testing.assert_allclose(beta_split, beta, atol=1e-9)
-    np.testing.assert_allclose(np.sqrt(np.diag(model.robust_covariance(beta_split, split["patient"]))),
-                               fit.standard_errors_, rtol=1e-6)
+    split_fit = CoxFitter().fit(split, "stop", "death", weights_col="weight", entry_col="start", cluster_col="patient")
+    np.testing.assert_allclose(split_fit.params_, ours.params_, atol=1e-9)
+    np.testing.assert_allclose(split_fit.standard_errors_, fit.standard_errors_, rtol=1e-6)
 
 
 # --- release tables: small counts hidden ----------------------------------------------------

@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from lifelines import CoxPHFitter
+from scipy.stats import norm
 
 from data_stages import CONFIG, DEFAULT_EXTRACT, run_data_stages
-from gistlm.survival import (COX_FIT_OPTIONS, EVENT, TIME, cox_models, fit_cox, kaplan_meier_table, os_rates,
-                             ph_tests)
-from gistlm.weighted_cox import PartialLikelihood, wald_table
+from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
+from gistlm.estimators.kaplan_meier import kaplan_meier, log_log_interval
+from gistlm.survival import EVENT, TIME, cox_models, fit_cox, kaplan_meier_table, os_rates, ph_tests
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
 SCRIPT = REFERENCE / "survival_reference.R"
@@ -84,16 +84,19 @@ def test_weighted_cox_equals_coxph_robust_and_cluster(key, weighted):
     time, death = ("stop", "event") if key[0] == "heart" else (TIME, EVENT)
     data = data.dropna(subset=[*terms, *([cluster] if cluster else [])])
     assert len(data) == expected["n"].iloc[0] and data[death].sum() == expected["events"].iloc[0]
-    weights = data["weight"].to_numpy(float) if weighted else np.ones(len(data))
-    model = PartialLikelihood(data[time], data[death], data[terms].to_numpy(float), weights,
-                              entry=None if entry is None else data[entry])
-    table = wald_table(model, terms, 0.05, cluster=np.arange(len(data)) if cluster is None else data[cluster])
+    frame = data[[time, death, *terms, *([entry] if entry else [])]].assign(
+        _weight=data["weight"].to_numpy(float) if weighted else 1.0,
+        _cluster=np.arange(len(data)) if cluster is None else data[cluster])
+    fit = CoxFitter().fit(frame, duration_col=time, event_col=death, weights_col="_weight", entry_col=entry,
+                          cluster_col="_cluster")
+    table = hazard_ratio_table(fit)
     assert table["term"].tolist() == expected["term"].tolist()
     np.testing.assert_allclose(table["coef"], expected["coef"], rtol=0, atol=1e-6)
     np.testing.assert_allclose(table["se"], expected["robust_se"], rtol=1e-6)
-    naive = np.sqrt(np.diag(np.linalg.inv(-model.derivatives(table["coef"].to_numpy())[2])))
-    np.testing.assert_allclose(naive, expected["se"], rtol=1e-6)
-    assert model.derivatives(table["coef"].to_numpy())[0] == pytest.approx(expected["loglik"].iloc[0], rel=1e-9)
+    naive = CoxFitter().fit(frame.drop(columns="_cluster"), duration_col=time, event_col=death,
+                            weights_col="_weight", entry_col=entry)
+    np.testing.assert_allclose(naive.standard_errors_, expected["se"], rtol=1e-6)
+    assert fit.log_likelihood_ == pytest.approx(expected["loglik"].iloc[0], rel=1e-9)
 
 
 def test_tied_deaths_are_what_the_efron_form_is_for():
@@ -118,13 +121,63 @@ def test_pipeline_cox_models_reach_rs_maximum_on_the_shipped_cohort():
 
 
 @pytest.mark.parametrize("model", ["age_sex_ecog", "sex"])
-def test_lifelines_fit_reaches_rs_maximum_on_lung(model):
+def test_pipeline_fit_reaches_rs_maximum_on_lung(model):
     terms = COX_MODELS[("lung", model)][1]
     data = dataset("lung")
     fit, _ = fit_cox(data, data[terms], 0.05)
     expected = r_rows(read("coxph.csv"), dataset="lung", model=model, weighted=False)
     np.testing.assert_allclose(fit.params_, expected["coef"], rtol=0, atol=1e-6)
     np.testing.assert_allclose(fit.standard_errors_, expected["se"], rtol=1e-6)
+
+
+def test_cox_fitter_has_lifelines_shape_and_rs_values():
+    """The API every analysis uses: fit returns the fitter; params_, standard_errors_ and
+    summary indexed by covariate, with lifelines' summary columns, at R's values (lung,
+    age + sex + ph.ecog; robust SEs as coxph(robust = TRUE))."""
+    terms = COX_MODELS[("lung", "age_sex_ecog")][1]
+    data = dataset("lung").dropna(subset=terms)[[TIME, EVENT, *terms]]
+    expected = r_rows(read("coxph.csv"), dataset="lung", model="age_sex_ecog", weighted=False).set_index("term")
+    fitter = CoxFitter(alpha=0.10)
+    assert fitter.fit(data, duration_col=TIME, event_col=EVENT) is fitter
+    assert fitter.params_.index.tolist() == terms and fitter.params_.index.name == "covariate"
+    assert fitter.standard_errors_.index.tolist() == terms
+    summary = fitter.summary
+    assert summary.columns.tolist() == ["coef", "exp(coef)", "se(coef)", "coef lower 90%", "coef upper 90%",
+                                        "exp(coef) lower 90%", "exp(coef) upper 90%", "z", "p"]
+    np.testing.assert_allclose(summary["coef"], expected.loc[terms, "coef"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(summary["se(coef)"], expected.loc[terms, "se"], rtol=1e-6)
+    np.testing.assert_allclose(summary["exp(coef)"], np.exp(expected.loc[terms, "coef"]), rtol=1e-6)
+    z = norm.ppf(0.95)
+    np.testing.assert_allclose(summary["exp(coef) upper 90%"],
+                               np.exp(expected.loc[terms, "coef"] + z * expected.loc[terms, "se"]), rtol=1e-6)
+    np.testing.assert_allclose(summary["p"], 2 * norm.sf(np.abs(expected.loc[terms, "coef"] / expected.loc[terms, "se"])),
+                               rtol=1e-5)
+    robust = CoxFitter().fit(data, duration_col=TIME, event_col=EVENT, robust=True)
+    np.testing.assert_allclose(robust.standard_errors_, expected.loc[terms, "robust_se"], rtol=1e-6)
+    assert robust.log_likelihood_ == pytest.approx(expected["loglik"].iloc[0], rel=1e-9)
+
+
+def test_cox_fitter_without_a_maximum_gives_missing_estimates():
+    data = pd.DataFrame({TIME: [1.0, 2, 3, 4], EVENT: [0, 0, 0, 0], "x": [0.0, 1, 0, 1]})
+    fit = CoxFitter().fit(data, duration_col=TIME, event_col=EVENT)
+    assert not fit.converged_ and fit.params_.isna().all() and fit.summary["p"].isna().all()
+
+
+def test_one_kaplan_meier_equals_survfit_with_late_entry_and_weights():
+    """The estimator itself on the counting-process heart data: R's survfit(Surv(start, stop,
+    event) ~ 1) steps where the risk set is those entered before t; weights scale both sums."""
+    data = dataset("heart")
+    curve = kaplan_meier(data["stop"], data["event"], entry=data["start"])
+    # every row at risk from its entry: at each death time the risk set is counted directly
+    at = curve.deaths > 0
+    direct = [((data["start"] < t) & (data["stop"] >= t)).sum() for t in curve.time[at]]
+    np.testing.assert_array_equal(curve.at_risk[at], direct)
+    np.testing.assert_allclose(curve.survival[at], np.cumprod(1 - curve.deaths[at] / np.array(direct)), rtol=1e-14)
+    doubled = kaplan_meier(data["stop"], data["event"], np.full(len(data), 2.0), entry=data["start"])
+    np.testing.assert_array_equal(doubled.survival, curve.survival)
+    lower, upper = log_log_interval(curve, 0.05)
+    inside = curve.survival < 1
+    assert (lower[inside] < curve.survival[inside]).all() and (upper[inside] > curve.survival[inside]).all()
 
 
 # --- cox.zph --------------------------------------------------------------------------------
@@ -148,8 +201,7 @@ def test_ph_test_equals_cox_zph(key, weighted, transform):
     strata = ["site"] if key[1] == "stratified_site" else None
     data = dataset(key[0]).dropna(subset=terms)
     columns = [TIME, EVENT, *(strata or []), *terms, *(["weight"] if weighted else [])]
-    fit = CoxPHFitter(strata=strata).fit(data[columns], TIME, EVENT, weights_col="weight" if weighted else None,
-                                         robust=weighted, fit_options=COX_FIT_OPTIONS)
+    fit = CoxFitter().fit(data[columns], TIME, EVENT, weights_col="weight" if weighted else None, strata=strata)
     table = ph_tests(fit, data, strata, transform, data["weight"] if weighted else None)
     expected = r_rows(read("zph.csv"), dataset=key[0], model=key[1], weighted=weighted, transform=transform)
     assert table["term"].tolist() == [*terms, "global"] and expected["term"].tolist() == [*terms, "GLOBAL"]

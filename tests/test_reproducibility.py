@@ -54,3 +54,57 @@ def test_a_run_killed_mid_way_and_restarted_matches_an_uninterrupted_one(finishe
     snakemake(run, "--unlock")
     snakemake(run)  # the profile sets rerun-incomplete: half-written outputs are redone
     assert fingerprints(run) == fingerprints(finished_run)
+
+
+# --- package_code (workflow/rules/common.smk): the package files a rule declares -------------
+
+
+def package_code_of(package: Path):
+    """common.smk's package_code and module_file, run on `package` (outside Snakemake)."""
+    import ast
+    from types import SimpleNamespace
+
+    from snakemake.exceptions import WorkflowError
+
+    # common.smk is Snakemake's dialect, not Python: take the two functions' blocks (a `def`
+    # line and the indented or blank lines after it)
+    lines = (Path(__file__).resolve().parents[1] / "workflow" / "rules" / "common.smk").read_text().splitlines()
+    blocks, inside = [], False
+    for line in lines:
+        if line and not line[0].isspace():
+            inside = re.match(r"def (package_code|module_file)\(", line) is not None
+        if inside:
+            blocks.append(line)
+    namespace = {"ast": ast, "Path": Path, "WorkflowError": WorkflowError, "PACKAGE": package,
+                 "workflow": SimpleNamespace(basedir=package.parents[1])}
+    exec(compile("\n".join(blocks), "common.smk", "exec"), namespace)
+    assert {"package_code", "module_file"} <= set(namespace)
+    return namespace["package_code"]
+
+
+def test_package_code_follows_dotted_modules_and_their_packages(tmp_path):
+    package = tmp_path / "src" / "gistlm"
+    modules = {
+        "by_module.py": "from gistlm.estimators import cox\n",
+        "by_name.py": "from gistlm.estimators.cox import CoxFitter\n",
+        "by_import.py": "import gistlm.estimators.kaplan_meier\n",
+        "flat.py": "from gistlm.by_name import CoxFitter\nimport numpy\n",
+        "estimators/__init__.py": '"""Estimators."""\n',
+        "estimators/cox.py": "from gistlm.estimators.partial_likelihood import PartialLikelihood\n",
+        "estimators/partial_likelihood.py": "PartialLikelihood = object\n",
+        "estimators/kaplan_meier.py": "import numpy as np\n",
+        "unused.py": "",
+    }
+    for name, text in modules.items():
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text(text)
+    package_code = package_code_of(package)
+    cox = {"src/gistlm/estimators/__init__.py", "src/gistlm/estimators/cox.py",
+           "src/gistlm/estimators/partial_likelihood.py"}
+    assert set(package_code("by_module")) == {"src/gistlm/by_module.py", *cox}
+    assert set(package_code("by_name")) == {"src/gistlm/by_name.py", *cox}
+    assert set(package_code("flat")) == {"src/gistlm/flat.py", "src/gistlm/by_name.py", *cox}
+    assert set(package_code("by_import")) == {"src/gistlm/by_import.py", "src/gistlm/estimators/__init__.py",
+                                              "src/gistlm/estimators/kaplan_meier.py"}
+    assert set(package_code("estimators.kaplan_meier")) == {"src/gistlm/estimators/__init__.py",
+                                                            "src/gistlm/estimators/kaplan_meier.py"}

@@ -175,6 +175,22 @@ def test_editing_the_survival_module_reruns_survival_and_report(finished_run, tm
     assert survival <= planned and planned - survival <= CAUSAL | RELEASE | {"disclosure_register"}
 
 
+# every rule that imports gistlm.survival, gistlm.propensity or gistlm.immortal_time fits
+# through gistlm.estimators, and no rule before the analysis cohort does
+ESTIMATOR_USERS = {"kaplan_meier", "cox_regression", "site_hazard_ratios", "draw_figures", "render_report",
+                   "gather_provenance", "disclosure_register"} | CAUSAL | RELEASE
+
+
+@pytest.mark.parametrize("module", ["estimators/cox.py", "estimators/__init__.py"])
+def test_editing_an_estimator_reruns_exactly_the_analyses_that_use_it(finished_run, tmp_path, module):
+    """package_code follows `gistlm.estimators.cox` into the subpackage, with its
+    __init__.py (run on import): the rules using the Cox model rerun, no others."""
+    run = clone_run(finished_run, tmp_path / "run")
+    with open(run / "src" / "gistlm" / module, "a") as source:
+        source.write("\n# edited\n")
+    assert planned_rules(run) == ESTIMATOR_USERS
+
+
 def test_lint_is_clean():
     run = snakemake(REPO, "--lint")
     assert "Congratulations" in run.stdout + run.stderr

@@ -16,18 +16,19 @@ infinite estimate, a group absent from the resample, or weights that could not b
 are counted per quantity with their reasons; above `max_degenerate_share` of the replicates
 the interval is reported as not estimable, never as a percentile of that distribution.
 
-The refit is vectorised (numpy Kaplan-Meier, the numpy Efron Cox model of `weighted_cox`)
+The refit is vectorised (gistlm.estimators' Kaplan-Meier and Cox model)
 because lifelines' fitters cost ~0.1 s per replicate; the tests check both against lifelines.
 """
 
 import numpy as np
 import pandas as pd
 
-from gistlm.effect_measures import area_under_steps, marginal_method, survival_at, weighted_kaplan_meier
+from gistlm.effect_measures import marginal_method
+from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, survival_at
 from gistlm.balancing import WEIGHTING_LABELS, group_weights, weightings
 from gistlm.propensity import covariate_design, group_codes
 from gistlm.survival import EVENT, TIME
-from gistlm.weighted_cox import weighted_cox_coefficients
+from gistlm.estimators.cox import CoxFitter
 
 CI_METHOD = "bootstrap percentile"
 
@@ -60,10 +61,11 @@ def group_hazard_ratios(time, event, group, weights, labels: list[str], referenc
     fitted = [label for label in others if event[group == label].any()]
     keep = np.isin(group, [reference, *fitted])
     if fitted:
-        x = np.column_stack([(group[keep] == label).astype(float) for label in fitted])
-        beta, converged = weighted_cox_coefficients(np.asarray(time)[keep], event[keep], x, np.asarray(weights)[keep])
-        for label, coefficient in zip(fitted, beta):
-            result[f"{label} vs {reference}"] = float(np.exp(coefficient)) if converged else np.nan
+        frame = pd.DataFrame({"time": np.asarray(time)[keep], "event": event[keep], "weight": np.asarray(weights)[keep],
+                              **{label: (group[keep] == label).astype(float) for label in fitted}})
+        fit = CoxFitter(center=False).fit(frame, duration_col="time", event_col="event", weights_col="weight")
+        for label, coefficient in fit.params_.items():
+            result[f"{label} vs {reference}"] = float(np.exp(coefficient)) if fit.converged_ else np.nan
     return result
 
 
@@ -105,7 +107,8 @@ def iptw_estimates(data: dict[str, np.ndarray], labels: list[str], reference: st
         member = group == label
         if not member.any():
             continue
-        curve = weighted_kaplan_meier(time[member], event[member], weights[member])
+        fit = kaplan_meier(time[member], event[member], weights[member])
+        curve = fit.time, fit.survival
         rows += [("survival", label, month, survival_at(*curve, month) if month <= time[member].max() else np.nan,
                   no_death[label]) for month in settings["survival_at_months"]]
         for horizon in settings["rmst_horizons_months"]:

@@ -12,10 +12,9 @@ death to explain an estimate away.
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from lifelines.utils import restricted_mean_survival_time
 from scipy.stats import norm
 
+from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, rmst_with_se
 from gistlm.survival import EVENT, TIME, by_group
 
 IPTW_METHOD = "IPTW (marginal)"
@@ -26,60 +25,7 @@ def marginal_method(weighting: str) -> str:
     return f"{weighting} (marginal)"
 
 
-# --- Kaplan-Meier as arrays (the bootstrap refits thousands of curves) -------------------
-
-
-def weighted_kaplan_meier(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = None):
-    """(distinct times, survival just after each): the product-limit estimate, weighted.
-
-    At each time, weighted deaths / weighted number at risk (lifelines' weighted KM).
-    """
-    weights = np.ones(len(time)) if weights is None else np.asarray(weights, dtype=float)
-    order = np.argsort(time, kind="stable")
-    time, event, weights = np.asarray(time, float)[order], np.asarray(event)[order], weights[order]
-    times, first = np.unique(time, return_index=True)
-    at_risk = np.cumsum(weights[::-1])[::-1][first]
-    deaths = np.add.reduceat(weights * (event == 1), first) if len(time) else np.zeros(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        factor = np.where(at_risk > 0, 1 - deaths / at_risk, 1.0)
-    return times, np.cumprod(factor)
-
-
-def survival_at(times: np.ndarray, survival: np.ndarray, month: float) -> float:
-    """Survival of a step function at `month` (1 before the first time)."""
-    position = np.searchsorted(times, month, side="right")
-    return float(survival[position - 1]) if position else 1.0
-
-
-def area_under_steps(times: np.ndarray, survival: np.ndarray, horizon: float) -> float:
-    """RMST: the integral of the step function from 0 to `horizon` (flat after the last time)."""
-    inside = times < horizon
-    edges = np.r_[0.0, times[inside], horizon]
-    heights = np.r_[1.0, survival[inside]]
-    return float((np.diff(edges) * heights).sum())
-
-
-# --- unadjusted RMST with delta-method intervals -----------------------------------------
-
-
-def rmst_with_se(time: np.ndarray, event: np.ndarray, horizon: float) -> tuple[float, float]:
-    """RMST (lifelines) and its delta-method standard error.
-
-    Var = sum over event times t_j <= horizon of A_j^2 d_j / (n_j (n_j - d_j)), with A_j
-    the area under the curve from t_j to the horizon (Klein & Moeschberger 4.5). A time at
-    which everyone at risk dies makes the variance infinite.
-    """
-    fit = KaplanMeierFitter().fit(time, event)
-    rmst = restricted_mean_survival_time(fit, t=horizon)
-    table = fit.event_table
-    table = table[(table.index <= horizon) & (table["observed"] > 0)]
-    times, survival = weighted_kaplan_meier(time, event)
-    areas = np.array([area_under_steps(times, survival, horizon) - area_under_steps(times, survival, t)
-                      for t in table.index])
-    n, d = table["at_risk"].to_numpy(float), table["observed"].to_numpy(float)
-    with np.errstate(divide="ignore"):
-        variance = float(np.sum(areas ** 2 * d / (n * (n - d))))
-    return float(rmst), float(np.sqrt(variance))
+# --- RMST per group ----------------------------------------------------------------------
 
 
 def rmst_unadjusted(cohort: pd.DataFrame, groups: list[str], reference: str, horizons: list[float],
@@ -120,9 +66,9 @@ def rmst_weighted(cohort: pd.DataFrame, weights: np.ndarray, groups: list[str], 
         for label in groups:
             member = (cohort["group"].astype(str) == label).to_numpy()
             if member.any():
-                curve = weighted_kaplan_meier(cohort[TIME].to_numpy()[member], cohort[EVENT].to_numpy()[member],
-                                              weights[member])
-                found[label] = area_under_steps(*curve, horizon)
+                curve = kaplan_meier(cohort[TIME].to_numpy()[member], cohort[EVENT].to_numpy()[member],
+                                     weights[member])
+                found[label] = area_under_steps(curve.time, curve.survival, horizon)
         rows += [{"horizon_months": horizon, "term": label, "estimate": value} for label, value in found.items()]
         rows += [{"horizon_months": horizon, "term": f"{label} - {reference}",
                   "estimate": value - found[reference]}

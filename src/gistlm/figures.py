@@ -9,11 +9,12 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter
 import numpy as np
 import pandas as pd
+from lifelines import KaplanMeierFitter
 from lifelines.plotting import add_at_risk_counts
 
 from gistlm.figure_style import COLOURS
 from gistlm.data_dictionary import term_label
-from gistlm.survival import by_group, fit_kaplan_meier
+from gistlm.survival import EVENT, TIME, by_group
 
 
 def km_figure(cohort: pd.DataFrame, groups: list[str], alpha: float, max_months: float,
@@ -23,7 +24,9 @@ def km_figure(cohort: pd.DataFrame, groups: list[str], alpha: float, max_months:
     fig, ax = plt.subplots(figsize=(8, 5.6))
     fits = []
     for colour, (label, rows) in zip(COLOURS, by_group(cohort, groups)):
-        fit = fit_kaplan_meier(rows, alpha, f"{label} (n={len(rows)})")
+        # lifelines as it is, for its drawing: curve, band and at-risk table (the published
+        # numbers are gistlm.estimators.kaplan_meier's)
+        fit = KaplanMeierFitter(alpha=alpha).fit(rows[TIME], rows[EVENT], label=f"{label} (n={len(rows)})")
         fit.plot_survival_function(ax=ax, ci_show=True, show_censors=True, color=colour,
                                    censor_styles={"ms": 5, "marker": "|"})
         fits.append(fit)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from gistlm.groups import first_procedure_after_lm
 from gistlm.survival import EVENT, TIME, cox_summary, fit_cox, group_indicators, kaplan_meier_table
-from gistlm.weighted_cox import PartialLikelihood, wald_table
+from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
 
 NONE = "none"
 CODINGS = ("separate", "current_group")
@@ -122,14 +122,14 @@ def time_varying_cox(rows: pd.DataFrame, labels: list[str], reference: str, cova
     first procedure of that group" against "not (yet) treated". n counts patients; rows
     the start-stop rows. The counting-process fit is lifelines' CoxTimeVaryingFitter's
     (same estimates and model-based SEs; tests compare them), computed by the vectorised
-    `weighted_cox`: lifelines loops over event times (119 s at 100k patients, against 16 s).
+    gistlm.estimators.cox: lifelines loops over event times (119 s at 100k patients, against 16 s).
     """
     names = {label: f"{label} vs {reference}" for label in labels}
     complete = rows[["patient_id", "start", "stop", EVENT, *labels, *covariates]].rename(columns=names).dropna()
     terms = [*names.values(), *covariates]
-    model = PartialLikelihood(complete["stop"], complete[EVENT], complete[terms].to_numpy(float),
-                              np.ones(len(complete)), entry=complete["start"])
-    table = wald_table(model, terms, alpha)
+    fit = CoxFitter(alpha=alpha, center=False).fit(complete[["start", "stop", EVENT, *terms]], duration_col="stop",
+                                                   event_col=EVENT, entry_col="start")
+    table = hazard_ratio_table(fit)
     table.insert(0, "model", "time-varying")
     return table.assign(n=complete["patient_id"].nunique(), events=int(complete[EVENT].sum()), rows=len(complete))
 

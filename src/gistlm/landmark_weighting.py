@@ -5,7 +5,7 @@ by then (gistlm.immortal_time.landmark_cohort), so no group is credited with tim
 treatment (immortal time). Within that landmark cohort the groups are then weighted on their
 baseline covariates (gistlm.balancing: entropy balancing or GPS-IPTW) to resemble the whole
 landmark cohort (measured confounding). From the landmark: weighted Kaplan-Meier, the
-weighted Cox model with robust (sandwich) SEs (gistlm.weighted_cox via propensity.weighted_cox)
+weighted Cox model with robust (sandwich) SEs (gistlm.estimators.cox via propensity.weighted_cox)
 and the weighted RMST difference.
 
 The estimand is the effect, among patients alive at the landmark, of having had the

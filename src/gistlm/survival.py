@@ -1,44 +1,39 @@
 """Overall-survival estimates: Kaplan-Meier, log-rank (lifelines), Cox, proportional-hazards tests.
 
 Every function takes the analysis cohort (`os_months`, `death`, `group`, covariates) and
-returns a tidy table, one CSV of `results/survival/` each. Kaplan-Meier intervals are
-lifelines' log(-log) ("exponential Greenwood") ones, missing where R's survfit gives none;
-Cox models use Efron's ties (lifelines' only method), fitted to R's maximum by gistlm's
-vectorised partial likelihood (weighted_cox);
+returns a tidy table, one CSV of `results/survival/` each. Kaplan-Meier curves and their
+log(-log) intervals are gistlm.estimators.kaplan_meier's, missing where R's survfit gives none;
+Cox models use Efron's ties, fitted to R's maximum by gistlm.estimators.cox;
 the proportional-hazards test is R's cox.zph (survival >= 3.0). tests/test_r_reference.py
 checks each against R.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
-
 import numpy as np
 import pandas as pd
-from scipy import special
 
+from gistlm.estimators.cox import CoxFitter, hazard_ratio_table, proportional_hazards_test
+from gistlm.estimators.kaplan_meier import (KaplanMeier, first_time_at_or_below, from_time_zero, kaplan_meier,
+                                            log_log_interval)
+from gistlm.estimators.meta_analysis import dersimonian_laird
 from gistlm.extract_errors import ExtractError
-from gistlm.weighted_cox import PartialLikelihood, StratifiedPartialLikelihood
 
-# lifelines and statsmodels are imported by the functions that use them: importing them
-# costs a job 1-1.5 s of CPU, and the Cox rules need neither
-if TYPE_CHECKING:
-    from lifelines import KaplanMeierFitter
+# lifelines and statsmodels are imported by the functions that use them (the log-rank tests,
+# the meta-analysis's pooling): importing them costs a job 1-1.5 s of CPU, and the Cox rules need neither
 
 TIME, EVENT = "os_months", "death"
-# lifelines stops when the log-likelihood changes by < 1e-9 (relative) with steps of 0.95
-# Newton steps, 1.6e-4 short of R's maximum on the shipped cohort (univariable `male`);
-# stopping on the Newton step alone (norm < 1e-12 or decrement < 1e-12) reaches it (< 1e-7)
+# where lifelines' CoxPHFitter is still used as it is (target_trial's treatment model): its
+# default stopping rule stops 1.6e-4 short of R's maximum on the shipped cohort (univariable
+# `male`); stopping on the Newton step alone (norm < 1e-12 or decrement < 1e-12) reaches it
 COX_FIT_OPTIONS = {"precision": 1e-12, "r_precision": 0.0}
-PH_TRANSFORMS = ("km", "rank", "identity", "log")
 
 
-def fit_kaplan_meier(cohort: pd.DataFrame, alpha: float, label: str, reverse: bool = False) -> KaplanMeierFitter:
-    """KM of overall survival; `reverse` estimates follow-up (censoring is the event)."""
-    from lifelines import KaplanMeierFitter
-
+def fit_kaplan_meier(cohort: pd.DataFrame, reverse: bool = False) -> KaplanMeier:
+    """KM of overall survival from time 0 (everyone at risk); `reverse` estimates follow-up
+    (censoring is the event)."""
     events = 1 - cohort[EVENT] if reverse else cohort[EVENT]
-    return KaplanMeierFitter(alpha=alpha).fit(cohort[TIME], events, label=label)
+    return from_time_zero(kaplan_meier(cohort[TIME].to_numpy(float), events.to_numpy()))
 
 
 def by_group(cohort: pd.DataFrame, groups: list[str]):
@@ -47,31 +42,17 @@ def by_group(cohort: pd.DataFrame, groups: list[str]):
         yield label, cohort[cohort["group"] == label]
 
 
-def survival_interval(fit: KaplanMeierFitter) -> pd.DataFrame:
-    """lifelines' log(-log) interval of the survival, missing where the survival is 1 or 0:
-    log(-log S) is not defined there, so R's survfit (conf.type "log-log") gives none, where
-    lifelines gives [1, 1] (before the first death) or [0, 0]."""
-    survival = fit.survival_function_.iloc[:, 0]
-    degenerate = ((survival == 1) | (survival == 0)).to_numpy()
-    return fit.confidence_interval_.mask(np.broadcast_to(degenerate[:, None], fit.confidence_interval_.shape))
-
-
 def kaplan_meier_table(cohort: pd.DataFrame, groups: list[str], alpha: float) -> pd.DataFrame:
-    """Per group and event time: at risk, events, censored, survival and its CI."""
+    """Per group and time (0, then each death or censoring): at risk, events, censored,
+    survival and its log(-log) CI (missing where the survival is 1 or 0, as R's survfit)."""
     tables = []
     for label, rows in by_group(cohort, groups):
-        fit = fit_kaplan_meier(rows, alpha, label)
-        events = fit.event_table
-        ci = survival_interval(fit)
+        curve = fit_kaplan_meier(rows)
+        lower, upper = log_log_interval(curve, alpha)
         tables.append(pd.DataFrame({
-            "group": label,
-            "time": events.index.to_numpy(),
-            "at_risk": events["at_risk"].to_numpy(),
-            "events": events["observed"].to_numpy(),
-            "censored": events["censored"].to_numpy(),
-            "survival": fit.survival_function_[label].reindex(events.index).to_numpy(),
-            "ci_lower": ci.iloc[:, 0].reindex(events.index).to_numpy(),
-            "ci_upper": ci.iloc[:, 1].reindex(events.index).to_numpy(),
+            "group": label, "time": curve.time, "at_risk": curve.at_risk.astype("int64"),
+            "events": curve.deaths.astype("int64"), "censored": curve.censored.astype("int64"),
+            "survival": curve.survival, "ci_lower": lower, "ci_upper": upper,
         }))
     return pd.concat(tables, ignore_index=True)
 
@@ -82,17 +63,19 @@ def _finite(value: float) -> float:
 
 
 def median_os(cohort: pd.DataFrame, groups: list[str], alpha: float, reverse: bool = False) -> pd.DataFrame:
-    """Median (KM) per group with its CI; NaN where the curve does not reach 0.5."""
-    from lifelines.utils import median_survival_times
-
+    """Median (KM) per group with its CI (where the interval's limits reach 0.5); NaN where
+    the curve does not reach 0.5."""
     rows = []
     for label, members in [*by_group(cohort, groups), ("All", cohort)]:
-        fit = fit_kaplan_meier(members, alpha, label, reverse=reverse)
-        ci = median_survival_times(fit.confidence_interval_)
+        curve = fit_kaplan_meier(members, reverse=reverse)
+        # a limit is 1 where the survival is 1 and 0 where it is 0 (no interval there)
+        limits = [np.where(curve.survival == 1, 1.0, np.where(curve.survival == 0, 0.0, limit))
+                  for limit in log_log_interval(curve, alpha)]
         rows.append({
-            "group": label, "n": len(members), "events": int(fit.event_observed.sum()),
-            "median": _finite(fit.median_survival_time_),
-            "ci_lower": _finite(ci.iloc[0, 0]), "ci_upper": _finite(ci.iloc[0, 1]),
+            "group": label, "n": len(members), "events": int(curve.deaths.sum()),
+            "median": _finite(first_time_at_or_below(curve.time, curve.survival)),
+            "ci_lower": _finite(first_time_at_or_below(curve.time, limits[0])),
+            "ci_upper": _finite(first_time_at_or_below(curve.time, limits[1])),
         })
     return pd.DataFrame(rows)
 
@@ -101,16 +84,16 @@ def os_rates(cohort: pd.DataFrame, groups: list[str], alpha: float, months: list
     """KM survival and CI at fixed months; NaN beyond a group's last follow-up."""
     rows = []
     for label, members in by_group(cohort, groups):
-        fit = fit_kaplan_meier(members, alpha, label)
-        ci = survival_interval(fit)
+        curve = fit_kaplan_meier(members)
+        lower, upper = log_log_interval(curve, alpha)
         for month in months:
             observed = month <= members[TIME].max()
-            at = ci.index[ci.index <= month].max()
+            at = np.searchsorted(curve.time, month, side="right") - 1
             rows.append({
                 "group": label, "month": month,
-                "survival": fit.survival_function_.loc[at, label] if observed else np.nan,
-                "ci_lower": ci.loc[at].iloc[0] if observed else np.nan,
-                "ci_upper": ci.loc[at].iloc[1] if observed else np.nan,
+                "survival": curve.survival[at] if observed else np.nan,
+                "ci_lower": lower[at] if observed else np.nan,
+                "ci_upper": upper[at] if observed else np.nan,
             })
     return pd.DataFrame(rows)
 
@@ -142,45 +125,19 @@ def group_indicators(cohort: pd.DataFrame, groups: list[str], reference: str) ->
     }, index=cohort.index)
 
 
-class CoxFit(NamedTuple):
-    """A fitted Cox model: log hazard ratios and their model-based SEs by term (the names of
-    lifelines' CoxPHFitter attributes), the alpha of its intervals, whether Newton converged."""
-    params_: pd.Series
-    standard_errors_: pd.Series
-    alpha: float
-    converged: bool
-
-
 def fit_cox(cohort: pd.DataFrame, terms: pd.DataFrame, alpha: float,
-            strata: list[str] | None = None) -> tuple[CoxFit, pd.DataFrame]:
+            strata: list[str] | None = None) -> tuple[CoxFitter, pd.DataFrame]:
     """Cox model of OS on `terms` (a baseline hazard per level of `strata`; Efron's ties),
-    complete cases only; returns the fit and its data.
-
-    gistlm's vectorised partial likelihood (weighted_cox), the estimator of lifelines'
-    CoxPHFitter and R's coxph iterated to the maximum (tests/test_r_reference.py): lifelines
-    took 64 of the pipeline's 151 s at 1M patients (benchmarks/side_by_side.py).
-    """
+    complete cases only; returns the fit and its data."""
     data = pd.concat([cohort[[TIME, EVENT, *(strata or [])]], terms], axis=1).dropna()
-    blocks = data.groupby(strata, sort=True, observed=True).indices.values() if strata else None
-    model = StratifiedPartialLikelihood(data[TIME].to_numpy(float), data[EVENT].to_numpy(float),
-                                        data[terms.columns].to_numpy(float), strata=blocks)
-    coef, converged = model.fit()
-    se = model.standard_errors(coef) if converged else np.full(len(coef), np.nan)
-    names = list(terms.columns)
-    return CoxFit(pd.Series(coef, index=names), pd.Series(se, index=names), alpha, converged), data
+    return CoxFitter(alpha=alpha).fit(data, duration_col=TIME, event_col=EVENT, strata=strata), data
 
 
-def cox_summary(model: str, fit: CoxFit, data: pd.DataFrame) -> pd.DataFrame:
+def cox_summary(model: str, fit: CoxFitter, data: pd.DataFrame) -> pd.DataFrame:
     """One row per term: log-HR, SE, HR with its CI, Wald p; n and events of the model."""
-    coef, se = fit.params_.to_numpy(float), fit.standard_errors_.to_numpy(float)
-    z = special.ndtri(1 - fit.alpha / 2)
-    return pd.DataFrame({
-        "model": model, "term": fit.params_.index.to_numpy(),
-        "coef": coef, "se": se, "hr": np.exp(coef),
-        "ci_lower": np.exp(coef - z * se), "ci_upper": np.exp(coef + z * se),
-        "p_value": 2 * special.ndtr(-np.abs(coef / se)),
-        "n": len(data), "events": int(data[EVENT].sum()),
-    })
+    table = hazard_ratio_table(fit)
+    table.insert(0, "model", model)
+    return table.assign(n=len(data), events=int(data[EVENT].sum()))
 
 
 def cox_models(cohort: pd.DataFrame, groups: list[str], reference: str, covariates: list[str],
@@ -199,9 +156,9 @@ def cox_models(cohort: pd.DataFrame, groups: list[str], reference: str, covariat
     return table, ph_tests(full_fit, full_data, strata, ph_transform)
 
 
-def check_converged(fit: CoxFit, data: pd.DataFrame) -> None:
+def check_converged(fit: CoxFitter, data: pd.DataFrame) -> None:
     """Stop with one paragraph when a model of the primary analysis has no maximum."""
-    if not fit.converged:
+    if not fit.converged_:
         raise ExtractError(
             f"the Cox model of overall survival on {', '.join(fit.params_.index)} ({len(data)} patients, "
             f"{int(data[EVENT].sum())} deaths) did not converge: a term does not vary among these patients, "
@@ -210,77 +167,12 @@ def check_converged(fit: CoxFit, data: pd.DataFrame) -> None:
             "survival.cox_covariates in the config.")
 
 
-def ph_tests(fit: CoxFit, data: pd.DataFrame, strata: list[str] | None = None,
+def ph_tests(fit: CoxFitter, data: pd.DataFrame, strata: list[str] | None = None,
              transform: str = "km", weights: np.ndarray | None = None) -> pd.DataFrame:
-    """Proportional-hazards score test per term and global: R's cox.zph (survival >= 3.0).
-
-    The score test, at the fitted coefficients, of adding each term times g(t) to the model,
-    g the `transform` of time ("km": 1 - the Kaplan-Meier of all patients just before t,
-    R's default; "rank", "identity", "log") centred on its mean over the deaths. It replaces
-    the Grambsch-Therneau approximation on scaled Schoenfeld residuals (lifelines'
-    proportional_hazard_test, R before 3.0), which can reach another conclusion. `weights`
-    (case weights of `data`'s rows, as the fit's) enter the score and information, not g.
-    """
-    terms = list(fit.params_.index)
-    beta = fit.params_.to_numpy(float)
-    weights = np.ones(len(data)) if weights is None else np.asarray(weights, float)
-    score, information = _time_weighted_score(data, terms, beta, strata, transform, weights)
-    p = len(terms)
-    rows = []
-    for j, term in [*enumerate(terms), (None, "global")]:
-        kept = list(range(p)) + ([p + j] if j is not None else list(range(p, 2 * p)))
-        u = np.r_[np.zeros(p), score[j] if j is not None else score]
-        statistic = float(u @ np.linalg.solve(information[np.ix_(kept, kept)], u))
-        df = 1 if j is not None else p
-        rows.append({"model": "multivariable", "term": term, "statistic": statistic, "df": df,
-                     "p_value": special.chdtrc(df, statistic), "time_transform": transform})
-    return pd.DataFrame(rows)
-
-
-def _time_weighted_score(data: pd.DataFrame, terms: list[str], beta: np.ndarray, strata: list[str] | None,
-                         transform: str, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """R's zph1: the score of the terms times g(t) (the terms' own score is 0 at the fit) and
-    the information of (terms, terms x g(t)), summed over strata (Efron's ties)."""
-    time, event = data[TIME].to_numpy(float), data[EVENT].to_numpy(bool)
-    scale = time_scale(time, event, transform)
-    p = len(terms)
-    score, information = np.zeros(p), np.zeros((2 * p, 2 * p))
-    blocks = data.groupby(strata, sort=True, observed=True).indices.values() if strata else [np.arange(len(data))]
-    for rows in blocks:
-        model = PartialLikelihood(time[rows], event[rows], data[terms].to_numpy(float)[rows], weights[rows])
-        if not len(model.death_times):
-            continue
-        _, expected, covariance = model.by_death_time(beta)
-        g = scale.reindex(model.death_times).to_numpy()
-        observed = model.at_deaths(model.weights[:, None] * model.x)
-        score += g @ (observed - expected)
-        information[:p, :p] += covariance.sum(axis=0)
-        information[:p, p:] += np.tensordot(g, covariance, axes=1)
-        information[p:, p:] += np.tensordot(g**2, covariance, axes=1)
-    information[p:, :p] = information[:p, p:].T
-    return score, information
-
-
-def time_scale(time: np.ndarray, event: np.ndarray, transform: str) -> pd.Series:
-    """g(t) of cox.zph by death time t, centred on its mean over the deaths (all strata)."""
-    death_times, deaths = np.unique(time[event], return_counts=True)
-    ordered = np.sort(time)
-    before = np.searchsorted(ordered, death_times, side="left")  # rows leaving before t
-    if transform == "km":
-        # 1 - S(t-): the Kaplan-Meier of all rows, unweighted and unstratified, just before t
-        survival_after = np.cumprod(1 - deaths / (len(time) - before))
-        values = 1 - np.r_[1.0, survival_after[:-1]]
-    elif transform == "rank":
-        ties = np.searchsorted(ordered, death_times, side="right") - before
-        values = before + (ties + 1) / 2  # R's rank(): ties share their average rank
-    elif transform == "identity":
-        values = death_times
-    elif transform == "log":
-        values = np.log(death_times)
-    else:
-        raise ValueError(f"unknown time transform {transform!r}: one of {', '.join(PH_TRANSFORMS)}")
-    centred = values - (deaths * values).sum() / deaths.sum()
-    return pd.Series(centred, index=death_times)
+    """R's cox.zph of the multivariable model, per term and global (gistlm.estimators.cox)."""
+    table = proportional_hazards_test(fit, data, TIME, EVENT, strata, transform, weights)
+    table.insert(0, "model", "multivariable")
+    return table
 
 
 SITE_COLUMNS = ["site", "term", "patients_in_group", "deaths_in_group", "coef", "se", "hr", "ci_lower", "ci_upper", "p_value",
@@ -343,27 +235,16 @@ def _inestimable(members: pd.DataFrame, exposed: pd.Series, in_reference: pd.Ser
 def _quiet_cox(members: pd.DataFrame, terms: pd.DataFrame, alpha: float) -> dict:
     """term -> summary row of a Cox fit, or {} if it did not converge (a small site)."""
     fit, data = fit_cox(members, terms, alpha)
-    if not fit.converged:
+    if not fit.converged_:
         return {}
     return cox_summary("", fit, data).set_index("term").to_dict("index")
 
 
 def _random_effects(sites: pd.DataFrame, term: str, alpha: float) -> dict:
     """DerSimonian-Laird pooling of the sites' log-HRs of one term (sites with an estimate)."""
-    from statsmodels.stats.meta_analysis import combine_effects
-
     estimated = sites[sites["site"] != STRATIFIED].dropna(subset=["coef", "se"])
     # no counts: the sites left out are the small ones, which their sum would give away
     row = {"site": RANDOM_EFFECTS, "term": term}
     if len(estimated) < 2:
         return {**row, "note": "fewer than two sites with an estimate"}
-    with np.errstate(invalid="ignore"):  # statsmodels takes square roots of a negative tau²
-        pooled = combine_effects(estimated["coef"].to_numpy(), estimated["se"].to_numpy() ** 2,
-                                 method_re="dl", alpha=alpha)
-        # DerSimonian-Laird truncates tau² at 0 (then random = fixed effect); statsmodels 0.15
-        # keeps a negative tau², which would narrow the interval below the fixed-effect one
-        effect = pooled.summary_frame().loc["random effect" if pooled.tau2 > 0 else "fixed effect"]
-    return {**row, "hr": np.exp(effect["eff"]), "ci_lower": np.exp(effect["ci_low"]),
-            "ci_upper": np.exp(effect["ci_upp"]), "p_value": 2 * special.ndtr(-abs(effect["eff"] / effect["sd_eff"])),
-            # I² is 0 when Q falls below its degrees of freedom (no excess variation)
-            "i2": max(0.0, pooled.i2), "heterogeneity_p": pooled.test_homogeneity().pvalue, "note": ""}
+    return {**row, **dersimonian_laird(estimated["coef"].to_numpy(), estimated["se"].to_numpy(), alpha), "note": ""}

@@ -17,7 +17,7 @@ Kaplan-Meier curves and a weighted Cox model (robust SEs clustered on patient, a
 clones of a patient are correlated) compare the arms. At scale (issue: 100,000 patients
 ran > 22 minutes) everything is array operations, ~ n log n: the reference arm's weights
 are updated on a monthly grid (`weight_cuts`) and the curves and Cox model come from the
-vectorised `weighted_cox`. Everything starts at LM diagnosis,
+vectorised estimators of gistlm.estimators. Everything starts at LM diagnosis,
 so there is no immortal time; the estimand is the effect of the strategies, not of the
 procedure itself.
 """
@@ -31,7 +31,8 @@ from lifelines import CoxPHFitter
 from gistlm.immortal_time import months_to_column
 from gistlm.propensity import covariate_design, effective_sample_size, truncate
 from gistlm.survival import COX_FIT_OPTIONS, EVENT, TIME
-from gistlm.weighted_cox import PartialLikelihood, wald_table
+from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
+from gistlm.estimators.kaplan_meier import death_times, kaplan_meier
 
 
 def arm_label(label: str, reference: str, grace_months: float) -> str:
@@ -164,8 +165,7 @@ def arm_kaplan_meier(clones: pd.DataFrame) -> pd.DataFrame:
     for arm in clones["arm"].unique():
         rows = (clones["arm"] == arm).to_numpy()
         start, stop, death, weight = (clones[name].to_numpy()[rows] for name in ["start", "stop", EVENT, "weight"])
-        times, at_risk, deaths, survival = PartialLikelihood(stop, death, np.empty((len(stop), 0)), weight,
-                                                             entry=start).product_limit()
+        times, at_risk, deaths, _, survival, _ = death_times(kaplan_meier(stop, death, weight, entry=start))
         # the curve changes at deaths; the last follow-up time shows how far it reaches
         end = stop.max()
         tail = 0 if times.size and times[-1] == end else 1
@@ -183,7 +183,7 @@ def arm_cox(clones: pd.DataFrame, labels: list[str], reference: str, grace_month
     """Weighted Cox HR of each strategy vs the reference, robust SEs clustered on patient.
 
     Terms are named `<label> vs <reference>` to line up with the other methods. Fitted by
-    `weighted_cox` (start-stop rows with late entry; Efron's ties); a fit that does not
+    gistlm.estimators.cox (start-stop rows with late entry; Efron's ties); a fit that does not
     converge (e.g. no deaths in an arm) gives missing estimates.
     """
     tables = []
@@ -196,10 +196,15 @@ def arm_cox(clones: pd.DataFrame, labels: list[str], reference: str, grace_month
         treated = (clones["arm"] == arm).to_numpy()[pair]
         death = clones[EVENT].to_numpy()[pair]
         patients = clones["patient_id"][pair]
-        model = PartialLikelihood(clones["stop"].to_numpy()[pair], death, treated.astype(float),
-                                  clones["weight"].to_numpy()[pair], entry=clones["start"].to_numpy()[pair])
-        table = wald_table(model, [f"{label} vs {reference}"], alpha, cluster=patients)
-        del model  # millions of rows at scale: never two models alive at once
+        term = f"{label} vs {reference}"
+        frame = pd.DataFrame({"start": clones["start"].to_numpy()[pair], "stop": clones["stop"].to_numpy()[pair],
+                              EVENT: death, "weight": clones["weight"].to_numpy()[pair],
+                              "patient_id": patients.to_numpy(), term: treated.astype(float)})
+        fit = CoxFitter(alpha=alpha, center=False).fit(frame, duration_col="stop", event_col=EVENT,
+                                                       weights_col="weight", entry_col="start",
+                                                       cluster_col="patient_id")
+        table = hazard_ratio_table(fit)
+        del fit, frame  # millions of rows at scale: never two models alive at once
         tables.append(table.assign(model="clone-censor-weight", arm=arm, n=patients.nunique(),
                                    events=int(death[treated].sum()), events_reference=int(death[~treated].sum())))
     columns = ["model", "term", "arm", "coef", "se", "hr", "ci_lower", "ci_upper", "p_value", "n", "events",

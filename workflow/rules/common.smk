@@ -34,20 +34,43 @@ wildcard_constraints:
 def package_code(*modules):
     """Files of the gistlm modules a rule runs, with every gistlm module they import.
 
-    Declared as rule inputs so that editing one reruns exactly the rules that use it.
+    Declared as rule inputs so that editing one reruns exactly the rules that use it. Dotted
+    modules are followed into subpackages (`estimators.cox` is src/gistlm/estimators/cox.py),
+    with the `__init__.py` of each subpackage on the way, which Python runs on import; both
+    `from gistlm.estimators import cox` and `from gistlm.estimators.cox import CoxFitter`.
     """
-    found, todo = set(), list(modules)
+    found, todo = set(), [(name, True) for name in modules]
     while todo:
-        path = PACKAGE / f"{todo.pop()}.py"
+        name, must_exist = todo.pop()
+        path = module_file(name)
+        if path is None:
+            if must_exist:
+                raise WorkflowError(f"package_code: no module gistlm.{name} in {PACKAGE}")
+            continue  # `from gistlm.x import name`: a name defined in x, not a module
         if path in found:
             continue
         found.add(path)
+        parts = name.split(".")
+        todo += [(".".join(parts[:depth]), True) for depth in range(1, len(parts))]
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gistlm."):
-                todo.append(node.module.split(".", 1)[1])
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "gistlm" and not node.level:
+                inner = node.module.partition(".")[2]
+                if inner:
+                    todo.append((inner, True))
+                todo += [(f"{inner}.{a.name}".lstrip("."), False) for a in node.names]
             elif isinstance(node, ast.Import):
-                todo += [a.name.split(".", 1)[1] for a in node.names if a.name.startswith("gistlm.")]
+                todo += [(a.name.partition(".")[2], True) for a in node.names if a.name.startswith("gistlm.")]
     return sorted(str(path.relative_to(workflow.basedir)) for path in found)
+
+
+def module_file(name):
+    """The file of gistlm module `name` (dotted, without `gistlm.`): a module or a subpackage's
+    `__init__.py`; None if there is neither."""
+    base = PACKAGE.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
 
 
 def setting(*keys):

@@ -1,19 +1,15 @@
-"""Weighted Cox proportional-hazards model (and Kaplan-Meier) on arrays, vectorised (cost ~ n log n).
+"""The Efron partial likelihood of the weighted Cox model on arrays, vectorised (cost ~ n log n).
 
 Efron's ties, weights as in lifelines, optional late entry (start-stop rows: a row is at
-risk at t if entry < t <= time) and a robust (sandwich) variance clustered on patient (Lin &
-Wei 1989) from Efron-form score residuals, as R's `coxph(..., robust = TRUE)` and
-`cluster(id)` (tests/test_r_reference.py). The bootstrap refits its IPTW model with it
-thousands of times, and the clone-censor-weight model fits it to millions of start-stop
-rows. lifelines would do neither at that size: its robust variance loops over the rows
-(O(n^2); 98 s for 10,000 patients' clones), with late entry it counts every row at risk
-from time 0, which gives wrong robust standard errors for start-stop data, and it builds
-the sandwich from Breslow-form residuals (0.1-0.5% off R's with tied deaths).
+risk at t if entry < t <= time), strata, and a robust (sandwich) variance clustered on any
+column (Lin & Wei 1989) from Efron-form score residuals, as R's `coxph(..., robust = TRUE)`
+and `cluster(id)` (tests/test_r_reference.py). gistlm.estimators.cox fits it, and says why
+not lifelines. Arrays, not loops, because the bootstrap refits it thousands of times and
+the clone-censor-weight model fits it to millions of start-stop rows.
 """
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 
 class PartialLikelihood:
@@ -66,12 +62,6 @@ class PartialLikelihood:
         # the rows are sorted by time: each death time's deaths are one run of rows
         return np.add.reduceat(values[self.event], self.first_of_time, axis=0)
 
-    def product_limit(self):
-        """Weighted Kaplan-Meier with late entry (the covariates are ignored): per death time,
-        the weighted number at risk, weighted deaths and survival just after it."""
-        at_risk, deaths = self.at_risk(self.weights), self.at_deaths(self.weights)
-        return self.death_times, at_risk, deaths, np.cumprod(1 - deaths / at_risk)
-
     def derivatives(self, beta: np.ndarray):
         """Log partial likelihood, its gradient and Hessian at `beta`."""
         log_risk, expected, information = self.by_death_time(beta)
@@ -90,13 +80,7 @@ class PartialLikelihood:
         d2 = np.stack([self.at_deaths(risk[:, None] * (x * x[:, [j]])) for j in range(x.shape[1])], axis=2)
         log_risk, expected = np.zeros(len(self.death_times)), np.zeros_like(r1)
         information = np.zeros_like(r2)
-        # the k-th tied death only where there are more than k: every death time at every k
-        # cost 95% of a fit where a few times have many ties (administrative censoring)
-        for k in range(int(self.deaths.max())):
-            at = np.flatnonzero(self.deaths > k)
-            share = k / self.deaths[at]
-            phi = r0[at] - share * d0[at]
-            mean = (r1[at] - share[:, None] * d1[at]) / phi[:, None]
+        for at, share, phi, mean in self.efron_steps(r0, r1, d0, d1):
             second = (r2[at] - share[:, None, None] * d2[at]) / phi[:, None, None]
             scale = self.mean_weight[at]
             log_risk[at] += scale * np.log(phi)
@@ -105,23 +89,18 @@ class PartialLikelihood:
         return log_risk, expected, information
 
     def efron_steps(self, r0, r1, d0, d1):
-        """Efron's k-th (k = 0..most tied deaths - 1) of the d deaths at each death time:
-        (has a k-th death, share k/d, risk-set sum R - (k/d) D, its weighted covariate mean)."""
+        """Efron's k-th (k = 0..most tied deaths - 1) of the d deaths at the death times that
+        have one: (those times, share k/d, risk-set sum R - (k/d) D, its weighted covariate
+        mean). Only where there are more than k deaths: every death time at every k cost 95%
+        of a fit where a few times have many ties (administrative censoring)."""
         for k in range(int(self.deaths.max())):
-            active = k < self.deaths
-            share = np.where(active, k / self.deaths, 0.0)
-            phi = r0 - share * d0
-            yield active, share, phi, (r1 - share[:, None] * d1) / phi[:, None]
+            at = np.flatnonzero(self.deaths > k)
+            share = k / self.deaths[at]
+            phi = r0[at] - share * d0[at]
+            yield at, share, phi, (r1[at] - share[:, None] * d1[at]) / phi[:, None]
 
-    def fit(self, max_iter: int = 50, tolerance: float = 1e-10):
-        """Log hazard ratios by Newton-Raphson with step halving: (coefficients, converged)."""
-        if not len(self.death_times):
-            return np.full(self.x.shape[1], np.nan), False
-        return newton_raphson(self.derivatives, self.x.shape[1], max_iter, tolerance)
-
-    def robust_covariance(self, beta: np.ndarray, cluster) -> np.ndarray:
-        """Sandwich covariance V (sum over clusters of U U') V, V the inverse information,
-        U a cluster's sum of weighted score residuals (R's residuals(fit, "dfbeta") %*% V).
+    def score_residuals(self, beta: np.ndarray) -> np.ndarray:
+        """Weighted score residuals of the rows (in time order, `self.order`).
 
         Score residual of a row (R's coxscore2 / agscore3, Efron form): over the death times
         t in (entry, time], -exp(x'b) sum_k (x - xbar_k(t)) dLambda_k(t), the k-th of d tied
@@ -132,20 +111,19 @@ class PartialLikelihood:
         time this is the Breslow form.
         """
         x, time = self.x, self.time
-        inverse = np.linalg.inv(-self.derivatives(beta)[2])
         phi = np.exp(x @ beta)
         risk = self.weights * phi
         pieces = (self.at_risk(risk), self.at_risk(risk[:, None] * x),
                   self.at_deaths(risk), self.at_deaths(risk[:, None] * x))
         hazard, early = np.zeros(len(self.death_times)), np.zeros(len(self.death_times))
         hazard_x, early_x, mean_of_means = (np.zeros_like(pieces[1]) for _ in range(3))
-        for active, share, denominator, mean in self.efron_steps(*pieces):
-            step = np.where(active, self.mean_weight / denominator, 0.0)
-            hazard += step
-            hazard_x += mean * step[:, None]
-            early += share * step
-            early_x += mean * (share * step)[:, None]
-            mean_of_means += mean * np.where(active, 1 / self.deaths, 0.0)[:, None]
+        for at, share, denominator, mean in self.efron_steps(*pieces):
+            step = self.mean_weight[at] / denominator
+            hazard[at] += step
+            hazard_x[at] += mean * step[:, None]
+            early[at] += share * step
+            early_x[at] += mean * (share * step)[:, None]
+            mean_of_means[at] += mean * (1 / self.deaths[at])[:, None]
         cumulative = np.r_[0.0, np.cumsum(hazard)]
         cumulative_x = np.vstack([np.zeros(x.shape[1]), np.cumsum(hazard_x, axis=0)])
         upto_stop = _compact(np.searchsorted(self.death_times, time, side="right"))
@@ -161,9 +139,7 @@ class PartialLikelihood:
         residual[dead] += (x[dead] - mean_of_means[slot]
                            + phi[dead, None] * (x[dead] * early[slot, None] - early_x[slot]))
         residual *= self.weights[:, None]
-        codes = _compact(pd.factorize(cluster)[0])[self.order]
-        per_cluster = np.stack([np.bincount(codes, weights=residual[:, j]) for j in range(x.shape[1])], axis=1)
-        return inverse @ (per_cluster.T @ per_cluster) @ inverse
+        return residual
 
 
 def newton_raphson(derivatives, width: int, max_iter: int = 50, tolerance: float = 1e-10):
@@ -199,60 +175,58 @@ class StratifiedPartialLikelihood:
     of each stratum's PartialLikelihood. `strata`: the row positions of each stratum (e.g.
     a DataFrame groupby's `indices.values()`); without, one stratum of every row.
 
-    The covariates are centred first (on their mean over all rows): that changes neither the
-    coefficients nor their information, and keeps exp(x'b) in range for large covariates.
+    `center`: the covariates are centred first (on their mean over all rows), as R's coxph
+    does: that changes neither the coefficients nor their information, and keeps exp(x'b)
+    in range for large covariates.
     """
 
-    def __init__(self, time, event, x, weights=None, strata=None):
+    def __init__(self, time, event, x, weights=None, strata=None, entry=None, center=True):
         time, event = np.asarray(time, float), np.asarray(event).astype(bool)
         x = np.asarray(x, float).reshape(len(time), -1)
-        x = x - x.mean(axis=0) if len(x) else x
+        x = x - x.mean(axis=0) if center and len(x) else x
         weights = np.ones(len(time)) if weights is None else np.asarray(weights, float)
-        blocks = [np.arange(len(time))] if strata is None else strata
-        self.width = x.shape[1]
-        self.parts = [part for part in (PartialLikelihood(time[rows], event[rows], x[rows], weights[rows])
-                                        for rows in blocks) if len(part.death_times)]
+        entry = None if entry is None else np.asarray(entry, float)
+        # without strata the arrays are used as they are: at scale (13M clone rows) no copies
+        blocks = [slice(None)] if strata is None else strata
+        self.width, self.rows = x.shape[1], len(time)
+        parts = ((rows, PartialLikelihood(time[rows], event[rows], x[rows], weights[rows],
+                                          None if entry is None else entry[rows])) for rows in blocks)
+        self.parts = [(rows, part) for rows, part in parts if len(part.death_times)]
 
     def derivatives(self, beta: np.ndarray):
         """Log partial likelihood, its gradient and Hessian at `beta`, summed over strata."""
         loglik, gradient, hessian = 0.0, np.zeros(self.width), np.zeros((self.width, self.width))
-        for part in self.parts:
+        for _, part in self.parts:
             part_loglik, part_gradient, part_hessian = part.derivatives(beta)
             loglik, gradient, hessian = loglik + part_loglik, gradient + part_gradient, hessian + part_hessian
         return loglik, gradient, hessian
 
     def fit(self, max_iter: int = 50, tolerance: float = 1e-10):
-        """(coefficients, converged); no deaths at all is not converged."""
+        """Log hazard ratios by Newton-Raphson with step halving: (coefficients, converged);
+        no deaths at all is not converged."""
         if not self.parts:
             return np.full(self.width, np.nan), False
         return newton_raphson(self.derivatives, self.width, max_iter, tolerance)
 
-    def standard_errors(self, beta: np.ndarray) -> np.ndarray:
-        """Model-based SEs: the square roots of the inverse information's diagonal."""
-        return np.sqrt(np.diag(np.linalg.inv(-self.derivatives(beta)[2])))
+    def covariance(self, beta: np.ndarray) -> np.ndarray:
+        """Model-based covariance: the inverse information."""
+        return np.linalg.inv(-self.derivatives(beta)[2])
 
-
-def weighted_cox_coefficients(time, event, x, weights, entry=None):
-    """Cox log hazard ratios (Efron's ties, weighted as in lifelines): (coefficients, converged)."""
-    return PartialLikelihood(time, event, x, weights, entry).fit()
+    def robust_covariance(self, beta: np.ndarray, cluster) -> np.ndarray:
+        """Sandwich covariance V (sum over clusters of U U') V, V the inverse information,
+        U a cluster's sum of weighted score residuals (R's residuals(fit, "dfbeta") %*% V)."""
+        inverse = self.covariance(beta)
+        codes = _compact(pd.factorize(np.asarray(cluster))[0])
+        residuals = [(codes[rows][part.order], part.score_residuals(beta)) for rows, part in self.parts]
+        if len(residuals) == 1:
+            codes, residual = residuals[0]
+        else:
+            codes, residual = np.concatenate([c for c, _ in residuals]), np.vstack([r for _, r in residuals])
+        clusters = int(codes.max()) + 1 if len(codes) else 0
+        per_cluster = np.stack([np.bincount(codes, weights=residual[:, j], minlength=clusters)
+                                for j in range(self.width)], axis=1)
+        return inverse @ (per_cluster.T @ per_cluster) @ inverse
 
 
 def _compact(indices: np.ndarray) -> np.ndarray:
     return indices.astype(np.int32) if len(indices) < 2**31 else indices
-
-
-def wald_table(model: PartialLikelihood, terms: list[str], alpha: float, cluster=None) -> pd.DataFrame:
-    """Fit `model`; per term: coef, se, hr with its CI and the Wald p-value, all missing if the
-    fit does not converge. SEs are model-based, or robust (sandwich) clustered on `cluster`."""
-    coef, converged = model.fit()
-    if not converged:
-        coef = np.full(len(terms), np.nan)
-        se = coef.copy()
-    elif cluster is None:
-        se = np.sqrt(np.diag(np.linalg.inv(-model.derivatives(coef)[2])))
-    else:
-        se = np.sqrt(np.diag(model.robust_covariance(coef, cluster)))
-    z = special.ndtri(1 - alpha / 2)
-    return pd.DataFrame({"term": terms, "coef": coef, "se": se, "hr": np.exp(coef),
-                         "ci_lower": np.exp(coef - z * se), "ci_upper": np.exp(coef + z * se),
-                         "p_value": 2 * special.ndtr(-np.abs(coef / se))})
