@@ -204,7 +204,7 @@ def today():
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory):
     """One real cold run of `snakemake` on the default data, shared by the workflow tests."""
-    from workflow_runs import copy_workflow, snakemake
+    from benchmarks.workflow_runs import copy_workflow, snakemake
 
     workdir = copy_workflow(tmp_path_factory.mktemp("run") / "gistlm")
     run = snakemake(workdir)
@@ -214,12 +214,12 @@ def finished_run(tmp_path_factory):
 
 
 # Modules whose tests run the real workflow, a Slurm cluster or a fresh install.
-SLOW_HELPERS = {"workflow_runs", "slurm_cluster"}
+SLOW_HELPERS = {"benchmarks.workflow_runs", "slurm_cluster"}
 
 
 def pytest_collection_modifyitems(items):
     """The fast lane, `pytest -m "not slow"`: a test that runs the real workflow (it uses the
-    `finished_run` fixture, or its module imports tests/workflow_runs.py) or a cluster is
+    `finished_run` fixture, or its module imports benchmarks/workflow_runs.py) or a cluster is
     slow, so that a new workflow test joins the slow lane without anyone having to remember
     the marker."""
     for item in items:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from workflow_runs import clone_run, edit_config, planned_rules, snakemake
+from benchmarks.workflow_runs import clone_run, edit_config, planned_rules, snakemake
 
 BOOTSTRAP_RULES = {"bootstrap_chunk", "bootstrap_gather"}
 # the report stage may follow the section (once render_report includes it)

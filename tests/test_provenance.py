@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from gistlm.cli import main as gistlm
-from workflow_runs import clone_run, snakemake
+from benchmarks.workflow_runs import clone_run, snakemake
 
 
 def trace(run, monkeypatch, capsys, *args):

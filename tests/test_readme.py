@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workflow_runs import REPO, WORKFLOW_PARTS
+from benchmarks.workflow_runs import REPO, WORKFLOW_PARTS
 
 pytestmark = pytest.mark.slow
 

@@ -43,7 +43,7 @@ def test_report_opens_without_console_errors_or_broken_images(finished_run, brow
 def test_a_pdf_of_the_report_is_made_when_asked_for(finished_run, tmp_path):
     if CHROMIUM is None:
         pytest.skip("Chromium not installed: apt-get install chromium (.ci/run installs it)")
-    from workflow_runs import clone_run, planned_rules, snakemake
+    from benchmarks.workflow_runs import clone_run, planned_rules, snakemake
 
     run = clone_run(finished_run, tmp_path / "run")
     assert planned_rules(run, "results/report.pdf") == {"report_pdf"}

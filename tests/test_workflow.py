@@ -12,7 +12,7 @@ from lifelines.statistics import multivariate_logrank_test
 
 from gistlm.pseudonyms import DEVELOPMENT_KEY, pseudonymise
 from gistlm.survival import COX_FIT_OPTIONS
-from workflow_runs import REPO, clone_run, edit_config, planned_rules, snakemake
+from benchmarks.workflow_runs import REPO, clone_run, edit_config, planned_rules, snakemake
 
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 TRUTH = json.loads((REPO / "resources" / "extract" / "truth.json").read_text())
