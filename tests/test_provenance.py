@@ -3,11 +3,8 @@
 import json
 import zipfile
 
-import pandas as pd
-import pytest
-
-from gistlm.cli import main as gistlm
 from benchmarks.workflow_runs import clone_run, snakemake
+from gistlm.cli import main as gistlm
 
 
 def trace(run, monkeypatch, capsys, *args):

@@ -12,7 +12,7 @@ from lifelines import CoxPHFitter
 
 from gistlm.disclosure import release_site_counts
 from gistlm.pseudonyms import pseudonymise
-from gistlm.sites import pool_tables, site_counts, stack_sites
+from gistlm.sites import pool_tables, site_counts
 from gistlm.survival import COX_FIT_OPTIONS, RANDOM_EFFECTS, STRATIFIED, fit_cox, ph_tests, site_hazard_ratios
 from benchmarks.workflow_runs import clone_run, copy_workflow, planned_jobs, snakemake
 
