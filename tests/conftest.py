@@ -12,6 +12,7 @@ Treatments rows: 2 P01 imatinib, 3 P02 imatinib, 4 P02 hepatic_resection,
 """
 
 import copy
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -82,11 +83,19 @@ def with_source_rows(frame):
     return raw
 
 
+# Typing is a pure function of a table's text, and most tests change one table of the same tiny
+# extract (or none): each distinct table is typed once per session, callers get fresh copies.
+_TYPED = {}
+
+
 def type_extract(frames):
     """Typed tables and conversion logs, exactly as ingestion would produce them."""
     tables, conversions = {}, {}
     for name, frame in frames.items():
-        tables[name], conversions[name] = type_raw_table(with_source_rows(frame), name)
+        key = (name, pickle.dumps(frame))  # equal bytes only for equal cells (None, NaN and "" differ)
+        if key not in _TYPED:
+            _TYPED[key] = type_raw_table(with_source_rows(frame), name)
+        tables[name], conversions[name] = (result.copy(deep=True) for result in _TYPED[key])
     return tables, conversions
 
 

@@ -209,6 +209,7 @@ def test_a_resample_without_deaths_in_a_group_is_marked_degenerate(cohort):
     assert found.loc[("hazard_ratio", "IM+RFA/TACE vs IM"), "degenerate"] == ""
 
 
+@pytest.mark.slow  # reruns R: it checks the stored reference the test above compares gistlm with
 @pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed")
 def test_the_r_reference_regenerates_identically(tmp_path):
     """Rerun tests/reference/entropy_balance.R and compare with the kept CSVs."""
