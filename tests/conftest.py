@@ -13,19 +13,17 @@ Treatments rows: 2 P01 imatinib, 3 P02 imatinib, 4 P02 hepatic_resection,
 
 import copy
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from study_config import CONFIG
 
 from gistlm.extract_schema import column_types
 from gistlm.ingestion import type_raw_table
 
 TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
-# The workflow's own configuration: the hand-made extracts below are built to pass its rules.
-CONFIG = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+# the hand-made extracts below are built to pass the configuration's rules
 TODAY = pd.Timestamp(CONFIG["validation"]["latest_date"])
 RULES = CONFIG["eligibility"]
 SETTINGS = {key: CONFIG[key] for key in ["groups", "outcome", "covariate_cutoffs"]}

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter, CoxTimeVaryingFitter, KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
+from study_config import CONFIG
 
 from gistlm.bootstrap import (analysis_arrays, chunk_replicates, cohort_estimates, group_hazard_ratios,
                               percentile_intervals, replicate_rng, run_chunk)
@@ -27,10 +28,9 @@ from gistlm.weighted_cox import PartialLikelihood, weighted_cox_coefficients
 pytestmark = pytest.mark.filterwarnings("ignore::lifelines.exceptions.StatisticalWarning")
 
 GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
-PRECEDENCE = [{"label": "IM+HR", "treatments": ["hepatic_resection"]},
-              {"label": "IM+RFA/TACE", "treatments": ["rfa", "tace"]}]
+PRECEDENCE = CONFIG["groups"]["precedence"]  # what the tiny extract's groups are built on
 LABELS = ["IM+HR", "IM+RFA/TACE"]
-DPM = 30.4375
+DPM = CONFIG["outcome"]["days_per_month"]
 PROPENSITY = {"covariates": ["age_over_cutoff", "lm_count_over_cutoff", "size"], "trim_min_probability": 0.0,
               "truncate_percentiles": [1, 99], "balance_threshold": 0.1}
 IPTW = {"weighting": {"method": "gps_iptw"}, "propensity": PROPENSITY, "survival_at_months": [24],

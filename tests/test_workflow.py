@@ -6,15 +6,14 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
+from study_config import CONFIG
 
+from benchmarks.workflow_runs import REPO, clone_run, edit_config, planned_rules, snakemake
 from gistlm.pseudonyms import DEVELOPMENT_KEY, pseudonymise
 from gistlm.survival import COX_FIT_OPTIONS
-from benchmarks.workflow_runs import REPO, clone_run, edit_config, planned_rules, snakemake
 
-CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 TRUTH = json.loads((REPO / "resources" / "extract" / "truth.json").read_text())
 GROUPS = CONFIG["groups"]["labels"]
 REPORT_STAGE = {"baseline_table", "draw_figures", "render_report", "gather_provenance"}
