@@ -1,5 +1,6 @@
 """requirements.lock pins an exact version of every package pyproject.toml declares (runtime and test
-extra), each satisfying the declared range, so that a fresh install reproduces the results' environment."""
+extra), each satisfying the declared range, so that a fresh install reproduces the results' environment;
+README's two Quick start commands install from it and .ci/run runs the second."""
 
 import re
 import tomllib
@@ -42,3 +43,17 @@ def test_the_lock_pins_every_declared_dependency_within_its_range():
                if not requirement.specifier.contains(pins[canonicalize_name(requirement.name)], prereleases=True)]
     assert outside == [], "locked versions outside pyproject.toml's ranges"
 
+
+
+def quick_start_commands() -> list[str]:
+    block = re.search(r"## Quick start.*?```bash\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)[1]
+    lines = [line for line in block.replace("\\\n", "").splitlines() if line.strip() and not line.startswith("#")]
+    return [" ".join(line.split()) for line in lines]
+
+
+def test_both_quick_start_commands_install_from_the_lock_and_ci_runs_the_second():
+    install = "pip install -r requirements.lock && pip install --no-deps -e ."
+    commands = quick_start_commands()
+    assert len(commands) == 2 and all(install in command for command in commands)
+    ci = (REPO / ".ci" / "run").read_text().replace("\\\n", "")
+    assert commands[1] in [" ".join(line.split()) for line in ci.splitlines()]
