@@ -114,13 +114,13 @@ def estimates(cohort: pd.DataFrame, dates: pd.DataFrame) -> dict[str, tuple[floa
 
     attempt("naive (fixed groups)", naive)
     for months in CONFIG["causal"]["landmarks_months"]:
-        attempt(f"landmark {months:g} months", lambda: landmark(months))
+        attempt(f"landmark {months:g} months", lambda months=months: landmark(months))
     attempt("time-varying Cox", time_varying)
     attempt("GPS-IPTW (marginal)", lambda: weighted("gps_iptw"))
     attempt("entropy balancing (marginal)", lambda: weighted("entropy_balance"))
     for months in CONFIG["causal"]["landmarks_months"]:
         for method, name in [("entropy_balance", "entropy balancing"), ("gps_iptw", "GPS-IPTW")]:
-            attempt(f"landmark {months:g} months, {name}", lambda: landmark_weighting(months, method))
+            attempt(f"landmark {months:g} months, {name}", lambda months=months, method=method: landmark_weighting(months, method))
     return found
 
 
@@ -174,7 +174,7 @@ def main(argv=None) -> None:
     table = summarise(results)
     print(f"{args.cohorts} cohorts x {args.patients} generated patients per scenario "
           f"({time.perf_counter() - start:.0f} s); effect of {TERM}, truth = the generator's time-varying HR")
-    print(f"mean eligible patients / deaths per cohort: "
+    print("mean eligible patients / deaths per cohort: "
           + ", ".join(f"{s}: {g['n'].mean():.0f} / {g['deaths'].mean():.0f}"
                       for s, g in results.drop_duplicates(["scenario", "seed"]).groupby("scenario", sort=False)))
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

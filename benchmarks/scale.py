@@ -23,8 +23,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from workflow_runs import copy_workflow, with_own_package  # noqa: E402
+from workflow_runs import copy_workflow, with_own_package
 
 TARGET_SECONDS = 600
 TARGET_RSS_MB = 3000

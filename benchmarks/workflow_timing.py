@@ -9,13 +9,11 @@ Usage: python benchmarks/workflow_timing.py [--repeats N]
 import argparse
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from workflow_runs import copy_workflow, snakemake  # noqa: E402
+from workflow_runs import copy_workflow, snakemake
 
 
 def children_cpu() -> float:

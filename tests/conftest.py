@@ -12,46 +12,21 @@ Treatments rows: 2 P01 imatinib, 3 P02 imatinib, 4 P02 hepatic_resection,
 """
 
 import copy
+import pickle
 
 import numpy as np
 import pandas as pd
 import pytest
+from study_config import CONFIG
 
 from gistlm.extract_schema import column_types
 from gistlm.ingestion import type_raw_table
 
 TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
-TODAY = pd.Timestamp("2023-06-30")
-
-RULES = {
-    "histology": "GIST",
-    "lm_evidence": ["biopsy", "imaging"],
-    "max_ecog": 1,
-    "labs": {
-        "total_bilirubin_umol_l": {"max": 31.5},
-        "alt_u_l": {"max": 200},
-        "creatinine_umol_l": {"max": 159},
-        "neutrophils_1e9_l": {"min": 1.5},
-        "platelets_1e9_l": {"min": 75},
-        "hemoglobin_g_l": {"min": 80},
-    },
-    "required_tki": "imatinib",
-    "later_line_from": 2,
-}
-
-SETTINGS = {
-    "groups": {
-        "labels": ["IM", "IM+HR", "IM+RFA/TACE"],
-        "reference": "IM",
-        "default": "IM",
-        "precedence": [
-            {"label": "IM+HR", "treatments": ["hepatic_resection"]},
-            {"label": "IM+RFA/TACE", "treatments": ["rfa", "tace"]},
-        ],
-    },
-    "outcome": {"days_per_month": 30.4375, "max_months": 200},
-    "covariate_cutoffs": {"age_years": 60, "lm_count": 3},
-}
+# the hand-made extracts below are built to pass the configuration's rules
+TODAY = pd.Timestamp(CONFIG["validation"]["latest_date"])
+RULES = CONFIG["eligibility"]
+SETTINGS = {key: CONFIG[key] for key in ["groups", "outcome", "covariate_cutoffs"]}
 
 # One eligible patient (group IM) with every column filled in; overrides change it.
 DEFAULT_PATIENT = {
@@ -106,11 +81,19 @@ def with_source_rows(frame):
     return raw
 
 
+# Typing is a pure function of a table's text, and most tests change one table of the same tiny
+# extract (or none): each distinct table is typed once per session, callers get fresh copies.
+_TYPED = {}
+
+
 def type_extract(frames):
     """Typed tables and conversion logs, exactly as ingestion would produce them."""
     tables, conversions = {}, {}
     for name, frame in frames.items():
-        tables[name], conversions[name] = type_raw_table(with_source_rows(frame), name)
+        key = (name, pickle.dumps(frame))  # equal bytes only for equal cells (None, NaN and "" differ)
+        if key not in _TYPED:
+            _TYPED[key] = type_raw_table(with_source_rows(frame), name)
+        tables[name], conversions[name] = (result.copy(deep=True) for result in _TYPED[key])
     return tables, conversions
 
 
@@ -143,6 +126,46 @@ def tiny_extract_frames():
             follow_up={"last_contact_date": "2023-01-15"},
         ),
     )
+
+
+GROUPS = SETTINGS["groups"]["labels"]
+
+
+def three_group_cohort(seed, n, treatment_utility, resection_log_hr, tied_times=False, procedure_months=False):
+    """A seeded analysis cohort of the three groups whose covariate mix differs.
+
+    Binary age and LM-count indicators and a continuous `size`; `treatment_utility(age, count, size)`
+    gives the multinomial utilities of IM+HR and IM+RFA/TACE (IM = 0); the hazard rises with age
+    and count and resection multiplies it by exp(`resection_log_hr`); censoring is uniform on
+    10-120 months. `tied_times` puts the times on a 0.1-month grid (ties); `procedure_months` adds
+    each treated patient's months to its procedure (1-15).
+    """
+    rng = np.random.default_rng(seed)
+    age = rng.integers(0, 2, n).astype(float)
+    count = rng.integers(0, 2, n).astype(float)
+    size = np.round(rng.lognormal(1.3, 0.5, n), 1)
+    utility = np.column_stack([np.zeros(n), *treatment_utility(age, count, size)])
+    probability = np.exp(utility) / np.exp(utility).sum(axis=1, keepdims=True)
+    group = np.array([rng.choice(3, p=row) for row in probability])
+    hazard = 0.01 * np.exp(0.8 * age + 0.6 * count + resection_log_hr * (group == 1))
+    death_time, censor_time = rng.exponential(1 / hazard), rng.uniform(10, 120, n)
+    months = np.minimum(death_time, censor_time)
+    cohort = pd.DataFrame({
+        "patient_id": [f"P{i:03d}" for i in range(n)],
+        "group": pd.Categorical(np.array(GROUPS)[group], categories=GROUPS),
+        "os_months": np.round(months, 1) + 0.1 if tied_times else months,
+        "death": (death_time <= censor_time).astype("int64"),
+        "age_over_cutoff": age, "lm_count_over_cutoff": count, "size": size,
+    })
+    if procedure_months:
+        cohort["months_to_IM+HR"] = np.where(group == 1, rng.uniform(1, 15, n), np.nan)
+        cohort["months_to_IM+RFA/TACE"] = np.where(group == 2, rng.uniform(1, 15, n), np.nan)
+    return cohort
+
+
+@pytest.fixture(scope="session")
+def make_three_group_cohort():
+    return three_group_cohort
 
 
 @pytest.fixture
@@ -193,18 +216,20 @@ def default_rules():
 
 @pytest.fixture
 def settings():
+    """The config's groups, outcome and covariate cut-offs (as the cohort rule gets them), a fresh copy."""
     return copy.deepcopy(SETTINGS)
 
 
 @pytest.fixture
 def today():
+    """The config's data cut-off (validation.latest_date): later dates are impossible."""
     return TODAY
 
 
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory):
     """One real cold run of `snakemake` on the default data, shared by the workflow tests."""
-    from workflow_runs import copy_workflow, snakemake
+    from benchmarks.workflow_runs import copy_workflow, snakemake
 
     workdir = copy_workflow(tmp_path_factory.mktemp("run") / "gistlm")
     run = snakemake(workdir)
@@ -214,12 +239,12 @@ def finished_run(tmp_path_factory):
 
 
 # Modules whose tests run the real workflow, a Slurm cluster or a fresh install.
-SLOW_HELPERS = {"workflow_runs", "slurm_cluster"}
+SLOW_HELPERS = {"benchmarks.workflow_runs", "slurm_cluster"}
 
 
 def pytest_collection_modifyitems(items):
     """The fast lane, `pytest -m "not slow"`: a test that runs the real workflow (it uses the
-    `finished_run` fixture, or its module imports tests/workflow_runs.py) or a cluster is
+    `finished_run` fixture, or its module imports benchmarks/workflow_runs.py) or a cluster is
     slow, so that a new workflow test joins the slow lane without anyone having to remember
     the marker."""
     for item in items:

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pandas as pd
-import yaml
+from study_config import CONFIG
 
 from gistlm.cohort import build_analysis_cohort
 from gistlm.eligibility import apply_criteria
@@ -12,7 +12,6 @@ from gistlm.ledger import ledger_entries, patient_ledger, raw_entry_count
 from gistlm.validation import validate_extract
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
 DEFAULT_EXTRACT = {table: REPO / "resources" / "extract" / f"{table}.csv" for table in TABLES}
 

@@ -25,26 +25,11 @@ LIMITS = {"min_effective_n": 10, "min_events": 5}
 
 
 @pytest.fixture(scope="module")
-def cohort():
+def cohort(make_three_group_cohort):
     """Seeded 3 groups whose covariate mix differs (treatment depends on count, age and size)."""
-    rng = np.random.default_rng(11)
-    n = 400
-    age = rng.integers(0, 2, n).astype(float)
-    count = rng.integers(0, 2, n).astype(float)
-    size = np.round(rng.lognormal(1.3, 0.5, n), 1)
-    utility = np.column_stack([np.zeros(n), 0.8 - 1.2 * count - 0.5 * age - 0.1 * size, -1.0 + 0.4 * count])
-    probability = np.exp(utility) / np.exp(utility).sum(axis=1, keepdims=True)
-    group = np.array([rng.choice(3, p=row) for row in probability])
-    hazard = 0.01 * np.exp(0.8 * age + 0.6 * count - 0.5 * (group == 1))
-    death_time, censor_time = rng.exponential(1 / hazard), rng.uniform(10, 120, n)
-    return pd.DataFrame({
-        "patient_id": [f"P{i:03d}" for i in range(n)],
-        "group": pd.Categorical(np.array(GROUPS)[group], categories=GROUPS),
-        "os_months": np.minimum(death_time, censor_time), "death": (death_time <= censor_time).astype("int64"),
-        "age_over_cutoff": age, "lm_count_over_cutoff": count, "size": size,
-        "months_to_IM+HR": np.where(group == 1, rng.uniform(1, 15, n), np.nan),
-        "months_to_IM+RFA/TACE": np.where(group == 2, rng.uniform(1, 15, n), np.nan),
-    })
+    return make_three_group_cohort(
+        seed=11, n=400, resection_log_hr=-0.5, procedure_months=True,
+        treatment_utility=lambda age, count, size: (0.8 - 1.2 * count - 0.5 * age - 0.1 * size, -1.0 + 0.4 * count))
 
 
 # --- entropy balancing -------------------------------------------------------------------
@@ -224,6 +209,7 @@ def test_a_resample_without_deaths_in_a_group_is_marked_degenerate(cohort):
     assert found.loc[("hazard_ratio", "IM+RFA/TACE vs IM"), "degenerate"] == ""
 
 
+@pytest.mark.slow  # reruns R: it checks the stored reference the test above compares gistlm with
 @pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed")
 def test_the_r_reference_regenerates_identically(tmp_path):
     """Rerun tests/reference/entropy_balance.R and compare with the kept CSVs."""

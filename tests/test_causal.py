@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter, CoxTimeVaryingFitter, KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
+from study_config import CONFIG
 
 from gistlm.bootstrap import (analysis_arrays, chunk_replicates, cohort_estimates, group_hazard_ratios,
                               percentile_intervals, replicate_rng, run_chunk)
@@ -28,10 +29,9 @@ from gistlm.target_trial import (arm_cox, arm_kaplan_meier, clone_censor_weight,
 pytestmark = pytest.mark.filterwarnings("ignore::lifelines.exceptions.StatisticalWarning")
 
 GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
-PRECEDENCE = [{"label": "IM+HR", "treatments": ["hepatic_resection"]},
-              {"label": "IM+RFA/TACE", "treatments": ["rfa", "tace"]}]
+PRECEDENCE = CONFIG["groups"]["precedence"]  # what the tiny extract's groups are built on
 LABELS = ["IM+HR", "IM+RFA/TACE"]
-DPM = 30.4375
+DPM = CONFIG["outcome"]["days_per_month"]
 PROPENSITY = {"covariates": ["age_over_cutoff", "lm_count_over_cutoff", "size"], "trim_min_probability": 0.0,
               "truncate_percentiles": [1, 99], "balance_threshold": 0.1}
 IPTW = {"weighting": {"method": "gps_iptw"}, "propensity": PROPENSITY, "survival_at_months": [24],
@@ -39,26 +39,11 @@ IPTW = {"weighting": {"method": "gps_iptw"}, "propensity": PROPENSITY, "survival
 
 
 @pytest.fixture(scope="module")
-def cohort():
+def cohort(make_three_group_cohort):
     """A seeded 3-group cohort where treatment depends on two covariates that raise the hazard."""
-    rng = np.random.default_rng(7)
-    n = 300
-    age = rng.integers(0, 2, n).astype(float)
-    count = rng.integers(0, 2, n).astype(float)
-    size = np.round(rng.lognormal(1.3, 0.5, n), 1)
-    utility = np.column_stack([np.zeros(n), 1.0 - 1.2 * count - 0.5 * age, -1.0 + 0.4 * count])
-    probability = np.exp(utility) / np.exp(utility).sum(axis=1, keepdims=True)
-    group = np.array([rng.choice(3, p=row) for row in probability])
-    hazard = 0.01 * np.exp(0.8 * age + 0.6 * count - 0.7 * (group == 1))
-    death_time = rng.exponential(1 / hazard)
-    censor_time = rng.uniform(10, 120, n)
-    return pd.DataFrame({
-        "patient_id": [f"P{i:03d}" for i in range(n)],
-        "group": pd.Categorical(np.array(GROUPS)[group], categories=GROUPS),
-        "os_months": np.round(np.minimum(death_time, censor_time), 1) + 0.1,  # 0.1-month grid: ties
-        "death": (death_time <= censor_time).astype("int64"),
-        "age_over_cutoff": age, "lm_count_over_cutoff": count, "size": size,
-    })
+    return make_three_group_cohort(
+        seed=7, n=300, resection_log_hr=-0.7, tied_times=True,  # 0.1-month grid: ties
+        treatment_utility=lambda age, count, size: (1.0 - 1.2 * count - 0.5 * age, -1.0 + 0.4 * count))
 
 
 # --- treatment dates, start-stop rows, landmarks -----------------------------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from study_config import CONFIG
 
 from gistlm.cohort import build_analysis_cohort
 from gistlm.eligibility import apply_criteria
@@ -31,7 +31,6 @@ from gistlm.synthetic import CohortParameters, generate_extract, write_extract
 from gistlm.validation import validate_extract
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 SHIPPED_TRUTH = json.loads((REPO / "resources" / "extract" / "truth.json").read_text())
 EARLY_DEATHS = CohortParameters(weibull_shape=1.0, weibull_scale_months=60.0, p_early_loss=0.0,
                                 loss_rate_per_month=1e-6, hr_intercept=-4.0)

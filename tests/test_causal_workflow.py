@@ -1,13 +1,14 @@
 """The causal rules in a real run of the workflow: outputs, exact reruns, chunk-independent bootstrap,
 release tables without small counts, Snakemake's report."""
 
+import re
 import zipfile
 
 import pandas as pd
 import pytest
 import yaml
 
-from workflow_runs import clone_run, edit_config, planned_rules, snakemake
+from benchmarks.workflow_runs import clone_run, edit_config, planned_rules, snakemake
 
 BOOTSTRAP_RULES = {"bootstrap_chunk", "bootstrap_gather"}
 # the report stage may follow the section (once render_report includes it)
@@ -51,10 +52,18 @@ def test_the_section_compares_every_method_without_identifiers(finished_run):
     assert not any(pid in html for pid in ids)
 
 
+def between_headings(html: str, heading: str, next_heading: str) -> str:
+    """The part of `html` from the heading titled `heading` up to the one titled `next_heading`."""
+    start = re.search(rf"<h(\d)[^>]*>{re.escape(heading)}</h\1>", html)
+    end = re.search(rf"<h(\d)[^>]*>{re.escape(next_heading)}</h\1>", html)
+    assert start and end and start.end() <= end.start(), f"no heading {heading!r} followed by {next_heading!r}"
+    return html[start.end():end.start()]
+
+
 def test_the_section_names_covariates_by_the_data_dictionary(finished_run):
     """Issue 11: the causal tables and text use the labels of Table 1, the Cox tables and the Love plot."""
     section = (finished_run / "results" / "causal" / "section.html").read_text()
-    time_varying = section[section.index("Time-varying Cox model"):section.index("Landmark analyses")]
+    time_varying = between_headings(section, "Time-varying Cox model", "Landmark analyses")
     assert "<td class=\"l\">Male vs Female</td>" in time_varying
     assert "<td class=\"l\">Age &gt; 60 years vs Age ≤ 60 years</td>" in time_varying
     assert "adjusting for Age &gt; 60 years, Male, Extrahepatic disease" in time_varying

@@ -16,7 +16,7 @@ import yaml
 
 from gistlm.cohort import COVARIATES, baseline_covariates
 from gistlm.configuration import is_synthetic
-from workflow_runs import REPO, copy_workflow, snakemake
+from benchmarks.workflow_runs import REPO, copy_workflow, snakemake
 
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
 TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]

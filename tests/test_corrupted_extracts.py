@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from data_stages import DEFAULT_EXTRACT, TABLES, run_data_stages
 from gistlm.extract_errors import ExtractError
-from workflow_runs import copy_workflow, snakemake
+from benchmarks.workflow_runs import copy_workflow, snakemake
 
 PRISTINE = {table: pd.read_csv(path, dtype=str, keep_default_na=False) for table, path in DEFAULT_EXTRACT.items()}
 GARBAGE = ["abc", "12/31/2020", "-", "1e999", "二〇二〇", "✓", "2020-13-45", "NaN?", " "]

@@ -213,7 +213,7 @@ def test_default_table_one_shows_large_levels_and_word_copy_matches(finished_run
 
 
 def test_release_mode_refuses_to_finish_when_a_file_gives_a_count_away(finished_run, tmp_path, monkeypatch):
-    from workflow_runs import clone_run, edit_config, snakemake
+    from benchmarks.workflow_runs import clone_run, edit_config, snakemake
 
     run = clone_run(finished_run, tmp_path / "run")
     edit_config(run, lambda config: config["privacy"].update(release=True))

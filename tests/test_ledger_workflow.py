@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from gistlm.pseudonyms import load_key, pseudonymise
-from workflow_runs import copy_workflow, edit_config, snakemake
+from benchmarks.workflow_runs import copy_workflow, edit_config, snakemake
 
 LEDGER_TARGETS = ["results/validation/ledger.csv", "results/validation/ledger_counts.csv",
                   "results/cohort/exclusion_values.csv"]

@@ -3,11 +3,8 @@
 import json
 import zipfile
 
-import pandas as pd
-import pytest
-
+from benchmarks.workflow_runs import clone_run, snakemake
 from gistlm.cli import main as gistlm
-from workflow_runs import clone_run, snakemake
 
 
 def trace(run, monkeypatch, capsys, *args):

@@ -1,6 +1,7 @@
 """Report: Table 1 (tableone), the number formatters and the Jinja2 rendering."""
 
 import math
+import statistics
 
 import jinja2
 import numpy as np
@@ -34,10 +35,31 @@ def table(cohort):
 
 
 def test_table_one_columns(table):
-    assert list(table.columns[:4]) == ["variable", "level", "Missing", "Overall"]
-    assert set(GROUPS) <= set(table.columns)
+    assert list(table.columns) == ["variable", "level", "Missing", "Overall", *GROUPS,
+                                   "SMD (IM+HR,IM+RFA/TACE)", "SMD (IM,IM+HR)", "SMD (IM,IM+RFA/TACE)"]
     assert SMD_COLUMNS <= set(table.columns)
-    assert len(table.columns) == 4 + len(GROUPS) + len(SMD_COLUMNS)
+
+
+def test_table_one_binary_variable_by_hand(table):
+    # male among patients with a value: IM 1,0,1 (2/3); IM+HR 1,1,0 (2/3); IM+RFA/TACE 0,1 (1/2); overall 5/8
+    male = table[table["variable"] == "male, n (%)"].set_index("level")
+    assert list(male.index) == ["0.0", "1.0", "Missing"]
+    assert male.loc["1.0", ["Overall", *GROUPS]].tolist() == ["5 (62.5)", "2 (66.7)", "2 (66.7)", "1 (50.0)"]
+    assert male.loc["0.0", ["Overall", *GROUPS]].tolist() == ["3 (37.5)", "1 (33.3)", "1 (33.3)", "1 (50.0)"]
+    assert male.loc["Missing", ["Overall", *GROUPS]].tolist() == ["2 (20.0)", "1 (25.0)", "0 (0.0)", "1 (33.3)"]
+
+    def smd(p1, p2):
+        return abs(p2 - p1) / math.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / 2)
+
+    assert male.loc["0.0", "SMD (IM,IM+HR)"] == "<0.001"  # equal proportions
+    assert float(male.loc["0.0", "SMD (IM,IM+RFA/TACE)"]) == pytest.approx(smd(2 / 3, 1 / 2), abs=1e-3)
+    assert float(male.loc["0.0", "SMD (IM+HR,IM+RFA/TACE)"]) == pytest.approx(smd(2 / 3, 1 / 2), abs=1e-3)
+
+
+def test_table_one_overall_column_pools_the_groups(table):
+    age = table[table["level"] != "Missing"].set_index("variable").loc["age_at_lm_years, mean (SD)"]
+    known = [50, 60, 70, 40, 45, 50, 65, 70, 75]
+    assert age["Overall"] == f"{statistics.mean(known):.1f} ({statistics.stdev(known):.1f})"  # 58.3 (12.5)
 
 
 def test_table_one_has_one_row_per_variable_level(table):

@@ -24,7 +24,7 @@ def browser():
 def test_report_opens_without_console_errors_or_broken_images(finished_run, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     errors = []
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("console", lambda message, errors=errors: message.type == "error" and errors.append(message.text))
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto((finished_run / "results" / "report.html").as_uri())
     page.wait_for_load_state("load")
@@ -43,7 +43,7 @@ def test_report_opens_without_console_errors_or_broken_images(finished_run, brow
 def test_a_pdf_of_the_report_is_made_when_asked_for(finished_run, tmp_path):
     if CHROMIUM is None:
         pytest.skip("Chromium not installed: apt-get install chromium (.ci/run installs it)")
-    from workflow_runs import clone_run, planned_rules, snakemake
+    from benchmarks.workflow_runs import clone_run, planned_rules, snakemake
 
     run = clone_run(finished_run, tmp_path / "run")
     assert planned_rules(run, "results/report.pdf") == {"report_pdf"}
@@ -65,7 +65,7 @@ def test_every_page_renders_with_the_network_off(finished_run, browser, tmp_path
     for path in pages:
         page = context.new_page()
         errors = []
-        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.on("console", lambda message, errors=errors: message.type == "error" and errors.append(message.text))
         page.on("requestfailed", lambda request: failed.append(request.url))
         page.goto(path.as_uri())
         page.wait_for_load_state("load")

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from workflow_runs import SNAKEMAKE, copy_workflow, snakemake, with_own_package
+from benchmarks.workflow_runs import SNAKEMAKE, copy_workflow, snakemake, with_own_package
 
 # Files that carry the time of the run by design: provenance records, benchmark timings,
 # great-expectations' Data Docs (their validation pages are named by time).

@@ -12,9 +12,9 @@ from lifelines import CoxPHFitter
 
 from gistlm.disclosure import release_site_counts
 from gistlm.pseudonyms import pseudonymise
-from gistlm.sites import pool_tables, site_counts, stack_sites
+from gistlm.sites import pool_tables, site_counts
 from gistlm.survival import COX_FIT_OPTIONS, RANDOM_EFFECTS, STRATIFIED, fit_cox, ph_tests, site_hazard_ratios
-from workflow_runs import clone_run, copy_workflow, planned_jobs, snakemake
+from benchmarks.workflow_runs import clone_run, copy_workflow, planned_jobs, snakemake
 
 GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
 TERMS = ["IM+HR vs IM", "IM+RFA/TACE vs IM"]

@@ -31,7 +31,7 @@ from slurm_cluster import (
     SlurmUnusable,
     missing_daemons,
 )
-from workflow_runs import REPO, SNAKEMAKE, copy_workflow, with_own_package
+from benchmarks.workflow_runs import REPO, SNAKEMAKE, copy_workflow, with_own_package
 
 PROFILE_PATH = REPO / "profiles" / "slurm" / "config.yaml"
 PROFILE = yaml.safe_load(PROFILE_PATH.read_text())

@@ -1,4 +1,4 @@
-"""Running the real workflow in a throw-away copy of the repository, for the workflow tests."""
+"""Running the real workflow in a throw-away copy of the repository: for the workflow tests and the benchmarks."""
 
 import os
 import re
