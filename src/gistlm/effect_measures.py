@@ -12,9 +12,6 @@ death to explain an estimate away.
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from lifelines.utils import restricted_mean_survival_time
-from scipy.stats import norm
 
 from gistlm.survival import EVENT, TIME, by_group
 
@@ -69,6 +66,9 @@ def rmst_with_se(time: np.ndarray, event: np.ndarray, horizon: float) -> tuple[f
     the area under the curve from t_j to the horizon (Klein & Moeschberger 4.5). A time at
     which everyone at risk dies makes the variance infinite.
     """
+    from lifelines import KaplanMeierFitter  # here: the bootstrap jobs import this module and need no lifelines
+    from lifelines.utils import restricted_mean_survival_time
+
     fit = KaplanMeierFitter().fit(time, event)
     rmst = restricted_mean_survival_time(fit, t=horizon)
     table = fit.event_table
@@ -89,6 +89,8 @@ def rmst_unadjusted(cohort: pd.DataFrame, groups: list[str], reference: str, hor
     The difference's variance is the sum of the two groups' (independent samples); a
     group's interval is cut to [0, horizon].
     """
+    from scipy.stats import norm
+
     z = norm.ppf(1 - alpha / 2)
     rows = []
     for horizon in horizons:

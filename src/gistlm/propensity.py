@@ -17,8 +17,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from statsmodels.discrete.discrete_model import MNLogit
-from lifelines import KaplanMeierFitter
 
 from gistlm.survival import EVENT, TIME, group_indicators
 from gistlm.weighted_cox import PartialLikelihood, wald_table
@@ -65,6 +63,8 @@ def fit_generalised_propensity(design: np.ndarray, codes: np.ndarray, n_groups: 
     from a bootstrap resample) is left out. Raises if the fit does not converge (e.g. a
     covariate separates the groups): weights from a failed fit would be meaningless.
     """
+    from statsmodels.discrete.discrete_model import MNLogit  # here: statsmodels costs ~1 s to import
+
     design = np.asarray(design, dtype=float)
     varying = design.std(axis=0) > 0
     exog = np.column_stack([np.ones(len(design)), design[:, varying]])
@@ -246,6 +246,8 @@ def weighted_kaplan_meier_table(data: pd.DataFrame, labels: list[str]) -> pd.Dat
     No pointwise CI: lifelines' Greenwood interval ignores that the weights are estimated;
     the bootstrap gives intervals at the configured months.
     """
+    from lifelines import KaplanMeierFitter  # here: the bootstrap jobs import this module and need no lifelines
+
     tables = []
     for label in labels:
         rows = data[data["group"].astype(str) == label]
