@@ -1,5 +1,6 @@
 # Shared definitions of the rules: the sites and raw tables, and the code each rule runs.
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -42,12 +43,28 @@ def package_code(*modules):
         if path in found:
             continue
         found.add(path)
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gistlm."):
-                todo.append(node.module.split(".", 1)[1])
-            elif isinstance(node, ast.Import):
-                todo += [a.name.split(".", 1)[1] for a in node.names if a.name.startswith("gistlm.")]
+        todo += _imported_modules(path)
     return sorted(str(path.relative_to(workflow.basedir)) for path in found)
+
+
+@functools.cache
+def _imported_modules(path):
+    """The gistlm modules one file imports, anywhere in it (a function's own imports too).
+
+    Cached: each rule asks again for the modules the others share, and parsing every file
+    once per rule made the workflow's parse (so every no-op rerun) seconds slower. Only
+    statements are walked (an import is a statement), not the expressions in them.
+    """
+    names, todo = [], list(ast.parse(path.read_text()).body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gistlm."):
+            names.append(node.module.split(".", 1)[1])
+        elif isinstance(node, ast.Import):
+            names += [a.name.split(".", 1)[1] for a in node.names if a.name.startswith("gistlm.")]
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            todo += getattr(node, field, [])
+    return names
 
 
 def setting(*keys):
