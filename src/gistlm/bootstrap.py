@@ -95,6 +95,16 @@ def iptw_estimates(data: dict[str, np.ndarray], labels: list[str], reference: st
     Quantities: hazard_ratio (`X vs IM`), survival (group, month), rmst (group, horizon),
     rmst_difference (`X - IM`, horizon).
     """
+    return pd.DataFrame(_estimate_rows(data, labels, reference, settings, method), columns=ESTIMATE_COLUMNS)
+
+
+ESTIMATE_COLUMNS = ["quantity", "term", "months", "value", "degenerate"]
+
+
+def _estimate_rows(data: dict[str, np.ndarray], labels: list[str], reference: str, settings: dict,
+                   method: str) -> list[tuple]:
+    """`iptw_estimates` as row tuples: the bootstrap builds one table of all its replicates'
+    rows instead of a table per replicate (pandas cost more than a replicate's refit)."""
     names = [f"column {position}" for position in range(data["design"].shape[1])]
     included, _, weights = group_weights(data["design"], data["codes"], labels, names, settings["propensity"], method)
     time, event = data["time"][included], data["event"][included]
@@ -117,7 +127,7 @@ def iptw_estimates(data: dict[str, np.ndarray], labels: list[str], reference: st
     rows += [("rmst_difference", f"{label} - {reference}", horizon, value - rmst[reference, horizon],
               _degenerate(value, no_death, [label, reference]))
              for (label, horizon), value in rmst.items() if label != reference and (reference, horizon) in rmst]
-    return pd.DataFrame(rows, columns=["quantity", "term", "months", "value", "degenerate"])
+    return rows
 
 
 def _degenerate(value: float, no_death: dict[str, str], compared: list[str]) -> str:
@@ -157,13 +167,12 @@ def run_chunk(cohort: pd.DataFrame, labels: list[str], reference: str, settings:
         resample = {name: values[rows] for name, values in data.items()}
         for method in weightings(settings["weighting"]["method"]):
             try:
-                estimates = iptw_estimates(resample, labels, reference, settings, method)
+                estimates = _estimate_rows(resample, labels, reference, settings, method)
             except (RuntimeError, np.linalg.LinAlgError, ValueError):
-                estimates = pd.DataFrame({"quantity": ["failed"], "term": [""], "months": [np.nan],
-                                          "value": [np.nan], "degenerate": ["weights could not be found"]})
-            found.append(estimates.assign(replicate=replicate, weighting=WEIGHTING_LABELS[method]))
-    columns = ["replicate", "weighting", "quantity", "term", "months", "value", "degenerate"]
-    return pd.concat(found, ignore_index=True)[columns] if found else pd.DataFrame(columns=columns)
+                estimates = [("failed", "", np.nan, np.nan, "weights could not be found")]
+            found += [(replicate, WEIGHTING_LABELS[method], *row) for row in estimates]
+    columns = ["replicate", "weighting", *ESTIMATE_COLUMNS]
+    return pd.DataFrame(found, columns=columns) if found else pd.DataFrame(columns=columns)
 
 
 # --- gathering ---------------------------------------------------------------------------

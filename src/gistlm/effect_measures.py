@@ -12,7 +12,6 @@ death to explain an estimate away.
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, rmst_with_se
 from gistlm.survival import EVENT, TIME, by_group
@@ -35,6 +34,8 @@ def rmst_unadjusted(cohort: pd.DataFrame, groups: list[str], reference: str, hor
     The difference's variance is the sum of the two groups' (independent samples); a
     group's interval is cut to [0, horizon].
     """
+    from scipy.stats import norm
+
     z = norm.ppf(1 - alpha / 2)
     rows = []
     for horizon in horizons:

@@ -17,7 +17,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from statsmodels.discrete.discrete_model import MNLogit
 
 from gistlm.survival import EVENT, TIME, group_indicators
 from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
@@ -65,6 +64,8 @@ def fit_generalised_propensity(design: np.ndarray, codes: np.ndarray, n_groups: 
     from a bootstrap resample) is left out. Raises if the fit does not converge (e.g. a
     covariate separates the groups): weights from a failed fit would be meaningless.
     """
+    from statsmodels.discrete.discrete_model import MNLogit  # here: statsmodels costs ~1 s to import
+
     design = np.asarray(design, dtype=float)
     varying = design.std(axis=0) > 0
     exog = np.column_stack([np.ones(len(design)), design[:, varying]])

@@ -1,5 +1,6 @@
 # Shared definitions of the rules: the sites and raw tables, and the code each rule runs.
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -52,15 +53,32 @@ def package_code(*modules):
         found.add(path)
         parts = name.split(".")
         todo += [(".".join(parts[:depth]), True) for depth in range(1, len(parts))]
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "gistlm" and not node.level:
-                inner = node.module.partition(".")[2]
-                if inner:
-                    todo.append((inner, True))
-                todo += [(f"{inner}.{a.name}".lstrip("."), False) for a in node.names]
-            elif isinstance(node, ast.Import):
-                todo += [(a.name.partition(".")[2], True) for a in node.names if a.name.startswith("gistlm.")]
+        todo += _imported_modules(path)
     return sorted(str(path.relative_to(workflow.basedir)) for path in found)
+
+
+@functools.cache
+def _imported_modules(path):
+    """(module, must exist) for each gistlm import of one file, anywhere in it (a function's
+    own imports too); `from gistlm.x import name` may import a module or a name of x.
+
+    Cached: each rule asks again for the modules the others share, and parsing every file
+    once per rule made the workflow's parse (so every no-op rerun) seconds slower. Only
+    statements are walked (an import is a statement), not the expressions in them.
+    """
+    names, todo = [], list(ast.parse(path.read_text()).body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "gistlm" and not node.level:
+            inner = node.module.partition(".")[2]
+            if inner:
+                names.append((inner, True))
+            names += [(f"{inner}.{a.name}".lstrip("."), False) for a in node.names]
+        elif isinstance(node, ast.Import):
+            names += [(a.name.partition(".")[2], True) for a in node.names if a.name.startswith("gistlm.")]
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            todo += getattr(node, field, [])
+    return names
 
 
 def module_file(name):
