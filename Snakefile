@@ -39,6 +39,9 @@ rule all:
         "results/release/MANIFEST.tsv",
 
 
+declare_software()
+
+
 onstart:
     announce_synthetic(config, workflow)
 

@@ -27,8 +27,6 @@ rule local_treatment_dates:
         "results/logs/local_treatment_dates.log",
     benchmark:
         "results/benchmarks/local_treatment_dates.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/local_treatment_dates.py"
 
@@ -56,8 +54,6 @@ rule time_varying_cox:
         "results/logs/time_varying_cox.log",
     benchmark:
         "results/benchmarks/time_varying_cox.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/time_varying_cox.py"
 
@@ -85,8 +81,6 @@ rule landmark_analysis:
         "results/logs/landmark_analysis.log",
     benchmark:
         "results/benchmarks/landmark_analysis.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/landmark_analysis.py"
 
@@ -122,8 +116,6 @@ rule landmark_weighted:
         "results/logs/landmark_weighted.log",
     benchmark:
         "results/benchmarks/landmark_weighted.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/landmark_weighted.py"
 
@@ -151,8 +143,6 @@ rule clone_censor_weight:
         "results/logs/clone_censor_weight.log",
     benchmark:
         "results/benchmarks/clone_censor_weight.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/clone_censor_weight.py"
 
@@ -179,8 +169,6 @@ rule propensity_weights:
         "results/logs/propensity_weights.log",
     benchmark:
         "results/benchmarks/propensity_weights.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/propensity_weights.py"
 
@@ -211,8 +199,6 @@ rule iptw_survival:
         "results/logs/iptw_survival.log",
     benchmark:
         "results/benchmarks/iptw_survival.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/iptw_survival.py"
 
@@ -236,8 +222,6 @@ rule restricted_mean_survival:
         "results/logs/restricted_mean_survival.log",
     benchmark:
         "results/benchmarks/restricted_mean_survival.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/restricted_mean_survival.py"
 
@@ -272,8 +256,6 @@ rule e_values:
         "results/logs/e_values.log",
     benchmark:
         "results/benchmarks/e_values.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/e_values.py"
 
@@ -300,8 +282,6 @@ rule bootstrap_chunk:
         "results/logs/bootstrap_chunk/{chunk}.log",
     benchmark:
         "results/benchmarks/bootstrap_chunk/{chunk}.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/bootstrap_chunk.py"
 
@@ -331,8 +311,6 @@ rule bootstrap_gather:
         "results/logs/bootstrap_gather.log",
     benchmark:
         "results/benchmarks/bootstrap_gather.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/bootstrap_gather.py"
 
@@ -369,8 +347,6 @@ rule draw_causal_figures:
         "results/logs/draw_causal_figures.log",
     benchmark:
         "results/benchmarks/draw_causal_figures.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/draw_causal_figures.py"
 
@@ -418,7 +394,5 @@ rule render_causal_section:
         "results/logs/render_causal_section.log",
     benchmark:
         "results/benchmarks/render_causal_section.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/render_causal_section.py"

@@ -162,5 +162,18 @@ def provenance_records():
     ] + chunks
 
 
+def declare_software():
+    """One software declaration for the whole workflow: every rule that runs a script gets the gistlm env.
+
+    Called once all rules are defined; Snakemake 9's global conda directive would not do it, as it
+    injects the env into Snakemake's own process only (script jobs run with its Python), and
+    `--lint` asks each rule for its software.
+    """
+    software = workflow.source_path("../envs/gistlm.yaml")
+    for step in workflow.rules:
+        if step.script:
+            step.conda_env = software
+
+
 # Too short to be worth a cluster job (0.3 s measured): runs on the submitting host.
 localrules: gather_provenance

@@ -17,7 +17,5 @@ rule apply_eligibility:
         "results/logs/apply_eligibility.log",
     benchmark:
         "results/benchmarks/apply_eligibility.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/apply_eligibility.py"

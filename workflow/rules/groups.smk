@@ -18,7 +18,5 @@ rule derive_analysis_cohort:
         "results/logs/derive_analysis_cohort.log",
     benchmark:
         "results/benchmarks/derive_analysis_cohort.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/derive_analysis_cohort.py"

@@ -56,8 +56,6 @@ rule disclosure_register:
         "results/logs/disclosure_register.log",
     benchmark:
         "results/benchmarks/disclosure_register.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/disclosure_register.py"
 
@@ -84,8 +82,6 @@ rule release_tables:
         "results/logs/release_tables.log",
     benchmark:
         "results/benchmarks/release_tables.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/release_tables.py"
 
@@ -105,8 +101,6 @@ rule disclosure_audit:
         "results/logs/disclosure_audit.log",
     benchmark:
         "results/benchmarks/disclosure_audit.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/disclosure_audit.py"
 
@@ -130,8 +124,6 @@ rule release_manifest:
         "results/logs/release_manifest.log",
     benchmark:
         "results/benchmarks/release_manifest.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/release_manifest.py"
 

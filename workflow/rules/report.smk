@@ -14,8 +14,6 @@ rule baseline_table:
         "results/logs/baseline_table.log",
     benchmark:
         "results/benchmarks/baseline_table.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/baseline_table.py"
 
@@ -43,8 +41,6 @@ rule draw_figures:
         "results/logs/draw_figures.log",
     benchmark:
         "results/benchmarks/draw_figures.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/draw_figures.py"
 
@@ -86,8 +82,6 @@ rule render_report:
         "results/logs/render_report.log",
     benchmark:
         "results/benchmarks/render_report.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/render_report.py"
 
@@ -105,8 +99,6 @@ rule gather_provenance:
         "results/logs/gather_provenance.log",
     benchmark:
         "results/benchmarks/gather_provenance.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/gather_provenance.py"
 
@@ -123,7 +115,5 @@ rule report_pdf:
         "results/logs/report_pdf.log",
     benchmark:
         "results/benchmarks/report_pdf.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/report_pdf.py"

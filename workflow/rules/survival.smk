@@ -21,8 +21,6 @@ rule kaplan_meier:
         "results/logs/kaplan_meier.log",
     benchmark:
         "results/benchmarks/kaplan_meier.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/kaplan_meier.py"
 
@@ -49,8 +47,6 @@ rule cox_regression:
         "results/logs/cox_regression.log",
     benchmark:
         "results/benchmarks/cox_regression.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/cox_regression.py"
 
@@ -73,7 +69,5 @@ rule site_hazard_ratios:
         "results/logs/site_hazard_ratios.log",
     benchmark:
         "results/benchmarks/site_hazard_ratios.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/site_hazard_ratios.py"

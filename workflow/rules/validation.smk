@@ -17,8 +17,6 @@ rule validate_extract:
         "results/logs/validate_extract/{site}.log",
     benchmark:
         "results/benchmarks/validate_extract/{site}.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/validate_extract.py"
 
@@ -43,8 +41,6 @@ rule pool_sites:
         "results/logs/pool_sites.log",
     benchmark:
         "results/benchmarks/pool_sites.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/pool_sites.py"
 
@@ -72,8 +68,6 @@ rule patient_ledger:
         "results/logs/patient_ledger.log",
     benchmark:
         "results/benchmarks/patient_ledger.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/patient_ledger.py"
 
@@ -96,7 +90,5 @@ rule data_quality_suite:
         "results/logs/data_quality_suite.log",
     benchmark:
         "results/benchmarks/data_quality_suite.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/data_quality_suite.py"
