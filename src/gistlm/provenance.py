@@ -112,7 +112,8 @@ def now() -> str:
 def recorded(smk):
     """Run a rule's body with its log open and clean user errors, then write its provenance record.
 
-    The log says what the rule read and wrote, so that no log of a finished run is empty.
+    The log says what the rule read and wrote, so that no log of a finished run is empty; the
+    body gets the rule's logger (`with recorded(snakemake) as log:`) for what only it knows.
     """
     started = now()
     log = open_rule_log(smk)
@@ -120,7 +121,7 @@ def recorded(smk):
         for name, paths in _named_files(smk.input).items():
             if name != "code":
                 log.info("read %s: %s", name, ", ".join(map(describe, paths)))
-        yield
+        yield log
         for name, paths in _named_files(smk.output).items():
             if name != "provenance":
                 log.info("wrote %s: %s", name, ", ".join(map(describe, paths)))

@@ -25,8 +25,10 @@ def open_rule_log(smk) -> logging.Logger:
     if _console is None:
         _console = sys.stderr
     sys.stderr = open(smk.log[0], "a", buffering=1, encoding="utf-8")
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
+    # the libraries' warnings, and our own progress
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
                         force=True)
+    logger.setLevel(logging.INFO)
     logging.captureWarnings(True)
     return logger
 
