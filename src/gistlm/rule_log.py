@@ -24,7 +24,8 @@ def open_rule_log(smk) -> logging.Logger:
     Path(smk.log[0]).parent.mkdir(parents=True, exist_ok=True)
     if _console is None:
         _console = sys.stderr
-    sys.stderr = open(smk.log[0], "a", buffering=1, encoding="utf-8")
+    # a fresh log per run of the job: a job killed and run again does not say everything twice
+    sys.stderr = open(smk.log[0], "w", buffering=1, encoding="utf-8")
     # the libraries' warnings, and our own progress
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
                         force=True)

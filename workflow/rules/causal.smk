@@ -376,7 +376,7 @@ rule render_causal_section:
         landmark_png=rules.draw_causal_figures.output.landmark,
         iptw_png=rules.draw_causal_figures.output.iptw,
         ccw_png=rules.draw_causal_figures.output.ccw,
-        template=workflow.source_path("../../src/gistlm/templates/causal_section.html.j2"),
+        template=shipped("src/gistlm/templates/causal_section.html.j2"),
         code=package_code("report", "bootstrap", "effect_measures", "balancing", "diagnostics", "data_dictionary"),
     output:
         provenance="results/provenance/render_causal_section.json",

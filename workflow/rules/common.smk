@@ -55,6 +55,15 @@ def package_code(*modules):
     return sorted(os.path.relpath(path) for path in found)
 
 
+def shipped(path):
+    """A file shipped with the workflow (`path` from its folder), named from the working directory.
+
+    Not workflow.source_path: Snakemake 9 hands rules its source-cache entry, which looks newer
+    on every run and reran the report each time.
+    """
+    return os.path.relpath(Path(workflow.basedir) / path)
+
+
 def setting(*keys):
     """A config value for `params:`, dicts with sorted keys at every level.
 

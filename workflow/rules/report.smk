@@ -68,9 +68,9 @@ rule render_report:
         forest_png=rules.draw_figures.output.forest,
         site_forest_png=rules.draw_figures.output.site_forest,
         raw_records=expand(rules.ingest_table.output.provenance, site=SITES, table=RAW_TABLES),
-        published=workflow.source_path("../../resources/published_results.yaml"),
+        published=shipped("resources/published_results.yaml"),
         causal=rules.render_causal_section.output.html,
-        template=workflow.source_path("../../src/gistlm/templates/report.html.j2"),
+        template=shipped("src/gistlm/templates/report.html.j2"),
         code=package_code("report", "provenance", "disclosure", "spreadsheets", "data_dictionary"),
     output:
         provenance="results/provenance/render_report.json",
