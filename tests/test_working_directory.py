@@ -1,5 +1,5 @@
 """The workflow runs from any working directory: shipped files are found from the workflow's
-folder (workflow.source_path, workflow.basedir), the user's files and results from the
+folder (`shipped`, `package_code`: workflow.basedir), the user's files and results from the
 working directory (`snakemake --snakefile <checkout>/Snakefile --directory <elsewhere>`)."""
 
 import subprocess
