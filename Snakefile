@@ -33,10 +33,13 @@ include: "workflow/rules/release.smk"
 
 rule all:
     input:
-        "results/report.html",
-        "results/provenance.json",
-        "results/causal/section.html",
-        "results/release/MANIFEST.tsv",
+        rules.render_report.output.html,
+        rules.gather_provenance.output.provenance,
+        rules.render_causal_section.output.html,
+        rules.release_manifest.output.manifest,
+
+
+declare_software()
 
 
 onstart:

@@ -201,7 +201,8 @@ def test_the_cohort_columns_the_checks_know_are_the_ones_built(tiny_extract, typ
     assert list(built.columns) == COVARIATES
 
 
-def test_the_shipped_extract_is_recognised_wherever_the_workflow_is(tmp_path):
+def test_the_shipped_extract_is_recognised_wherever_the_workflow_is(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative paths are the working directory's
     shipped = {"sites": [], "raw": {table: f"resources/extract/{table}.csv" for table in TABLES}}
     assert is_synthetic(shipped, tmp_path)
     assert not is_synthetic({"sites": [], "raw": own_extract(tmp_path / "secure")}, tmp_path)
@@ -253,7 +254,7 @@ def test_a_run_on_the_demo_extract_warns_and_ends_with_a_summary(finished_run):
     assert "Synthetic demonstration data, not patients:" in report
 
 
-def test_the_summary_of_a_users_extract_has_no_demo_warning(tmp_path):
+def test_the_summary_of_a_users_extract_has_no_demo_warning(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
     from gistlm.configuration import closing_summary
@@ -262,6 +263,7 @@ def test_the_summary_of_a_users_extract_has_no_demo_warning(tmp_path):
     (tmp_path / "results" / "validation").mkdir(parents=True)
     (tmp_path / "results" / "validation" / "ledger_counts.csv").write_text(
         "status,patients\nanalysed,200\nexcluded,70\nquarantined,0\nraw patients,270\n")
+    monkeypatch.chdir(tmp_path)
     summary = closing_summary({"sites": [], "raw": tables}, SimpleNamespace(basedir=str(tmp_path)))
     digest = hashlib.sha256(Path(tables["treatments"]).read_bytes()).hexdigest()[:12]
     assert f"  treatments: {tables['treatments']} (sha256 {digest})" in summary

@@ -11,8 +11,9 @@ from pathlib import Path
 from benchmarks.workflow_runs import SNAKEMAKE, copy_workflow, snakemake, with_own_package
 
 # Files that carry the time of the run by design: provenance records, benchmark timings,
-# great-expectations' Data Docs (their validation pages are named by time).
-TIMESTAMPED = ("results/provenance", "results/benchmarks", "results/data_docs")
+# great-expectations' Data Docs (their validation pages are named by time), and the rule logs
+# (what each job said, libraries' warnings included; like results, they are not compared).
+TIMESTAMPED = ("results/provenance", "results/benchmarks", "results/data_docs", "results/logs")
 RUN_DATE = re.compile(r"<tr><th class=\"l\">run date \(UTC\)</th><td class=\"l\">[^<]*</td></tr>")
 
 

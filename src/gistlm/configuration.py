@@ -262,7 +262,8 @@ def is_synthetic(config: dict, basedir: str | Path) -> bool:
 
 
 def from_shipped_extract(path: str, basedir: str | Path) -> bool:
-    return (Path(basedir) / SHIPPED_EXTRACT).resolve() in (Path(basedir) / path).resolve().parents
+    # the extract ships with the workflow (basedir); a relative `path` is the user's, from the working directory
+    return (Path(basedir) / SHIPPED_EXTRACT).resolve() in Path(path).resolve().parents
 
 
 def announce_synthetic(config: dict, workflow) -> None:
@@ -276,14 +277,17 @@ def print_closing_summary(config: dict, workflow) -> None:
 
 
 def closing_summary(config: dict, workflow) -> str:
-    """After a successful run: extract (paths, SHA-256), patients' fates, report, warnings."""
+    """After a successful run: extract (paths, SHA-256), patients' fates, report, warnings.
+
+    Paths are the working directory's (`snakemake --directory`), not the workflow's folder.
+    """
     basedir = Path(workflow.basedir)
     lines = ["", "gistlm: run complete.", "Extract analysed:"]
     for site, tables in analysed_tables(config).items():
         for table, path in tables.items():
-            lines.append(f"  {site + ' ' if config['sites'] else ''}{table}: {path} (sha256 {file_sha256(basedir / path)[:12]})")
+            lines.append(f"  {site + ' ' if config['sites'] else ''}{table}: {path} (sha256 {file_sha256(path)[:12]})")
     warnings = [SYNTHETIC_WARNING] if is_synthetic(config, basedir) else []
-    counts = ledger_counts(basedir / "results" / "validation" / "ledger_counts.csv")
+    counts = ledger_counts(Path("results", "validation", "ledger_counts.csv"))
     if counts:
         raw = counts.get("raw patients", sum(counts.get(status, 0) for status in ["analysed", "excluded", "quarantined"]))
         lines.append(f"Raw patients: {raw}; analysed {counts.get('analysed', 0)}, excluded "
@@ -294,7 +298,7 @@ def closing_summary(config: dict, workflow) -> str:
             warnings.append(f"{counts['quarantined']} of {raw} patients ({share:.0%}) were quarantined for data "
                             "faults and are not analysed; see results/validation/quarantine.csv and "
                             "results/validation/failure_cases.csv")
-    if (basedir / "results" / "report.html").exists():
+    if Path("results", "report.html").exists():
         lines.append("Report: results/report.html")
     lines += [f"WARNING: {warning}." for warning in warnings]
     return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from gistlm.extract_errors import report_extract_errors
+from gistlm.rule_log import describe, open_rule_log
 
 KEY_PACKAGES = ["snakemake", "pandas", "numpy", "pyarrow", "lifelines", "pandera",
                 "great-expectations", "matplotlib", "tableone", "statsmodels", "jinja2", "gistlm"]
@@ -79,8 +80,7 @@ def _jsonable(value):
 def rule_record(smk, started: str, finished: str) -> dict:
     """The provenance record of one finished job, from Snakemake's script object."""
     inputs = _named_files(smk.input)
-    script = os.path.relpath(Path(smk.scriptdir).resolve() / f"{smk.rule}.py")
-    code_files = [Path(script), *map(Path, inputs.pop("code", []))]
+    code_files = [Path(rule_script()), *map(Path, inputs.pop("code", []))]
     outputs = {name: paths for name, paths in _named_files(smk.output).items() if name != "provenance"}
     params = {name: _jsonable(value) for name, value in smk.params.items()}
     return {
@@ -99,16 +99,32 @@ def rule_record(smk, started: str, finished: str) -> dict:
     }
 
 
+def rule_script() -> str:
+    """The script the job runs, as Snakemake names it in the script's preamble (whatever the rule's name)."""
+    return os.path.relpath(sys.modules["__main__"].__file__)
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @contextmanager
 def recorded(smk):
-    """Run a rule's body with clean user errors, then write its provenance record."""
+    """Run a rule's body with its log open and clean user errors, then write its provenance record.
+
+    The log says what the rule read and wrote, so that no log of a finished run is empty; the
+    body gets the rule's logger (`with recorded(snakemake) as log:`) for what only it knows.
+    """
     started = now()
+    log = open_rule_log(smk)
     with report_extract_errors(smk.log[0] if smk.log else None):
-        yield
+        for name, paths in _named_files(smk.input).items():
+            if name != "code":
+                log.info("read %s: %s", name, ", ".join(map(describe, paths)))
+        yield log
+        for name, paths in _named_files(smk.output).items():
+            if name != "provenance":
+                log.info("wrote %s: %s", name, ", ".join(map(describe, paths)))
     record = rule_record(smk, started, now())
     Path(smk.output.provenance).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 

@@ -13,9 +13,9 @@ wildcard_constraints:
 rule local_treatment_dates:
     """Per patient: months from LM diagnosis to the first procedure of each group, and which came first."""
     input:
-        treatments="results/validated/treatments.parquet",
-        liver_metastases="results/validated/liver_metastases.parquet",
-        cohort="results/cohort/analysis.parquet",
+        treatments=validated_tables()["treatments"],
+        liver_metastases=validated_tables()["liver_metastases"],
+        cohort=rules.derive_analysis_cohort.output.cohort,
         code=package_code("immortal_time"),
     output:
         provenance="results/provenance/local_treatment_dates.json",
@@ -27,8 +27,6 @@ rule local_treatment_dates:
         "results/logs/local_treatment_dates.log",
     benchmark:
         "results/benchmarks/local_treatment_dates.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/local_treatment_dates.py"
 
@@ -36,9 +34,9 @@ rule local_treatment_dates:
 rule time_varying_cox:
     """Cox model with local treatment as a time-dependent exposure (start-stop rows)."""
     input:
-        dates="results/cohort/treatment_dates.csv",
-        cohort="results/cohort/analysis.parquet",
-        register="results/cohort/disclosure_register.csv",
+        dates=rules.local_treatment_dates.output.dates,
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        register=DISCLOSURE_REGISTER,
         code=package_code("immortal_time", "disclosure", "count_register"),
     output:
         provenance="results/provenance/time_varying_cox.json",
@@ -56,8 +54,6 @@ rule time_varying_cox:
         "results/logs/time_varying_cox.log",
     benchmark:
         "results/benchmarks/time_varying_cox.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/time_varying_cox.py"
 
@@ -65,9 +61,9 @@ rule time_varying_cox:
 rule landmark_analysis:
     """At each landmark: survivors grouped by treatment received so far, KM and Cox from the landmark."""
     input:
-        dates="results/cohort/treatment_dates.csv",
-        cohort="results/cohort/analysis.parquet",
-        register="results/cohort/disclosure_register.csv",
+        dates=rules.local_treatment_dates.output.dates,
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        register=DISCLOSURE_REGISTER,
         code=package_code("immortal_time", "disclosure", "count_register"),
     output:
         provenance="results/provenance/landmark_analysis.json",
@@ -85,8 +81,6 @@ rule landmark_analysis:
         "results/logs/landmark_analysis.log",
     benchmark:
         "results/benchmarks/landmark_analysis.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/landmark_analysis.py"
 
@@ -95,8 +89,8 @@ rule landmark_weighted:
     """Both biases at once: at each landmark, groups by treatment received by then, weighted on
     baseline covariates (the primary weighting); weighted KM, Cox (robust SE) and RMST from the landmark."""
     input:
-        dates="results/cohort/treatment_dates.csv",
-        cohort="results/cohort/analysis.parquet",
+        dates=rules.local_treatment_dates.output.dates,
+        cohort=rules.derive_analysis_cohort.output.cohort,
         code=package_code("landmark_weighting", "disclosure"),
     output:
         provenance="results/provenance/landmark_weighted.json",
@@ -122,8 +116,6 @@ rule landmark_weighted:
         "results/logs/landmark_weighted.log",
     benchmark:
         "results/benchmarks/landmark_weighted.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/landmark_weighted.py"
 
@@ -131,9 +123,9 @@ rule landmark_weighted:
 rule clone_censor_weight:
     """Target-trial emulation: clones per strategy, censored at deviation, inverse-probability weighted."""
     input:
-        dates="results/cohort/treatment_dates.csv",
-        cohort="results/cohort/analysis.parquet",
-        register="results/cohort/disclosure_register.csv",
+        dates=rules.local_treatment_dates.output.dates,
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        register=DISCLOSURE_REGISTER,
         code=package_code("target_trial", "disclosure", "count_register"),
     output:
         provenance="results/provenance/clone_censor_weight.json",
@@ -151,8 +143,6 @@ rule clone_censor_weight:
         "results/logs/clone_censor_weight.log",
     benchmark:
         "results/benchmarks/clone_censor_weight.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/clone_censor_weight.py"
 
@@ -160,7 +150,7 @@ rule clone_censor_weight:
 rule propensity_weights:
     """Generalised propensity score; entropy-balancing and GPS-IPTW weights; covariate balance before/after."""
     input:
-        cohort="results/cohort/analysis.parquet",
+        cohort=rules.derive_analysis_cohort.output.cohort,
         code=package_code("balancing", "propensity", "disclosure"),
     output:
         provenance="results/provenance/propensity_weights.json",
@@ -179,8 +169,6 @@ rule propensity_weights:
         "results/logs/propensity_weights.log",
     benchmark:
         "results/benchmarks/propensity_weights.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/propensity_weights.py"
 
@@ -189,9 +177,9 @@ rule iptw_survival:
     """Weighted Kaplan-Meier per group and weighted Cox model with robust SEs, for both weightings,
     with each comparison's diagnostics (balance, effective sample size, deaths)."""
     input:
-        cohort="results/cohort/analysis.parquet",
-        weights="results/cohort/balancing_weights.csv",
-        verdict="results/causal/balance_verdict.csv",
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        weights=rules.propensity_weights.output.weights,
+        verdict=rules.propensity_weights.output.verdict,
         code=package_code("balancing", "diagnostics", "effect_measures", "propensity", "disclosure"),
     output:
         provenance="results/provenance/iptw_survival.json",
@@ -211,8 +199,6 @@ rule iptw_survival:
         "results/logs/iptw_survival.log",
     benchmark:
         "results/benchmarks/iptw_survival.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/iptw_survival.py"
 
@@ -220,8 +206,8 @@ rule iptw_survival:
 rule restricted_mean_survival:
     """RMST per group and difference vs the reference: unadjusted (delta-method CI) and both weightings."""
     input:
-        cohort="results/cohort/analysis.parquet",
-        weights="results/cohort/balancing_weights.csv",
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        weights=rules.propensity_weights.output.weights,
         code=package_code("effect_measures", "balancing", "propensity"),
     output:
         provenance="results/provenance/restricted_mean_survival.json",
@@ -236,8 +222,6 @@ rule restricted_mean_survival:
         "results/logs/restricted_mean_survival.log",
     benchmark:
         "results/benchmarks/restricted_mean_survival.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/restricted_mean_survival.py"
 
@@ -245,16 +229,16 @@ rule restricted_mean_survival:
 rule e_values:
     """The hazard ratio of each treated group vs the reference by every method, with its E-values."""
     input:
-        naive="results/survival/cox.csv",
-        time_varying="results/causal/time_varying_cox.csv",
-        landmark="results/causal/landmark_cox.csv",
-        iptw="results/causal/iptw_cox.csv",
-        ccw="results/causal/ccw_cox.csv",
-        landmark_weighted="results/causal/landmark_weighted_cox.csv",
-        iptw_diagnostics="results/causal/weighted_diagnostics.csv",
-        landmark_diagnostics="results/causal/landmark_weighted_diagnostics.csv",
-        cohort="results/cohort/analysis.parquet",
-        dates="results/cohort/treatment_dates.csv",
+        naive=rules.cox_regression.output.cox,
+        time_varying=rules.time_varying_cox.output.cox,
+        landmark=rules.landmark_analysis.output.cox,
+        iptw=rules.iptw_survival.output.cox,
+        ccw=rules.clone_censor_weight.output.cox,
+        landmark_weighted=rules.landmark_weighted.output.cox,
+        iptw_diagnostics=rules.iptw_survival.output.diagnostics,
+        landmark_diagnostics=rules.landmark_weighted.output.diagnostics,
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        dates=rules.local_treatment_dates.output.dates,
         code=package_code("effect_measures", "diagnostics", "balancing", "immortal_time"),
     output:
         provenance="results/provenance/e_values.json",
@@ -272,8 +256,6 @@ rule e_values:
         "results/logs/e_values.log",
     benchmark:
         "results/benchmarks/e_values.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/e_values.py"
 
@@ -281,7 +263,7 @@ rule e_values:
 rule bootstrap_chunk:
     """One block of bootstrap replicates of the whole IPTW analysis (one job per chunk)."""
     input:
-        cohort="results/cohort/analysis.parquet",
+        cohort=rules.derive_analysis_cohort.output.cohort,
         code=package_code("bootstrap"),
     output:
         provenance="results/provenance/bootstrap_chunk/{chunk}.json",
@@ -300,8 +282,6 @@ rule bootstrap_chunk:
         "results/logs/bootstrap_chunk/{chunk}.log",
     benchmark:
         "results/benchmarks/bootstrap_chunk/{chunk}.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/bootstrap_chunk.py"
 
@@ -309,8 +289,8 @@ rule bootstrap_chunk:
 rule bootstrap_gather:
     """Percentile confidence intervals of the IPTW estimates from all chunks."""
     input:
-        chunks=expand("results/causal/bootstrap/chunk_{chunk}.csv", chunk=range(config["causal"]["bootstrap"]["chunks"])),
-        cohort="results/cohort/analysis.parquet",
+        chunks=expand(rules.bootstrap_chunk.output.replicates, chunk=range(config["causal"]["bootstrap"]["chunks"])),
+        cohort=rules.derive_analysis_cohort.output.cohort,
         code=package_code("bootstrap"),
     output:
         provenance="results/provenance/bootstrap_gather.json",
@@ -331,8 +311,6 @@ rule bootstrap_gather:
         "results/logs/bootstrap_gather.log",
     benchmark:
         "results/benchmarks/bootstrap_gather.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/bootstrap_gather.py"
 
@@ -340,12 +318,12 @@ rule bootstrap_gather:
 rule draw_causal_figures:
     """Love plot, propensity overlap, and landmark / IPTW / clone-censor-weight survival curves."""
     input:
-        balance="results/causal/balance.csv",
-        scores="results/cohort/propensity_scores.csv",
-        landmark_km="results/causal/landmark_km.csv",
-        landmark_groups="results/causal/landmark_groups.csv",
-        iptw_km="results/causal/iptw_km.csv",
-        ccw_km="results/causal/ccw_km.csv",
+        balance=rules.propensity_weights.output.balance,
+        scores=rules.propensity_weights.output.scores,
+        landmark_km=rules.landmark_analysis.output.km,
+        landmark_groups=rules.landmark_analysis.output.groups,
+        iptw_km=rules.iptw_survival.output.km,
+        ccw_km=rules.clone_censor_weight.output.km,
         code=package_code("causal_figures"),
     output:
         provenance="results/provenance/draw_causal_figures.json",
@@ -369,8 +347,6 @@ rule draw_causal_figures:
         "results/logs/draw_causal_figures.log",
     benchmark:
         "results/benchmarks/draw_causal_figures.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/draw_causal_figures.py"
 
@@ -378,29 +354,29 @@ rule draw_causal_figures:
 rule render_causal_section:
     """The causal analyses as an HTML fragment for the report, figures embedded."""
     input:
-        e_values="results/causal/e_values.csv",
-        time_varying="results/causal/time_varying_cox.csv",
-        landmark_cox="results/causal/landmark_cox.csv",
-        landmark_groups="results/causal/landmark_groups.csv",
-        ccw_cox="results/causal/ccw_cox.csv",
-        ccw_weights="results/causal/ccw_weights.csv",
-        weights_summary="results/causal/weights_summary.csv",
-        balance_verdict="results/causal/balance_verdict.csv",
-        iptw_cox="results/causal/iptw_cox.csv",
-        iptw_survival_at="results/causal/iptw_survival_at.csv",
-        rmst="results/causal/rmst.csv",
-        bootstrap="results/causal/bootstrap_ci.csv",
-        weighted_diagnostics="results/causal/weighted_diagnostics.csv",
-        landmark_weighted_cox="results/causal/landmark_weighted_cox.csv",
-        landmark_weighted_groups="results/causal/landmark_weighted_groups.csv",
-        landmark_weighted_rmst="results/causal/landmark_weighted_rmst.csv",
-        landmark_weighted_diagnostics="results/causal/landmark_weighted_diagnostics.csv",
-        love_png="results/causal/figures/love.png",
-        overlap_png="results/causal/figures/overlap.png",
-        landmark_png="results/causal/figures/landmark_km.png",
-        iptw_png="results/causal/figures/iptw_km.png",
-        ccw_png="results/causal/figures/ccw_km.png",
-        template="src/gistlm/templates/causal_section.html.j2",
+        e_values=rules.e_values.output.table,
+        time_varying=rules.time_varying_cox.output.cox,
+        landmark_cox=rules.landmark_analysis.output.cox,
+        landmark_groups=rules.landmark_analysis.output.groups,
+        ccw_cox=rules.clone_censor_weight.output.cox,
+        ccw_weights=rules.clone_censor_weight.output.weights,
+        weights_summary=rules.propensity_weights.output.summary,
+        balance_verdict=rules.propensity_weights.output.verdict,
+        iptw_cox=rules.iptw_survival.output.cox,
+        iptw_survival_at=rules.iptw_survival.output.survival_at,
+        rmst=rules.restricted_mean_survival.output.rmst,
+        bootstrap=rules.bootstrap_gather.output.intervals,
+        weighted_diagnostics=rules.iptw_survival.output.diagnostics,
+        landmark_weighted_cox=rules.landmark_weighted.output.cox,
+        landmark_weighted_groups=rules.landmark_weighted.output.groups,
+        landmark_weighted_rmst=rules.landmark_weighted.output.rmst,
+        landmark_weighted_diagnostics=rules.landmark_weighted.output.diagnostics,
+        love_png=rules.draw_causal_figures.output.love,
+        overlap_png=rules.draw_causal_figures.output.overlap,
+        landmark_png=rules.draw_causal_figures.output.landmark,
+        iptw_png=rules.draw_causal_figures.output.iptw,
+        ccw_png=rules.draw_causal_figures.output.ccw,
+        template=shipped("src/gistlm/templates/causal_section.html.j2"),
         code=package_code("report", "bootstrap", "effect_measures", "balancing", "diagnostics", "data_dictionary"),
     output:
         provenance="results/provenance/render_causal_section.json",
@@ -418,7 +394,5 @@ rule render_causal_section:
         "results/logs/render_causal_section.log",
     benchmark:
         "results/benchmarks/render_causal_section.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/render_causal_section.py"

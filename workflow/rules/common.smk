@@ -1,10 +1,12 @@
 # Shared definitions of the rules: the sites and raw tables, and the code each rule runs.
 import ast
 import functools
+import os
 import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.io import strip_wildcard_constraints
 
 from gistlm.configuration import is_synthetic
 
@@ -12,6 +14,8 @@ PACKAGE = Path(workflow.basedir) / "src" / "gistlm"
 RAW_TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
 # the site of a single extract (config `raw`); its name appears only in file paths
 SINGLE_SITE = "main"
+# written by rule disclosure_register (release.smk, included last) and read by the analyses before it
+DISCLOSURE_REGISTER = "results/cohort/disclosure_register.csv"
 
 
 def extract_sites():
@@ -38,7 +42,8 @@ def package_code(*modules):
     Declared as rule inputs so that editing one reruns exactly the rules that use it. Dotted
     modules are followed into subpackages (`estimators.cox` is src/gistlm/estimators/cox.py),
     with the `__init__.py` of each subpackage on the way, which Python runs on import; both
-    `from gistlm.estimators import cox` and `from gistlm.estimators.cox import CoxFitter`.
+    `from gistlm.estimators import cox` and `from gistlm.estimators.cox import CoxFitter`. Found
+    from the workflow's folder, named from the working directory (`--directory` may differ).
     """
     found, todo = set(), [(name, True) for name in modules]
     while todo:
@@ -54,7 +59,16 @@ def package_code(*modules):
         parts = name.split(".")
         todo += [(".".join(parts[:depth]), True) for depth in range(1, len(parts))]
         todo += _imported_modules(path)
-    return sorted(str(path.relative_to(workflow.basedir)) for path in found)
+    return sorted(os.path.relpath(path) for path in found)
+
+
+def shipped(path):
+    """A file shipped with the workflow (`path` from its folder), named from the working directory.
+
+    Not workflow.source_path: Snakemake 9 hands rules its source-cache entry, which looks newer
+    on every run and reran the report each time.
+    """
+    return os.path.relpath(Path(workflow.basedir) / path)
 
 
 @functools.cache
@@ -143,9 +157,9 @@ def pseudonym_namespace(wildcards):
     return wildcards.site if config["sites"] else ""
 
 
-def site_interim(name):
-    """The four interim files of the job's own site (the {site} wildcard stays)."""
-    return expand(f"results/interim/{{{{site}}}}/{{table}}.{name}", table=RAW_TABLES)
+def by_table(path, suffix=""):
+    """One named file per raw table: `path` with its {table} filled in (other wildcards stay)."""
+    return {table + suffix: str(path).replace("{table}", table) for table in RAW_TABLES}
 
 
 def all_sites(path):
@@ -154,8 +168,8 @@ def all_sites(path):
 
 
 def validated_tables():
-    """The pooled validated tables (every site, with a `site` column)."""
-    return expand("results/validated/{table}.parquet", table=RAW_TABLES)
+    """The pooled validated tables (every site, with a `site` column), named by table."""
+    return {table: rules.pool_sites.output[table] for table in RAW_TABLES}
 
 
 def analysis_plan():
@@ -183,24 +197,40 @@ def stratified_by_site():
     return bool(config["sites"]) and len(SITES) > 1 and config["survival"]["stratify_by_site"]
 
 
-def provenance_records():
-    """The provenance record of every job of the run (each rule writes its own)."""
-    single = ["pool_sites", "apply_eligibility", "derive_analysis_cohort", "patient_ledger", "site_hazard_ratios",
-              "data_quality_suite", "kaplan_meier", "cox_regression", "baseline_table",
-              "draw_figures", "render_report",
-              # causal analyses (workflow/rules/causal.smk)
-              "local_treatment_dates", "time_varying_cox", "landmark_analysis", "landmark_weighted", "clone_censor_weight",
-              "propensity_weights", "iptw_survival", "restricted_mean_survival", "e_values",
-              "bootstrap_gather", "draw_causal_figures", "render_causal_section",
-              # the release folder (workflow/rules/release.smk)
-              "disclosure_register", "release_tables", "disclosure_audit", "release_manifest"]
-    chunks = expand("results/provenance/bootstrap_chunk/{chunk}.json",
-                    chunk=range(config["causal"]["bootstrap"]["chunks"]))
-    per_site = expand("results/provenance/ingest_table/{site}/{table}.json", site=SITES, table=RAW_TABLES)
-    per_site += all_sites("results/provenance/validate_extract/{site}.json")
-    return per_site + [
-        f"results/provenance/{name}.json" for name in single
-    ] + chunks
+# Rules with a provenance record that the run does not gather, and why.
+NOT_GATHERED = {
+    "gather_provenance": "it is the gathering",
+    "report_pdf": "made only when asked for",
+}
+
+
+def provenance_records(wildcards):
+    """The provenance record of every job of the run: each rule's `provenance` output, for every site,
+    table and bootstrap chunk it is written for.
+
+    Read from the workflow's rules when the jobs are planned (every rule is defined by then), so
+    that a new rule's record cannot be left out.
+    """
+    values = {"site": list(SITES), "table": RAW_TABLES, "chunk": range(config["causal"]["bootstrap"]["chunks"])}
+    records = []
+    for step in workflow.rules:
+        if "provenance" in step.output.keys() and step.name not in NOT_GATHERED:
+            pattern = strip_wildcard_constraints(step.output.provenance)
+            records += expand(pattern, **{name: values[name] for name in step.wildcard_names})
+    return sorted(records)
+
+
+def declare_software():
+    """One software declaration for the whole workflow: every rule that runs a script gets the gistlm env.
+
+    Called once all rules are defined; Snakemake 9's global conda directive would not do it, as it
+    injects the env into Snakemake's own process only (script jobs run with its Python), and
+    `--lint` asks each rule for its software.
+    """
+    software = workflow.source_path("../envs/gistlm.yaml")
+    for step in workflow.rules:
+        if step.script:
+            step.conda_env = software
 
 
 # Too short to be worth a cluster job (0.3 s measured): runs on the submitting host.

@@ -1,8 +1,8 @@
 rule apply_eligibility:
     """Apply the inclusion and exclusion criteria in order; count every step."""
     input:
-        tables=validated_tables(),
-        quarantine="results/validation/quarantine.csv",
+        **validated_tables(),
+        quarantine=rules.pool_sites.output.quarantine,
         code=package_code("eligibility", "spreadsheets"),
     output:
         provenance="results/provenance/apply_eligibility.json",
@@ -17,7 +17,5 @@ rule apply_eligibility:
         "results/logs/apply_eligibility.log",
     benchmark:
         "results/benchmarks/apply_eligibility.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/apply_eligibility.py"

@@ -1,10 +1,10 @@
 rule derive_analysis_cohort:
     """Treatment group, overall survival and baseline covariates of each eligible patient."""
     input:
-        tables=validated_tables(),
-        verdicts="results/cohort/eligibility.parquet",
+        **validated_tables(),
+        verdicts=rules.apply_eligibility.output.verdicts,
         # its raw total names the patients when none is eligible
-        attrition="results/cohort/attrition.csv",
+        attrition=rules.apply_eligibility.output.attrition,
         code=package_code("cohort"),
     output:
         provenance="results/provenance/derive_analysis_cohort.json",
@@ -18,7 +18,57 @@ rule derive_analysis_cohort:
         "results/logs/derive_analysis_cohort.log",
     benchmark:
         "results/benchmarks/derive_analysis_cohort.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/derive_analysis_cohort.py"
+
+
+# Checks of the cohort once it is built: every raw patient accounted for, and the expectations.
+
+
+rule patient_ledger:
+    """Account for every raw patient: analysed, excluded or quarantined, with the reason."""
+    input:
+        patients=expand(rules.ingest_table.output.table, site=SITES, table="patients"),
+        # the ledger is counted against the raw files as written, not only as ingested
+        raw_patients=raw_files("patients"),
+        quarantine=rules.pool_sites.output.quarantine,
+        verdicts=rules.apply_eligibility.output.verdicts,
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        code=package_code("ledger", "sites", "ingestion", "spreadsheets"),
+    output:
+        provenance="results/provenance/patient_ledger.json",
+        ledger="results/validation/ledger.parquet",
+        csv="results/validation/ledger.csv",
+        counts="results/validation/ledger_counts.csv",
+        by_site="results/validation/ledger_by_site.csv",
+    params:
+        sites=list(SITES),
+        encoding=setting("raw", "encoding"),
+    log:
+        "results/logs/patient_ledger.log",
+    benchmark:
+        "results/benchmarks/patient_ledger.tsv"
+    script:
+        "../scripts/patient_ledger.py"
+
+
+rule data_quality_suite:
+    """great-expectations suite on the analysis cohort, with its result pages (offline HTML)."""
+    input:
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        code=package_code("quality_suite"),
+    output:
+        provenance="results/provenance/data_quality_suite.json",
+        results=report("results/validation/expectations.csv", caption="../report/expectations.rst", category="Data quality"),
+        docs=directory("results/data_docs"),
+    params:
+        quality=setting("quality"),
+        groups=setting("groups", "labels"),
+        covariates=setting("table_one", "continuous") + setting("table_one", "categorical"),
+        max_months=setting("outcome", "max_months"),
+    log:
+        "results/logs/data_quality_suite.log",
+    benchmark:
+        "results/benchmarks/data_quality_suite.tsv"
+    script:
+        "../scripts/data_quality_suite.py"

@@ -17,7 +17,5 @@ rule ingest_table:
         "results/logs/ingest_table/{site}/{table}.log",
     benchmark:
         "results/benchmarks/ingest_table/{site}/{table}.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/ingest_table.py"

@@ -5,49 +5,49 @@
 # leave the hospital; everything else under results/ stays.
 
 RELEASED_TABLES = {
-    "median_os": "results/survival/median_os.csv",
-    "follow_up": "results/survival/follow_up.csv",
-    "os_rates": "results/survival/os_rates.csv",
-    "logrank": "results/survival/logrank.csv",
-    "cox": "results/survival/cox.csv",
-    "ph_test": "results/survival/ph_test.csv",
-    "site_hazard_ratios": "results/survival/site_hazard_ratios.csv",
-    "time_varying_cox": "results/causal/time_varying_cox.csv",
-    "landmark_cox": "results/causal/landmark_cox.csv",
-    "landmark_groups": "results/causal/landmark_groups.csv",
-    "ccw_cox": "results/causal/ccw_cox.csv",
-    "ccw_weights": "results/causal/ccw_weights.csv",
-    "weights_summary": "results/causal/weights_summary.csv",
-    "balance": "results/causal/balance.csv",
-    "balance_verdict": "results/causal/balance_verdict.csv",
-    "iptw_cox": "results/causal/iptw_cox.csv",
-    "iptw_survival_at": "results/causal/iptw_survival_at.csv",
-    "rmst": "results/causal/rmst.csv",
-    "e_values": "results/causal/e_values.csv",
-    "bootstrap_ci": "results/causal/bootstrap_ci.csv",
+    "median_os": rules.kaplan_meier.output.median,
+    "follow_up": rules.kaplan_meier.output.follow_up,
+    "os_rates": rules.kaplan_meier.output.rates,
+    "logrank": rules.kaplan_meier.output.logrank,
+    "cox": rules.cox_regression.output.cox,
+    "ph_test": rules.cox_regression.output.ph_test,
+    "site_hazard_ratios": rules.site_hazard_ratios.output.sites,
+    "time_varying_cox": rules.time_varying_cox.output.cox,
+    "landmark_cox": rules.landmark_analysis.output.cox,
+    "landmark_groups": rules.landmark_analysis.output.groups,
+    "ccw_cox": rules.clone_censor_weight.output.cox,
+    "ccw_weights": rules.clone_censor_weight.output.weights,
+    "weights_summary": rules.propensity_weights.output.summary,
+    "balance": rules.propensity_weights.output.balance,
+    "balance_verdict": rules.propensity_weights.output.verdict,
+    "iptw_cox": rules.iptw_survival.output.cox,
+    "iptw_survival_at": rules.iptw_survival.output.survival_at,
+    "rmst": rules.restricted_mean_survival.output.rmst,
+    "e_values": rules.e_values.output.table,
+    "bootstrap_ci": rules.bootstrap_gather.output.intervals,
 }
 RELEASED_FIGURES = {
-    "km": "results/figures/km.png",
-    "forest": "results/figures/forest.png",
-    "site_forest": "results/figures/site_forest.png",
-    "love": "results/causal/figures/love.png",
-    "overlap": "results/causal/figures/overlap.png",
-    "landmark_km": "results/causal/figures/landmark_km.png",
-    "iptw_km": "results/causal/figures/iptw_km.png",
-    "ccw_km": "results/causal/figures/ccw_km.png",
+    "km": rules.draw_figures.output.km,
+    "forest": rules.draw_figures.output.forest,
+    "site_forest": rules.draw_figures.output.site_forest,
+    "love": rules.draw_causal_figures.output.love,
+    "overlap": rules.draw_causal_figures.output.overlap,
+    "landmark_km": rules.draw_causal_figures.output.landmark,
+    "iptw_km": rules.draw_causal_figures.output.iptw,
+    "ccw_km": rules.draw_causal_figures.output.ccw,
 }
 
 
 rule disclosure_register:
     """Every count the release publishes (patients, deaths, censored per group, site, landmark) and its one suppression decision."""
     input:
-        cohort="results/cohort/analysis.parquet",
-        dates="results/cohort/treatment_dates.csv",
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        dates=rules.local_treatment_dates.output.dates,
         code=package_code("count_register", "immortal_time"),
     output:
         provenance="results/provenance/disclosure_register.json",
         # the true counts: stays in the hospital
-        register="results/cohort/disclosure_register.csv",
+        register=DISCLOSURE_REGISTER,
     params:
         groups=setting("groups"),
         landmarks=setting("causal", "landmarks_months"),
@@ -56,8 +56,6 @@ rule disclosure_register:
         "results/logs/disclosure_register.log",
     benchmark:
         "results/benchmarks/disclosure_register.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/disclosure_register.py"
 
@@ -66,9 +64,9 @@ rule release_tables:
     """The released tables: the results tables as written (counts already decided), attrition, ledger and Table 1 with their small cells hidden."""
     input:
         **RELEASED_TABLES,
-        attrition="results/cohort/attrition.csv",
-        ledger="results/validation/ledger_counts.csv",
-        table_one="results/cohort/table_one.csv",
+        attrition=rules.apply_eligibility.output.attrition,
+        ledger=rules.patient_ledger.output.counts,
+        table_one=rules.baseline_table.output.table,
         code=package_code("disclosure", "table_one", "data_dictionary", "author_tables"),
     output:
         provenance="results/provenance/release_tables.json",
@@ -84,8 +82,6 @@ rule release_tables:
         "results/logs/release_tables.log",
     benchmark:
         "results/benchmarks/release_tables.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/release_tables.py"
 
@@ -93,8 +89,8 @@ rule release_tables:
 rule disclosure_audit:
     """Tries to recover every hidden count from the released tables; in release mode a recoverable one stops the run."""
     input:
-        tables="results/release/tables",
-        register="results/cohort/disclosure_register.csv",
+        tables=rules.release_tables.output.tables,
+        register=rules.disclosure_register.output.register,
         code=package_code("disclosure_audit"),
     output:
         provenance="results/provenance/disclosure_audit.json",
@@ -105,8 +101,6 @@ rule disclosure_audit:
         "results/logs/disclosure_audit.log",
     benchmark:
         "results/benchmarks/disclosure_audit.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/disclosure_audit.py"
 
@@ -114,9 +108,9 @@ rule disclosure_audit:
 rule release_manifest:
     """results/release/: the report and figures beside the tables, and MANIFEST.tsv (file, SHA-256, bytes, audit verdict)."""
     input:
-        report="results/report.html",
-        tables="results/release/tables",
-        audit="results/release/disclosure_audit.csv",
+        report=rules.render_report.output.html,
+        tables=rules.release_tables.output.tables,
+        audit=rules.disclosure_audit.output.audit,
         **RELEASED_FIGURES,
         code=package_code("disclosure_audit", "provenance"),
     output:
@@ -130,8 +124,6 @@ rule release_manifest:
         "results/logs/release_manifest.log",
     benchmark:
         "results/benchmarks/release_manifest.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/release_manifest.py"
 

@@ -1,7 +1,7 @@
 rule baseline_table:
     """Table 1: baseline characteristics by group with SMDs and missingness."""
     input:
-        cohort="results/cohort/analysis.parquet",
+        cohort=rules.derive_analysis_cohort.output.cohort,
         code=package_code("table_one"),
     output:
         provenance="results/provenance/baseline_table.json",
@@ -14,8 +14,6 @@ rule baseline_table:
         "results/logs/baseline_table.log",
     benchmark:
         "results/benchmarks/baseline_table.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/baseline_table.py"
 
@@ -23,9 +21,9 @@ rule baseline_table:
 rule draw_figures:
     """Kaplan-Meier curves with numbers at risk, and the Cox forest plot."""
     input:
-        cohort="results/cohort/analysis.parquet",
-        cox="results/survival/cox.csv",
-        sites="results/survival/site_hazard_ratios.csv",
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        cox=rules.cox_regression.output.cox,
+        sites=rules.site_hazard_ratios.output.sites,
         code=package_code("figures"),
     output:
         provenance="results/provenance/draw_figures.json",
@@ -43,8 +41,6 @@ rule draw_figures:
         "results/logs/draw_figures.log",
     benchmark:
         "results/benchmarks/draw_figures.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/draw_figures.py"
 
@@ -52,29 +48,29 @@ rule draw_figures:
 rule render_report:
     """The self-contained HTML report."""
     input:
-        attrition="results/cohort/attrition.csv",
-        exclusion_values="results/cohort/exclusion_values.csv",
-        failures="results/validation/failure_cases.csv",
-        quarantine="results/validation/quarantine.csv",
-        ledger="results/validation/ledger_counts.csv",
-        ledger_by_site="results/validation/ledger_by_site.csv",
-        site_hazard_ratios="results/survival/site_hazard_ratios.csv",
-        expectations="results/validation/expectations.csv",
-        data_docs="results/data_docs",
-        table_one="results/cohort/table_one.csv",
-        median="results/survival/median_os.csv",
-        follow_up="results/survival/follow_up.csv",
-        rates="results/survival/os_rates.csv",
-        logrank="results/survival/logrank.csv",
-        cox="results/survival/cox.csv",
-        ph_test="results/survival/ph_test.csv",
-        km_png="results/figures/km.png",
-        forest_png="results/figures/forest.png",
-        site_forest_png="results/figures/site_forest.png",
-        raw_records=expand("results/provenance/ingest_table/{site}/{table}.json", site=SITES, table=RAW_TABLES),
-        published="resources/published_results.yaml",
-        causal="results/causal/section.html",
-        template="src/gistlm/templates/report.html.j2",
+        attrition=rules.apply_eligibility.output.attrition,
+        exclusion_values=rules.apply_eligibility.output.exclusion_values,
+        failures=rules.pool_sites.output.failures,
+        quarantine=rules.pool_sites.output.quarantine,
+        ledger=rules.patient_ledger.output.counts,
+        ledger_by_site=rules.patient_ledger.output.by_site,
+        site_hazard_ratios=rules.site_hazard_ratios.output.sites,
+        expectations=rules.data_quality_suite.output.results,
+        data_docs=rules.data_quality_suite.output.docs,
+        table_one=rules.baseline_table.output.table,
+        median=rules.kaplan_meier.output.median,
+        follow_up=rules.kaplan_meier.output.follow_up,
+        rates=rules.kaplan_meier.output.rates,
+        logrank=rules.kaplan_meier.output.logrank,
+        cox=rules.cox_regression.output.cox,
+        ph_test=rules.cox_regression.output.ph_test,
+        km_png=rules.draw_figures.output.km,
+        forest_png=rules.draw_figures.output.forest,
+        site_forest_png=rules.draw_figures.output.site_forest,
+        raw_records=expand(rules.ingest_table.output.provenance, site=SITES, table=RAW_TABLES),
+        published=shipped("resources/published_results.yaml"),
+        causal=rules.render_causal_section.output.html,
+        template=shipped("src/gistlm/templates/report.html.j2"),
         code=package_code("report", "table_one", "provenance", "disclosure", "spreadsheets", "data_dictionary"),
     output:
         provenance="results/provenance/render_report.json",
@@ -86,8 +82,6 @@ rule render_report:
         "results/logs/render_report.log",
     benchmark:
         "results/benchmarks/render_report.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/render_report.py"
 
@@ -95,7 +89,7 @@ rule render_report:
 rule gather_provenance:
     """Join every job's provenance record into results/provenance.json."""
     input:
-        records=provenance_records(),
+        records=provenance_records,
         code=package_code("provenance"),
     output:
         provenance="results/provenance.json",
@@ -105,8 +99,6 @@ rule gather_provenance:
         "results/logs/gather_provenance.log",
     benchmark:
         "results/benchmarks/gather_provenance.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/gather_provenance.py"
 
@@ -114,7 +106,7 @@ rule gather_provenance:
 rule report_pdf:
     """The report as PDF, made only when asked for: snakemake --cores 4 results/report.pdf."""
     input:
-        html="results/report.html",
+        html=rules.render_report.output.html,
         code=package_code("report"),
     output:
         provenance="results/provenance/report_pdf.json",
@@ -123,7 +115,5 @@ rule report_pdf:
         "results/logs/report_pdf.log",
     benchmark:
         "results/benchmarks/report_pdf.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/report_pdf.py"

@@ -1,8 +1,8 @@
 rule kaplan_meier:
     """Kaplan-Meier OS per group: curves, medians, fixed-time rates, log-rank, follow-up."""
     input:
-        cohort="results/cohort/analysis.parquet",
-        register="results/cohort/disclosure_register.csv",
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        register=DISCLOSURE_REGISTER,
         code=package_code("survival", "disclosure", "count_register"),
     output:
         provenance="results/provenance/kaplan_meier.json",
@@ -21,8 +21,6 @@ rule kaplan_meier:
         "results/logs/kaplan_meier.log",
     benchmark:
         "results/benchmarks/kaplan_meier.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/kaplan_meier.py"
 
@@ -30,8 +28,8 @@ rule kaplan_meier:
 rule cox_regression:
     """Univariable and multivariable Cox models of OS, with the proportional-hazards tests (R's cox.zph)."""
     input:
-        cohort="results/cohort/analysis.parquet",
-        register="results/cohort/disclosure_register.csv",
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        register=DISCLOSURE_REGISTER,
         code=package_code("survival", "disclosure", "count_register"),
     output:
         provenance="results/provenance/cox_regression.json",
@@ -49,8 +47,6 @@ rule cox_regression:
         "results/logs/cox_regression.log",
     benchmark:
         "results/benchmarks/cox_regression.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/cox_regression.py"
 
@@ -58,8 +54,8 @@ rule cox_regression:
 rule site_hazard_ratios:
     """Each local treatment vs IM within each site, the site-stratified HR and the heterogeneity between sites."""
     input:
-        cohort="results/cohort/analysis.parquet",
-        register="results/cohort/disclosure_register.csv",
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        register=DISCLOSURE_REGISTER,
         code=package_code("survival", "disclosure", "count_register"),
     output:
         provenance="results/provenance/site_hazard_ratios.json",
@@ -73,7 +69,5 @@ rule site_hazard_ratios:
         "results/logs/site_hazard_ratios.log",
     benchmark:
         "results/benchmarks/site_hazard_ratios.tsv"
-    conda:
-        "../envs/gistlm.yaml"
     script:
         "../scripts/site_hazard_ratios.py"

@@ -5,8 +5,8 @@ import pandas as pd
 from gistlm.cohort import build_analysis_cohort, check_groups_estimable, check_someone_eligible
 from gistlm.provenance import recorded
 
-with recorded(snakemake):
-    tables = {name: pd.read_parquet(path) for name, path in zip(snakemake.params.tables, snakemake.input.tables)}
+with recorded(snakemake) as log:
+    tables = {name: pd.read_parquet(snakemake.input[name]) for name in snakemake.params.tables}
     verdicts = pd.read_parquet(snakemake.input.verdicts)
     attrition = pd.read_csv(snakemake.input.attrition).set_index("step")
     eligible = verdicts.loc[verdicts["eligible"], "patient_id"]
@@ -20,3 +20,4 @@ with recorded(snakemake):
     cohort = build_analysis_cohort(tables, eligible, settings)
     check_groups_estimable(cohort, groups["labels"], groups["reference"], snakemake.input.attrition)
     cohort.to_parquet(snakemake.output.cohort, index=False)
+    log.info("patients per group: %s", ", ".join(f"{group} {n}" for group, n in cohort["group"].value_counts().sort_index().items()))

@@ -13,11 +13,11 @@ def read_text_table(path):
 
 with recorded(snakemake):
     sites, names, inputs = snakemake.params.sites, snakemake.params.tables, snakemake.input
-    paths = iter(inputs.tables)  # site by site, each site's tables in `names` order
-    per_site = {site: {name: pd.read_parquet(next(paths)) for name in names} for site in sites}
+    # each named table lists its file of every site, in `sites` order
+    per_site = {site: {name: pd.read_parquet(inputs[name][i]) for name in names} for i, site in enumerate(sites)}
     pooled = pool_tables(per_site)
-    for name, path in zip(names, snakemake.output.tables):
-        pooled[name].to_parquet(path, index=False)
+    for name in names:
+        pooled[name].to_parquet(snakemake.output[name], index=False)
     for kind in ["failures", "quarantine"]:
         stacked = stack_sites({site: read_text_table(path) for site, path in zip(sites, inputs[kind])})
         write_csv(stacked, snakemake.output[kind])

@@ -6,13 +6,13 @@ from gistlm.provenance import recorded
 from gistlm.spreadsheets import read_csv, write_csv
 
 with recorded(snakemake):
-    names = snakemake.params.tables
-    tables = {name: pd.read_parquet(path) for name, path in zip(names, snakemake.input.tables)}
-    conversions = {name: read_csv(path, dtype={"value": str, "converted": str})
-                   for name, path in zip(names, snakemake.input.conversions)}
+    names, inputs = snakemake.params.tables, snakemake.input
+    tables = {name: pd.read_parquet(inputs[name]) for name in names}
+    conversions = {name: read_csv(inputs[f"{name}_conversions"], dtype={"value": str, "converted": str})
+                   for name in names}
     validated, failures, quarantined = validate_extract(
         tables, conversions, pd.Timestamp(snakemake.params.latest_date), snakemake.params.patients_file)
-    for name, path in zip(names, snakemake.output.tables):
-        validated[name].to_parquet(path, index=False)
+    for name in names:
+        validated[name].to_parquet(snakemake.output[name], index=False)
     write_csv(failures, snakemake.output.failures)
     write_csv(quarantined, snakemake.output.quarantine)
