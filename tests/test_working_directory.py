@@ -6,7 +6,7 @@ import subprocess
 
 import yaml
 
-from workflow_runs import REPO, SNAKEMAKE, copy_workflow, planned_jobs, with_own_package
+from benchmarks.workflow_runs import REPO, SNAKEMAKE, copy_workflow, planned_jobs, with_own_package
 
 
 def test_a_dry_run_from_another_working_directory_plans_the_whole_run(tmp_path):
