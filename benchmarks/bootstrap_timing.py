@@ -1,7 +1,7 @@
 """CPU seconds of one bootstrap chunk's replicates on the shipped cohort, and where they go.
 
 The bootstrap chunks are the largest jobs of a cold run (issue 14). This runs
-`gistlm.bootstrap.run_chunk` on the analysis cohort of a finished run with the default
+`gistlm.causal.bootstrap.run_chunk` on the analysis cohort of a finished run with the default
 settings, in a fresh interpreter, and reports its CPU seconds (imports excluded; least of
 --repeats, CPU rather than wall time so that a shared machine's load counts less). With
 --compare ROOT (another checkout), both are run alternately and their outputs must be equal
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHUNK = """
 import cProfile, pstats, sys, time, pandas as pd, yaml
-from gistlm.bootstrap import run_chunk
+from gistlm.causal.bootstrap import run_chunk
 config = yaml.safe_load(open(sys.argv[1]))
 causal, groups = config["causal"], config["groups"]
 settings = {key: causal[key] for key in ["weighting", "propensity", "survival_at_months", "rmst_horizons_months"]}

@@ -32,16 +32,16 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from gistlm.cohort import build_analysis_cohort
-from gistlm.eligibility import apply_criteria
-from gistlm.immortal_time import landmark_cohort, local_treatment_dates, start_stop_rows, time_varying_cox
-from gistlm.ingestion import read_raw_table, type_raw_table
-from gistlm.balancing import weighting_table
-from gistlm.landmark_weighting import landmark_weighted
-from gistlm.propensity import weighted_cohort, weighted_cox
-from gistlm.survival import cox_summary, fit_cox, group_indicators
+from gistlm.cohort.analysis_cohort import build_analysis_cohort
+from gistlm.cohort.eligibility import apply_criteria
+from gistlm.causal.immortal_time import landmark_cohort, local_treatment_dates, start_stop_rows, time_varying_cox
+from gistlm.extract.ingestion import read_raw_table, type_raw_table
+from gistlm.estimators.balancing import weighting_table
+from gistlm.causal.landmark_weighting import landmark_weighted
+from gistlm.causal.propensity import weighted_cohort, weighted_cox
+from gistlm.survival.overall_survival import cox_summary, fit_cox, group_indicators
 from gistlm.synthetic import CohortParameters, generate_extract, write_extract
-from gistlm.validation import validate_extract
+from gistlm.quality.validation import validate_extract
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())

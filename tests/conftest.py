@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from study_config import CONFIG
 
-from gistlm.extract_schema import column_types
-from gistlm.ingestion import type_raw_table
+from gistlm.extract.schema import column_types
+from gistlm.extract.ingestion import type_raw_table
 
 TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
 # the hand-made extracts below are built to pass the configuration's rules

@@ -5,11 +5,11 @@ from pathlib import Path
 import pandas as pd
 from study_config import CONFIG
 
-from gistlm.cohort import build_analysis_cohort
-from gistlm.eligibility import apply_criteria
-from gistlm.ingestion import read_raw_table, type_raw_table
-from gistlm.ledger import ledger_entries, patient_ledger, raw_entry_count
-from gistlm.validation import validate_extract
+from gistlm.cohort.analysis_cohort import build_analysis_cohort
+from gistlm.cohort.eligibility import apply_criteria
+from gistlm.extract.ingestion import read_raw_table, type_raw_table
+from gistlm.quality.ledger import ledger_entries, patient_ledger, raw_entry_count
+from gistlm.quality.validation import validate_extract
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]

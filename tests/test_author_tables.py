@@ -1,11 +1,11 @@
-"""Word and Excel copies of the released tables (gistlm.author_tables): same values as the CSV
+"""Word and Excel copies of the released tables (gistlm.release.author_tables): same values as the CSV
 and the HTML report, same bytes on a rerun."""
 
 import time
 
 import pandas as pd
 
-from gistlm.author_tables import causal_summary, cox_table, write_docx, write_xlsx
+from gistlm.release.author_tables import causal_summary, cox_table, write_docx, write_xlsx
 
 TABLE = pd.DataFrame({"Characteristic": ["Patients, n", "Male, n (%)", ""], "Level": ["", "", "Missing"],
                       "IM": ["126", "77 (61.1)", "<5"], "IM+HR": ["81", "suppressed", "0 (0.0)"]})

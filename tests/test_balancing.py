@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gistlm.balancing import (BalanceError, balance_columns, entropy_balance, group_weights, weighted_balance,
+from gistlm.estimators.balancing import (BalanceError, balance_columns, entropy_balance, group_weights, weighted_balance,
                               weighting_table)
-from gistlm.bootstrap import iptw_estimates, percentile_intervals
-from gistlm.diagnostics import gate_estimates, gate_reasons, gate_table, group_diagnostics, handled_biases
-from gistlm.landmark_weighting import landmark_weighted
-from gistlm.propensity import balance_verdict, effective_sample_size
+from gistlm.causal.bootstrap import iptw_estimates, percentile_intervals
+from gistlm.causal.diagnostics import gate_estimates, gate_reasons, gate_table, group_diagnostics, handled_biases
+from gistlm.causal.landmark_weighting import landmark_weighted
+from gistlm.causal.propensity import balance_verdict, effective_sample_size
 
 REFERENCE = Path(__file__).parent / "reference"
 GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]

@@ -7,22 +7,22 @@ from lifelines import CoxPHFitter, CoxTimeVaryingFitter, KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
 from study_config import CONFIG
 
-from gistlm.bootstrap import (analysis_arrays, chunk_replicates, cohort_estimates, group_hazard_ratios,
+from gistlm.causal.bootstrap import (analysis_arrays, chunk_replicates, cohort_estimates, group_hazard_ratios,
                               percentile_intervals, replicate_rng, run_chunk)
-from gistlm.causal_figures import love_plot
-from gistlm.figure_style import save_png
-from gistlm.cohort import build_analysis_cohort
-from gistlm.disclosure import release_weight_summary, suppress_columns, suppress_within
-from gistlm.effect_measures import (e_value_of_risk_ratio, e_values, hazard_ratio_as_risk_ratio, hazard_ratios_by_method,
+from gistlm.report.causal_figures import love_plot
+from gistlm.report.figure_style import save_png
+from gistlm.cohort.analysis_cohort import build_analysis_cohort
+from gistlm.release.disclosure import release_weight_summary, suppress_columns, suppress_within
+from gistlm.causal.effect_measures import (e_value_of_risk_ratio, e_values, hazard_ratio_as_risk_ratio, hazard_ratios_by_method,
                                     rmst_unadjusted)
 from gistlm.estimators.cox import CoxFitter
 from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, rmst_with_se, survival_at
-from gistlm.immortal_time import (landmark_cohort, local_treatment_dates, months_to_column, start_stop_rows,
+from gistlm.causal.immortal_time import (landmark_cohort, local_treatment_dates, months_to_column, start_stop_rows,
                                   time_varying_cox)
-from gistlm.propensity import (balance_table, balance_verdict, common_support, covariate_design,
+from gistlm.causal.propensity import (balance_table, balance_verdict, common_support, covariate_design,
                                fit_generalised_propensity, propensity_table, stabilised_weights,
                                standardised_difference, truncate, weight_summary)
-from gistlm.target_trial import (arm_cox, arm_kaplan_meier, clone_censor_weight, clone_weight_summary, reference_arm,
+from gistlm.causal.target_trial import (arm_cox, arm_kaplan_meier, clone_censor_weight, clone_weight_summary, reference_arm,
                                  treatment_survival, weight_cuts)
 
 # weights that are not integers are the point here, not a mistake lifelines should warn about
@@ -505,7 +505,7 @@ def test_gather_refuses_missing_or_repeated_replicates(cohort):
 
 
 def test_iptw_cox_equals_lifelines_weighted_cox_with_robust_errors(cohort):
-    from gistlm.propensity import weighted_cohort, weighted_cox
+    from gistlm.causal.propensity import weighted_cohort, weighted_cox
     data = weighted_cohort(cohort, propensity_table(cohort, GROUPS, PROPENSITY))
     ours = weighted_cox(data, GROUPS, "IM", 0.05).set_index("term")
     frame = data[["os_months", "death", "weight"]].assign(
@@ -521,7 +521,7 @@ def test_iptw_cox_equals_lifelines_weighted_cox_with_robust_errors(cohort):
 
 
 def test_bootstrap_point_estimate_equals_the_iptw_analysis(cohort):
-    from gistlm.propensity import weighted_cohort, weighted_cox
+    from gistlm.causal.propensity import weighted_cohort, weighted_cox
     table = propensity_table(cohort, GROUPS, PROPENSITY)
     analysis = weighted_cox(weighted_cohort(cohort, table), GROUPS, "IM", 0.05).set_index("term")
     ours = cohort_estimates(cohort, GROUPS, "IM", IPTW)

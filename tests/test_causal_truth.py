@@ -22,13 +22,13 @@ import pandas as pd
 import pytest
 from study_config import CONFIG
 
-from gistlm.cohort import build_analysis_cohort
-from gistlm.eligibility import apply_criteria
-from gistlm.immortal_time import local_treatment_dates, start_stop_rows, time_varying_cox
-from gistlm.ingestion import read_raw_table, type_raw_table
-from gistlm.survival import fit_cox, group_indicators
+from gistlm.cohort.analysis_cohort import build_analysis_cohort
+from gistlm.cohort.eligibility import apply_criteria
+from gistlm.causal.immortal_time import local_treatment_dates, start_stop_rows, time_varying_cox
+from gistlm.extract.ingestion import read_raw_table, type_raw_table
+from gistlm.survival.overall_survival import fit_cox, group_indicators
 from gistlm.synthetic import CohortParameters, generate_extract, write_extract
-from gistlm.validation import validate_extract
+from gistlm.quality.validation import validate_extract
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_TRUTH = json.loads((REPO / "resources" / "extract" / "truth.json").read_text())

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gistlm.cohort import baseline_covariates, build_analysis_cohort, overall_survival
-from gistlm.eligibility import patient_baseline
-from gistlm.groups import assign_groups, first_procedure_after_lm
+from gistlm.cohort.analysis_cohort import baseline_covariates, build_analysis_cohort, overall_survival
+from gistlm.cohort.eligibility import patient_baseline
+from gistlm.cohort.groups import assign_groups, first_procedure_after_lm
 
 DPM = 30.4375
 PRECEDENCE = [

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from gistlm.cohort import COVARIATES, baseline_covariates
+from gistlm.cohort.analysis_cohort import COVARIATES, baseline_covariates
 from gistlm.configuration import is_synthetic
 from benchmarks.workflow_runs import REPO, copy_workflow, snakemake
 
@@ -148,7 +148,7 @@ def test_a_complete_user_extract_is_planned_from_the_users_files_only(workdir, t
      "(day is out of range for month); write YYYY-MM-DD."),
     ({"eligibility": {"labs": {"alt": {"max": 200}}}},
      "config key `eligibility.labs.alt` (set in my_extract.yaml) names no numeric column of the liver_metastases "
-     "table (src/gistlm/extract_schema.py); did you mean `alt_u_l`?"),
+     "table (src/gistlm/extract/schema.py); did you mean `alt_u_l`?"),
     ({"groups": {"reference": "im"}},
      "config key `groups.reference` (set in my_extract.yaml) is `im`, which is not one of `groups.labels` "
      "(IM, IM+HR, IM+RFA/TACE); did you mean `IM`?"),
@@ -164,16 +164,16 @@ def test_a_complete_user_extract_is_planned_from_the_users_files_only(workdir, t
      "lm_max_size_cm, ecog, primary_size_cm, mitotic_count, imatinib_dose_mg_day; valid: age_over_cutoff, "),
     ({"table_one": {"continuous": ["age_at_lm_years"], "categorical": ["male", "ecogg"]}},
      "config key `table_one.categorical` (set in my_extract.yaml) names `ecogg`, which is not a column of the "
-     "analysis cohort (src/gistlm/cohort.py); did you mean `ecog`?"),
+     "analysis cohort (src/gistlm/cohort/analysis_cohort.py); did you mean `ecog`?"),
     ({"quality": {"plausible_ranges": {"age_years": [18, 100]}}},
      "config key `quality.plausible_ranges` (set in my_extract.yaml) names `age_years`, which is not a column of "
-     "the analysis cohort (src/gistlm/cohort.py); did you mean `age_at_lm_years`?"),
+     "the analysis cohort (src/gistlm/cohort/analysis_cohort.py); did you mean `age_at_lm_years`?"),
     ({"causal": {"propensity": {"covariates": ["male", "lm_size"]}}},
      "config key `causal.propensity.covariates` (set in my_extract.yaml) names `lm_size`, which is not a column of "
-     "the analysis cohort (src/gistlm/cohort.py); did you mean `lm_max_size_cm`?"),
+     "the analysis cohort (src/gistlm/cohort/analysis_cohort.py); did you mean `lm_max_size_cm`?"),
     ({"causal": {"clone_censor_weight": {"covariates": ["Male"]}}},
      "config key `causal.clone_censor_weight.covariates` (set in my_extract.yaml) names `Male`, which is not a "
-     "column of the analysis cohort (src/gistlm/cohort.py); did you mean `male`?"),
+     "column of the analysis cohort (src/gistlm/cohort/analysis_cohort.py); did you mean `male`?"),
 ])
 def test_inconsistent_settings_stop_the_run_at_dag_build_time(workdir, user_config, expected):
     assert stopped(workdir, user_config).startswith(f"gistlm: {expected}")
@@ -194,7 +194,7 @@ def test_several_mistakes_are_listed_in_one_paragraph(workdir):
 
 
 def test_the_cohort_columns_the_checks_know_are_the_ones_built(tiny_extract, typed_extract):
-    from gistlm.eligibility import patient_baseline
+    from gistlm.cohort.eligibility import patient_baseline
 
     tables, _ = typed_extract(tiny_extract)
     built = baseline_covariates(patient_baseline(tables), tables["treatments"], {"age_years": 60, "lm_count": 3})

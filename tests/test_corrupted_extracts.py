@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data_stages import DEFAULT_EXTRACT, TABLES, run_data_stages
-from gistlm.extract_errors import ExtractError
+from gistlm.extract.errors import ExtractError
 from benchmarks.workflow_runs import copy_workflow, snakemake
 
 PRISTINE = {table: pd.read_csv(path, dtype=str, keep_default_na=False) for table, path in DEFAULT_EXTRACT.items()}

@@ -1,13 +1,13 @@
-"""One disclosure decision per count (gistlm.count_register) and the audit that tries to undo it
-(gistlm.disclosure_audit), on a cohort whose IM+HR group has 3 deaths."""
+"""One disclosure decision per count (gistlm.release.count_register) and the audit that tries to undo it
+(gistlm.release.audit), on a cohort whose IM+HR group has 3 deaths."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from gistlm.count_register import PUBLISHED, build_register, cohort_cells, decide, released
-from gistlm.disclosure_audit import RECOVERABLE, audit, manifest
-from gistlm.survival import median_os, site_hazard_ratios
+from gistlm.release.count_register import PUBLISHED, build_register, cohort_cells, decide, released
+from gistlm.release.audit import RECOVERABLE, audit, manifest
+from gistlm.survival.overall_survival import median_os, site_hazard_ratios
 
 GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
 MINIMUM = 5

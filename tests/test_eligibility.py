@@ -8,8 +8,8 @@ imatinib line 1 from 2016-03-10, alive at 2022-12-01) changed in one respect.
 import pandas as pd
 import pytest
 
-from gistlm.eligibility import STEPS, apply_criteria, attrition, exclusion_values, release_exclusion_values
-from gistlm.extract_errors import ExtractError
+from gistlm.cohort.eligibility import STEPS, apply_criteria, attrition, exclusion_values, release_exclusion_values
+from gistlm.extract.errors import ExtractError
 
 # patient id -> (overrides of patient_rows, expected step or None when eligible)
 CASES = {

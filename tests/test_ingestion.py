@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from gistlm.extract_errors import ExtractError, report_extract_errors
-from gistlm.ingestion import read_raw_table, type_raw_table
+from gistlm.extract.errors import ExtractError, report_extract_errors
+from gistlm.extract.ingestion import read_raw_table, type_raw_table
 
 
 def typed_table(frame, table, typed_extract):
@@ -306,7 +306,7 @@ def test_parquet_cells_read_as_text_column_by_column_like_cell_by_cell():
 
     import numpy as np
 
-    from gistlm.ingestion import _cell_text
+    from gistlm.extract.ingestion import _cell_text
 
     def per_cell(value):
         return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else str(value)
@@ -377,7 +377,7 @@ def test_report_extract_errors_lets_other_errors_through():
 
 
 def test_a_time_of_day_is_dropped_and_logged():
-    from gistlm.ingestion import parse_dates
+    from gistlm.extract.ingestion import parse_dates
 
     values, how = parse_dates(pd.Series(["2020-01-31 12:30:00", "2020-01-31 00:00:00"]))
     assert list(values) == [pd.Timestamp("2020-01-31")] * 2
@@ -385,7 +385,7 @@ def test_a_time_of_day_is_dropped_and_logged():
 
 
 def test_a_bare_year_is_not_taken_for_an_excel_serial_date():
-    from gistlm.ingestion import parse_dates
+    from gistlm.extract.ingestion import parse_dates
 
     values, how = parse_dates(pd.Series(["2020", "43861"]))
     assert pd.isna(values[0]) and how[0] == "not a date (YYYY-MM-DD)"
@@ -393,7 +393,7 @@ def test_a_bare_year_is_not_taken_for_an_excel_serial_date():
 
 
 def test_pseudonyms_are_keyed_stable_and_keep_missing_ids(monkeypatch):
-    from gistlm.pseudonyms import load_key, pseudonymise
+    from gistlm.extract.pseudonyms import load_key, pseudonymise
 
     ids = pd.Series(["P0001", "P0002", "P0001", None])
     first = pseudonymise(ids, b"key-1")

@@ -4,11 +4,11 @@ a cohort with nothing to compare (issue 10: no silent wrong answers)."""
 import pandas as pd
 import pytest
 
-from gistlm.cohort import build_analysis_cohort, check_groups_estimable, check_someone_eligible
-from gistlm.eligibility import apply_criteria
-from gistlm.extract_errors import ExtractError
-from gistlm.ledger import LedgerImbalance, ledger_entries, patient_ledger, raw_entry_count
-from gistlm.spreadsheets import neutralise, read_csv, write_csv
+from gistlm.cohort.analysis_cohort import build_analysis_cohort, check_groups_estimable, check_someone_eligible
+from gistlm.cohort.eligibility import apply_criteria
+from gistlm.extract.errors import ExtractError
+from gistlm.quality.ledger import LedgerImbalance, ledger_entries, patient_ledger, raw_entry_count
+from gistlm.extract.spreadsheets import neutralise, read_csv, write_csv
 
 
 def verdicts_of(ids, eligible=True):

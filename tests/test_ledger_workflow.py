@@ -5,7 +5,7 @@ each user mistake ends in one message, exit status 1 and no traceback (issue 10,
 import pandas as pd
 import pytest
 
-from gistlm.pseudonyms import load_key, pseudonymise
+from gistlm.extract.pseudonyms import load_key, pseudonymise
 from benchmarks.workflow_runs import copy_workflow, edit_config, snakemake
 
 LEDGER_TARGETS = ["results/validation/ledger.csv", "results/validation/ledger_counts.csv",

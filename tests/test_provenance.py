@@ -32,7 +32,7 @@ def test_lineage_of_the_cox_table_reaches_the_raw_files(finished_run, monkeypatc
         step["rule"] for step in steps}
     assert steps[0]["params"]["covariates"] == ["age_over_cutoff", "male", "extrahepatic_disease",
                                                "lm_count_over_cutoff", "lm_bilobar"]
-    assert "src/gistlm/survival.py" in steps[0]["code"]
+    assert "src/gistlm/survival/overall_survival.py" in steps[0]["code"]
     raw = {path for step in steps if step["rule"] == "ingest_table" for path in step["inputs"]}
     assert {f"resources/extract/{t}.csv" for t in ["patients", "liver_metastases", "treatments", "follow_up"]} <= raw
     assert all(not step["problems"] for step in steps)

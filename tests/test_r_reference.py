@@ -27,7 +27,7 @@ from scipy.stats import norm
 from data_stages import CONFIG, DEFAULT_EXTRACT, run_data_stages
 from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
 from gistlm.estimators.kaplan_meier import kaplan_meier, log_log_interval
-from gistlm.survival import EVENT, TIME, cox_models, fit_cox, kaplan_meier_table, os_rates, ph_tests
+from gistlm.survival.overall_survival import EVENT, TIME, cox_models, fit_cox, kaplan_meier_table, os_rates, ph_tests
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
 SCRIPT = REFERENCE / "survival_reference.R"

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gistlm.report import embed_png, failure_summary, fmt_number, fmt_p, fmt_percent, records, render_report
-from gistlm.table_one import table_one
+from gistlm.report.render import embed_png, failure_summary, fmt_number, fmt_p, fmt_percent, records, render_report
+from gistlm.cohort.table_one import table_one
 
 GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
 SMD_COLUMNS = {"SMD (IM,IM+HR)", "SMD (IM,IM+RFA/TACE)", "SMD (IM+HR,IM+RFA/TACE)"}
@@ -184,7 +184,7 @@ def test_embed_png_is_a_data_uri(tmp_path):
 
 
 def test_small_counts_are_hidden_and_a_lone_one_gets_a_secondary_partner():
-    from gistlm.disclosure import release_attrition, release_counts, suppress_with_total
+    from gistlm.release.disclosure import release_attrition, release_counts, suppress_with_total
 
     counts = pd.Series([126, 4, 31])
     assert list(release_counts(counts, 5)) == ["126", "<5", "suppressed"]
@@ -212,8 +212,8 @@ DICTIONARY = {"age_at_lm_years": {"label": "Age at LM diagnosis, years"},
 @pytest.fixture(scope="module")
 def journal_table(tmp_path_factory):
     """60 patients: stomach large in every group; small intestine and colorectum small in some."""
-    from gistlm.data_dictionary import resolved
-    from gistlm.table_one import journal_table_one
+    from gistlm.report.data_dictionary import resolved
+    from gistlm.cohort.table_one import journal_table_one
 
     sites = {"IM": [("stomach", 20), ("small_intestine", 7), ("colorectum", 3)],
              "IM+HR": [("stomach", 14), ("small_intestine", 4), ("colorectum", 2)],
@@ -261,7 +261,7 @@ def test_journal_table_one_hides_only_small_cells_and_their_complements_within_t
 
 
 def test_cox_terms_and_levels_by_name():
-    from gistlm.data_dictionary import level_label, resolved, term_label
+    from gistlm.report.data_dictionary import level_label, resolved, term_label
 
     dictionary = resolved({"age_over_cutoff": {"label": "Age", "levels": {"0": "Age ≤ {age_years} years",
                                                                             "1": "Age > {age_years} years"},
@@ -275,8 +275,8 @@ def test_cox_terms_and_levels_by_name():
 
 
 def test_love_plot_names_covariates_by_the_dictionary():
-    from gistlm.causal_figures import love_plot
-    from gistlm.data_dictionary import covariate_label, resolved
+    from gistlm.report.causal_figures import love_plot
+    from gistlm.report.data_dictionary import covariate_label, resolved
 
     dictionary = resolved({**DICTIONARY, "ecog": {"label": "ECOG performance status"}}, {})
     assert covariate_label("male", dictionary) == "Male"

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter
 
-from gistlm.disclosure import release_site_counts
-from gistlm.pseudonyms import pseudonymise
-from gistlm.sites import pool_tables, site_counts
-from gistlm.survival import COX_FIT_OPTIONS, RANDOM_EFFECTS, STRATIFIED, fit_cox, ph_tests, site_hazard_ratios
+from gistlm.release.disclosure import release_site_counts
+from gistlm.extract.pseudonyms import pseudonymise
+from gistlm.quality.sites import pool_tables, site_counts
+from gistlm.survival.overall_survival import COX_FIT_OPTIONS, RANDOM_EFFECTS, STRATIFIED, fit_cox, ph_tests, site_hazard_ratios
 from benchmarks.workflow_runs import clone_run, copy_workflow, planned_jobs, snakemake
 
 GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]

@@ -10,7 +10,7 @@ from lifelines.statistics import logrank_test, multivariate_logrank_test
 from lifelines.utils import median_survival_times
 from scipy.stats import chi2, norm
 
-from gistlm.survival import COX_FIT_OPTIONS, cox_models, kaplan_meier_table, logrank_tests, median_os, os_rates
+from gistlm.survival.overall_survival import COX_FIT_OPTIONS, cox_models, kaplan_meier_table, logrank_tests, median_os, os_rates
 
 GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
 ALPHA = 0.05
@@ -280,7 +280,7 @@ def test_cox_ci_follows_alpha(cohort):
 def test_a_cox_model_without_a_maximum_stops_with_one_paragraph(cohort):
     """A covariate that does not vary among the analysed patients has no estimate: the
     run stops naming the model, its patients and deaths, and the config key to change."""
-    from gistlm.extract_errors import ExtractError
+    from gistlm.extract.errors import ExtractError
     with pytest.raises(ExtractError) as stop:
         cox_models(cohort.assign(male=1.0), GROUPS, "IM", COVARIATES, ALPHA)
     message = str(stop.value)

@@ -21,7 +21,7 @@ try:
 except ImportError:  # running without an installed package
     sys.path.insert(0, str(ROOT / "src"))
     from gistlm import synthetic as sc
-from gistlm.eligibility import STEPS
+from gistlm.cohort.eligibility import STEPS
 
 DAYS_PER_MONTH = 30.4375
 CUTOFF = pd.Timestamp("2023-06-30")
@@ -451,7 +451,7 @@ def test_shipped_extract_equals_a_fresh_generation(default, tmp_path):
 
 
 def test_parameters_name_only_the_pipelines_exclusion_steps():
-    with pytest.raises(ValueError, match="'ecog_over_1' is neither an exclusion step of gistlm.eligibility"):
+    with pytest.raises(ValueError, match="'ecog_over_1' is neither an exclusion step of gistlm.cohort.eligibility"):
         sc.CohortParameters(ineligible_counts=(("not_gist", 3), ("ecog_over_1", 4)))
     with pytest.raises(ValueError, match="'ast_u_l'"):
         sc.CohortParameters(lab_failure_counts=(("ast_u_l", 1),))

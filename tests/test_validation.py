@@ -8,8 +8,8 @@ follow_up rows are P01 = 2, P02 = 3, P03 = 4; treatments rows are 2 P01 imatinib
 import pandas as pd
 import pytest
 
-from gistlm.ingestion import read_raw_table, type_raw_table
-from gistlm.validation import cross_table_failures, quarantine, schema_failures, validate_extract
+from gistlm.extract.ingestion import read_raw_table, type_raw_table
+from gistlm.quality.validation import cross_table_failures, quarantine, schema_failures, validate_extract
 
 TODAY = pd.Timestamp("2023-06-30")
 ALL = {"P01", "P02", "P03"}

@@ -11,8 +11,8 @@ from lifelines.statistics import multivariate_logrank_test
 from study_config import CONFIG
 
 from benchmarks.workflow_runs import REPO, clone_run, edit_config, planned_rules, snakemake
-from gistlm.pseudonyms import DEVELOPMENT_KEY, pseudonymise
-from gistlm.survival import COX_FIT_OPTIONS
+from gistlm.extract.pseudonyms import DEVELOPMENT_KEY, pseudonymise
+from gistlm.survival.overall_survival import COX_FIT_OPTIONS
 
 TRUTH = json.loads((REPO / "resources" / "extract" / "truth.json").read_text())
 GROUPS = CONFIG["groups"]["labels"]
@@ -142,7 +142,7 @@ def test_reordering_the_config_keys_reruns_nothing(finished_run, tmp_path):
 
 def test_editing_the_report_template_reruns_only_the_report(finished_run, tmp_path):
     run = clone_run(finished_run, tmp_path / "run")
-    with open(run / "src" / "gistlm" / "templates" / "report.html.j2", "a") as template:
+    with open(run / "src" / "gistlm" / "report" / "templates" / "report.html.j2", "a") as template:
         template.write("<!-- edited -->\n")
     assert planned_rules(run) == {"render_report", "release_manifest", "gather_provenance"}
 
@@ -165,7 +165,7 @@ def test_changing_an_eligibility_threshold_reruns_eligibility_onwards(finished_r
 
 def test_editing_the_survival_module_reruns_survival_and_report(finished_run, tmp_path):
     run = clone_run(finished_run, tmp_path / "run")
-    with open(run / "src" / "gistlm" / "survival.py", "a") as module:
+    with open(run / "src" / "gistlm" / "survival" / "overall_survival.py", "a") as module:
         module.write("\n# edited\n")
     planned = planned_rules(run)
     # survival's fitters are reused by the causal modules, which rerun with it
@@ -174,7 +174,7 @@ def test_editing_the_survival_module_reruns_survival_and_report(finished_run, tm
     assert survival <= planned and planned - survival <= CAUSAL | RELEASE | {"disclosure_register"}
 
 
-# every rule that imports gistlm.survival, gistlm.propensity or gistlm.immortal_time fits
+# every rule that imports gistlm.survival.overall_survival, gistlm.causal.propensity or gistlm.causal.immortal_time fits
 # through gistlm.estimators, and no rule before the analysis cohort does
 ESTIMATOR_USERS = {"kaplan_meier", "cox_regression", "site_hazard_ratios", "draw_figures", "render_report",
                    "gather_provenance", "disclosure_register"} | CAUSAL | RELEASE

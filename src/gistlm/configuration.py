@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from gistlm.extract_errors import ExtractError, report_extract_errors
+from gistlm.extract.errors import ExtractError, report_extract_errors
 
 RAW_TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
 # the synthetic extract shipped with the workflow (the default `raw` of config/config.yaml)
@@ -185,11 +185,11 @@ def date_mistakes(config: dict) -> list[tuple[str, str]]:
 
 def lab_mistakes(config: dict) -> list[tuple[str, str]]:
     """Lab limits apply to numeric columns of the liver_metastases contract (values at LM diagnosis)."""
-    from gistlm.extract_schema import column_types
+    from gistlm.extract.schema import column_types
 
     columns = [name for name, kind in column_types("liver_metastases").items() if kind in {"float64", "Int64"}]
     return [(f"eligibility.labs.{lab}", "names no numeric column of the liver_metastases table "
-             f"(src/gistlm/extract_schema.py){nearest(lab, columns)}")
+             f"(src/gistlm/extract/schema.py){nearest(lab, columns)}")
             for lab in config["eligibility"]["labs"] if lab not in columns]
 
 
@@ -221,8 +221,8 @@ def group_mistakes(config: dict) -> list[tuple[str, str]]:
 
 
 def covariate_mistakes(config: dict) -> list[tuple[str, str]]:
-    """Every covariate list names columns of the analysis cohort (src/gistlm/cohort.py)."""
-    from gistlm.cohort import COHORT_COLUMNS, COVARIATES
+    """Every covariate list names columns of the analysis cohort (src/gistlm/cohort/analysis_cohort.py)."""
+    from gistlm.cohort.analysis_cohort import COHORT_COLUMNS, COVARIATES
 
     lists = {
         "survival.cox_covariates": (config["survival"]["cox_covariates"], COVARIATES),
@@ -232,7 +232,7 @@ def covariate_mistakes(config: dict) -> list[tuple[str, str]]:
         "causal.propensity.covariates": (config["causal"]["propensity"]["covariates"], COVARIATES),
         "causal.clone_censor_weight.covariates": (config["causal"]["clone_censor_weight"]["covariates"], COVARIATES),
     }
-    return [(key, f"names `{name}`, which is not a column of the analysis cohort (src/gistlm/cohort.py)"
+    return [(key, f"names `{name}`, which is not a column of the analysis cohort (src/gistlm/cohort/analysis_cohort.py)"
              f"{nearest(name, columns)}")
             for key, (names, columns) in lists.items() for name in names if name not in columns]
 

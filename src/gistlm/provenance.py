@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from gistlm.extract_errors import report_extract_errors
+from gistlm.extract.errors import report_extract_errors
 from gistlm.rule_log import describe, open_rule_log
 
 KEY_PACKAGES = ["snakemake", "pandas", "numpy", "pyarrow", "lifelines", "pandera",

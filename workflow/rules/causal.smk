@@ -2,7 +2,7 @@
 # only from its date) and confounding by indication (weighting by the propensity score).
 # Only the bootstrap rules receive the replicate count, so changing it reruns nothing else.
 # Everything under results/causal/ is meant to leave the hospital: counts below
-# privacy.min_cell_count are hidden there (gistlm.disclosure); patient-level tables (treatment
+# privacy.min_cell_count are hidden there (gistlm.release.disclosure); patient-level tables (treatment
 # dates, start-stop rows, propensity scores) are written to results/cohort/, which stays.
 
 
@@ -16,7 +16,7 @@ rule local_treatment_dates:
         treatments=validated_tables()["treatments"],
         liver_metastases=validated_tables()["liver_metastases"],
         cohort=rules.derive_analysis_cohort.output.cohort,
-        code=package_code("immortal_time"),
+        code=package_code("causal.immortal_time"),
     output:
         provenance="results/provenance/local_treatment_dates.json",
         dates="results/cohort/treatment_dates.csv",
@@ -37,7 +37,7 @@ rule time_varying_cox:
         dates=rules.local_treatment_dates.output.dates,
         cohort=rules.derive_analysis_cohort.output.cohort,
         register=DISCLOSURE_REGISTER,
-        code=package_code("immortal_time", "disclosure", "count_register"),
+        code=package_code("causal.immortal_time", "release.disclosure", "release.count_register"),
     output:
         provenance="results/provenance/time_varying_cox.json",
         cox=report("results/causal/time_varying_cox.csv", caption="../report/time_varying_cox.rst",
@@ -64,7 +64,7 @@ rule landmark_analysis:
         dates=rules.local_treatment_dates.output.dates,
         cohort=rules.derive_analysis_cohort.output.cohort,
         register=DISCLOSURE_REGISTER,
-        code=package_code("immortal_time", "disclosure", "count_register"),
+        code=package_code("causal.immortal_time", "release.disclosure", "release.count_register"),
     output:
         provenance="results/provenance/landmark_analysis.json",
         km="results/causal/landmark_km.csv",
@@ -91,7 +91,7 @@ rule landmark_weighted:
     input:
         dates=rules.local_treatment_dates.output.dates,
         cohort=rules.derive_analysis_cohort.output.cohort,
-        code=package_code("landmark_weighting", "disclosure"),
+        code=package_code("causal.landmark_weighting", "release.disclosure"),
     output:
         provenance="results/provenance/landmark_weighted.json",
         km="results/causal/landmark_weighted_km.csv",
@@ -126,7 +126,7 @@ rule clone_censor_weight:
         dates=rules.local_treatment_dates.output.dates,
         cohort=rules.derive_analysis_cohort.output.cohort,
         register=DISCLOSURE_REGISTER,
-        code=package_code("target_trial", "disclosure", "count_register"),
+        code=package_code("causal.target_trial", "release.disclosure", "release.count_register"),
     output:
         provenance="results/provenance/clone_censor_weight.json",
         km="results/causal/ccw_km.csv",
@@ -151,7 +151,7 @@ rule propensity_weights:
     """Generalised propensity score; entropy-balancing and GPS-IPTW weights; covariate balance before/after."""
     input:
         cohort=rules.derive_analysis_cohort.output.cohort,
-        code=package_code("balancing", "propensity", "disclosure"),
+        code=package_code("estimators.balancing", "causal.propensity", "release.disclosure"),
     output:
         provenance="results/provenance/propensity_weights.json",
         scores="results/cohort/propensity_scores.csv",
@@ -180,7 +180,7 @@ rule iptw_survival:
         cohort=rules.derive_analysis_cohort.output.cohort,
         weights=rules.propensity_weights.output.weights,
         verdict=rules.propensity_weights.output.verdict,
-        code=package_code("balancing", "diagnostics", "effect_measures", "propensity", "disclosure"),
+        code=package_code("estimators.balancing", "causal.diagnostics", "causal.effect_measures", "causal.propensity", "release.disclosure"),
     output:
         provenance="results/provenance/iptw_survival.json",
         diagnostics="results/causal/weighted_diagnostics.csv",
@@ -208,7 +208,7 @@ rule restricted_mean_survival:
     input:
         cohort=rules.derive_analysis_cohort.output.cohort,
         weights=rules.propensity_weights.output.weights,
-        code=package_code("effect_measures", "balancing", "propensity"),
+        code=package_code("causal.effect_measures", "estimators.balancing", "causal.propensity"),
     output:
         provenance="results/provenance/restricted_mean_survival.json",
         rmst=report("results/causal/rmst.csv", caption="../report/rmst.rst", category="Causal analyses",
@@ -239,7 +239,7 @@ rule e_values:
         landmark_diagnostics=rules.landmark_weighted.output.diagnostics,
         cohort=rules.derive_analysis_cohort.output.cohort,
         dates=rules.local_treatment_dates.output.dates,
-        code=package_code("effect_measures", "diagnostics", "balancing", "immortal_time"),
+        code=package_code("causal.effect_measures", "causal.diagnostics", "estimators.balancing", "causal.immortal_time"),
     output:
         provenance="results/provenance/e_values.json",
         table=report("results/causal/e_values.csv", caption="../report/e_values.rst", category="Causal analyses",
@@ -264,7 +264,7 @@ rule bootstrap_chunk:
     """One block of bootstrap replicates of the whole IPTW analysis (one job per chunk)."""
     input:
         cohort=rules.derive_analysis_cohort.output.cohort,
-        code=package_code("bootstrap"),
+        code=package_code("causal.bootstrap"),
     output:
         provenance="results/provenance/bootstrap_chunk/{chunk}.json",
         replicates="results/causal/bootstrap/chunk_{chunk}.csv",
@@ -291,7 +291,7 @@ rule bootstrap_gather:
     input:
         chunks=expand(rules.bootstrap_chunk.output.replicates, chunk=range(config["causal"]["bootstrap"]["chunks"])),
         cohort=rules.derive_analysis_cohort.output.cohort,
-        code=package_code("bootstrap"),
+        code=package_code("causal.bootstrap"),
     output:
         provenance="results/provenance/bootstrap_gather.json",
         intervals=report("results/causal/bootstrap_ci.csv", caption="../report/bootstrap_ci.rst",
@@ -324,7 +324,7 @@ rule draw_causal_figures:
         landmark_groups=rules.landmark_analysis.output.groups,
         iptw_km=rules.iptw_survival.output.km,
         ccw_km=rules.clone_censor_weight.output.km,
-        code=package_code("causal_figures"),
+        code=package_code("report.causal_figures"),
     output:
         provenance="results/provenance/draw_causal_figures.json",
         love=report("results/causal/figures/love.png", caption="../report/love.rst", category="Causal analyses",
@@ -376,8 +376,8 @@ rule render_causal_section:
         landmark_png=rules.draw_causal_figures.output.landmark,
         iptw_png=rules.draw_causal_figures.output.iptw,
         ccw_png=rules.draw_causal_figures.output.ccw,
-        template=shipped("src/gistlm/templates/causal_section.html.j2"),
-        code=package_code("report", "bootstrap", "effect_measures", "balancing", "diagnostics", "data_dictionary"),
+        template=shipped("src/gistlm/report/templates/causal_section.html.j2"),
+        code=package_code("report.render", "causal.bootstrap", "causal.effect_measures", "estimators.balancing", "causal.diagnostics", "report.data_dictionary"),
     output:
         provenance="results/provenance/render_causal_section.json",
         html="results/causal/section.html",

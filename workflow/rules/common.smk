@@ -127,8 +127,8 @@ def _sorted_keys(value):
 
 def pseudonym_key_fingerprint():
     """Fingerprint of the pseudonymisation key in use; a missing release key fails in the rule."""
-    from gistlm.extract_errors import ExtractError
-    from gistlm.pseudonyms import key_fingerprint, load_key
+    from gistlm.extract.errors import ExtractError
+    from gistlm.extract.pseudonyms import key_fingerprint, load_key
 
     privacy = config["privacy"]
     try:

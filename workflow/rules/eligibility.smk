@@ -3,7 +3,7 @@ rule apply_eligibility:
     input:
         **validated_tables(),
         quarantine=rules.pool_sites.output.quarantine,
-        code=package_code("eligibility", "spreadsheets"),
+        code=package_code("cohort.eligibility", "extract.spreadsheets"),
     output:
         provenance="results/provenance/apply_eligibility.json",
         verdicts="results/cohort/eligibility.parquet",

@@ -5,7 +5,7 @@ rule derive_analysis_cohort:
         verdicts=rules.apply_eligibility.output.verdicts,
         # its raw total names the patients when none is eligible
         attrition=rules.apply_eligibility.output.attrition,
-        code=package_code("cohort"),
+        code=package_code("cohort.analysis_cohort"),
     output:
         provenance="results/provenance/derive_analysis_cohort.json",
         cohort="results/cohort/analysis.parquet",
@@ -34,7 +34,7 @@ rule patient_ledger:
         quarantine=rules.pool_sites.output.quarantine,
         verdicts=rules.apply_eligibility.output.verdicts,
         cohort=rules.derive_analysis_cohort.output.cohort,
-        code=package_code("ledger", "sites", "ingestion", "spreadsheets"),
+        code=package_code("quality.ledger", "quality.sites", "extract.ingestion", "extract.spreadsheets"),
     output:
         provenance="results/provenance/patient_ledger.json",
         ledger="results/validation/ledger.parquet",
@@ -56,7 +56,7 @@ rule data_quality_suite:
     """great-expectations suite on the analysis cohort, with its result pages (offline HTML)."""
     input:
         cohort=rules.derive_analysis_cohort.output.cohort,
-        code=package_code("quality_suite"),
+        code=package_code("quality.expectations"),
     output:
         provenance="results/provenance/data_quality_suite.json",
         results=report("results/validation/expectations.csv", caption="../report/expectations.rst", category="Data quality"),

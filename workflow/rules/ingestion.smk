@@ -2,7 +2,7 @@ rule ingest_table:
     """Read one raw table of one site (CSV, Excel or Parquet) into typed columns, logging every conversion."""
     input:
         raw=raw_table_path,
-        code=package_code("ingestion", "pseudonyms", "spreadsheets"),
+        code=package_code("extract.ingestion", "extract.pseudonyms", "extract.spreadsheets"),
     output:
         provenance="results/provenance/ingest_table/{site}/{table}.json",
         table="results/interim/{site}/{table}.parquet",

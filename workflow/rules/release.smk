@@ -43,7 +43,7 @@ rule disclosure_register:
     input:
         cohort=rules.derive_analysis_cohort.output.cohort,
         dates=rules.local_treatment_dates.output.dates,
-        code=package_code("count_register", "immortal_time"),
+        code=package_code("release.count_register", "causal.immortal_time"),
     output:
         provenance="results/provenance/disclosure_register.json",
         # the true counts: stays in the hospital
@@ -67,7 +67,7 @@ rule release_tables:
         attrition=rules.apply_eligibility.output.attrition,
         ledger=rules.patient_ledger.output.counts,
         table_one=rules.baseline_table.output.table,
-        code=package_code("disclosure", "table_one", "data_dictionary", "author_tables"),
+        code=package_code("release.disclosure", "cohort.table_one", "report.data_dictionary", "release.author_tables"),
     output:
         provenance="results/provenance/release_tables.json",
         tables=directory("results/release/tables"),
@@ -91,7 +91,7 @@ rule disclosure_audit:
     input:
         tables=rules.release_tables.output.tables,
         register=rules.disclosure_register.output.register,
-        code=package_code("disclosure_audit"),
+        code=package_code("release.audit"),
     output:
         provenance="results/provenance/disclosure_audit.json",
         audit="results/release/disclosure_audit.csv",
@@ -112,7 +112,7 @@ rule release_manifest:
         tables=rules.release_tables.output.tables,
         audit=rules.disclosure_audit.output.audit,
         **RELEASED_FIGURES,
-        code=package_code("disclosure_audit", "provenance"),
+        code=package_code("release.audit", "provenance"),
     output:
         provenance="results/provenance/release_manifest.json",
         report="results/release/report.html",

@@ -2,7 +2,7 @@ rule baseline_table:
     """Table 1: baseline characteristics by group with SMDs and missingness."""
     input:
         cohort=rules.derive_analysis_cohort.output.cohort,
-        code=package_code("table_one"),
+        code=package_code("cohort.table_one"),
     output:
         provenance="results/provenance/baseline_table.json",
         table=report("results/cohort/table_one.csv", caption="../report/table_one.rst", category="Participants"),
@@ -24,7 +24,7 @@ rule draw_figures:
         cohort=rules.derive_analysis_cohort.output.cohort,
         cox=rules.cox_regression.output.cox,
         sites=rules.site_hazard_ratios.output.sites,
-        code=package_code("figures"),
+        code=package_code("report.figures"),
     output:
         provenance="results/provenance/draw_figures.json",
         km=report("results/figures/km.png", caption="../report/km.rst", category="Overall survival", subcategory="Figures"),
@@ -70,8 +70,8 @@ rule render_report:
         raw_records=expand(rules.ingest_table.output.provenance, site=SITES, table=RAW_TABLES),
         published=shipped("resources/published_results.yaml"),
         causal=rules.render_causal_section.output.html,
-        template=shipped("src/gistlm/templates/report.html.j2"),
-        code=package_code("report", "table_one", "provenance", "disclosure", "spreadsheets", "data_dictionary"),
+        template=shipped("src/gistlm/report/templates/report.html.j2"),
+        code=package_code("report.render", "cohort.table_one", "provenance", "release.disclosure", "extract.spreadsheets", "report.data_dictionary"),
     output:
         provenance="results/provenance/render_report.json",
         html="results/report.html",
@@ -107,7 +107,7 @@ rule report_pdf:
     """The report as PDF, made only when asked for: snakemake --cores 4 results/report.pdf."""
     input:
         html=rules.render_report.output.html,
-        code=package_code("report"),
+        code=package_code("report.render"),
     output:
         provenance="results/provenance/report_pdf.json",
         pdf="results/report.pdf",

@@ -3,7 +3,7 @@ rule kaplan_meier:
     input:
         cohort=rules.derive_analysis_cohort.output.cohort,
         register=DISCLOSURE_REGISTER,
-        code=package_code("survival", "disclosure", "count_register"),
+        code=package_code("survival.overall_survival", "release.disclosure", "release.count_register"),
     output:
         provenance="results/provenance/kaplan_meier.json",
         km="results/survival/km.csv",
@@ -30,7 +30,7 @@ rule cox_regression:
     input:
         cohort=rules.derive_analysis_cohort.output.cohort,
         register=DISCLOSURE_REGISTER,
-        code=package_code("survival", "disclosure", "count_register"),
+        code=package_code("survival.overall_survival", "release.disclosure", "release.count_register"),
     output:
         provenance="results/provenance/cox_regression.json",
         cox=report("results/survival/cox.csv", caption="../report/cox.rst", category="Overall survival", subcategory="Tables"),
@@ -56,7 +56,7 @@ rule site_hazard_ratios:
     input:
         cohort=rules.derive_analysis_cohort.output.cohort,
         register=DISCLOSURE_REGISTER,
-        code=package_code("survival", "disclosure", "count_register"),
+        code=package_code("survival.overall_survival", "release.disclosure", "release.count_register"),
     output:
         provenance="results/provenance/site_hazard_ratios.json",
         sites=report("results/survival/site_hazard_ratios.csv", caption="../report/site_hazard_ratios.rst", category="Overall survival", subcategory="Sites"),

@@ -4,7 +4,7 @@ rule validate_extract:
         # the site's four tables and their conversion logs, named by table
         **by_table(rules.ingest_table.output.table),
         **by_table(rules.ingest_table.output.conversions, "_conversions"),
-        code=package_code("validation", "spreadsheets"),
+        code=package_code("quality.validation", "extract.spreadsheets"),
     output:
         provenance="results/provenance/validate_extract/{site}.json",
         **by_table("results/validated/{site}/{table}.parquet"),
@@ -29,7 +29,7 @@ rule pool_sites:
         **{table: all_sites(rules.validate_extract.output[table]) for table in RAW_TABLES},
         failures=all_sites(rules.validate_extract.output.failures),
         quarantine=all_sites(rules.validate_extract.output.quarantine),
-        code=package_code("sites", "spreadsheets"),
+        code=package_code("quality.sites", "extract.spreadsheets"),
     output:
         provenance="results/provenance/pool_sites.json",
         **by_table("results/validated/{table}.parquet"),

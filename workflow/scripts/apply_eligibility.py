@@ -2,9 +2,9 @@
 text values that excluded patients."""
 import pandas as pd
 
-from gistlm.eligibility import apply_criteria, attrition, exclusion_values, release_exclusion_values
+from gistlm.cohort.eligibility import apply_criteria, attrition, exclusion_values, release_exclusion_values
 from gistlm.provenance import recorded
-from gistlm.spreadsheets import write_csv
+from gistlm.extract.spreadsheets import write_csv
 
 with recorded(snakemake) as log:
     tables = {name: pd.read_parquet(snakemake.input[name]) for name in snakemake.params.tables}

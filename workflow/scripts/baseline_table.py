@@ -1,7 +1,7 @@
 """Rule baseline_table: analysis cohort -> Table 1 by group (tableone)."""
 import pandas as pd
 
-from gistlm.table_one import table_one
+from gistlm.cohort.table_one import table_one
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

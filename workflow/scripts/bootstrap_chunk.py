@@ -1,7 +1,7 @@
 """Rule bootstrap_chunk: analysis cohort -> the IPTW estimates of one chunk of bootstrap replicates."""
 import pandas as pd
 
-from gistlm.bootstrap import run_chunk
+from gistlm.causal.bootstrap import run_chunk
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

@@ -2,7 +2,7 @@
 (none where too many replicates are degenerate)."""
 import pandas as pd
 
-from gistlm.bootstrap import cohort_estimates, percentile_intervals
+from gistlm.causal.bootstrap import cohort_estimates, percentile_intervals
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

@@ -1,11 +1,11 @@
 """Rule clone_censor_weight: treatment dates + covariates -> weighted KM and Cox per strategy."""
 import pandas as pd
 
-from gistlm.count_register import PUBLISHED, read_register, released
-from gistlm.disclosure import suppress_columns
-from gistlm.immortal_time import read_dates
+from gistlm.release.count_register import PUBLISHED, read_register, released
+from gistlm.release.disclosure import suppress_columns
+from gistlm.causal.immortal_time import read_dates
 from gistlm.provenance import recorded
-from gistlm.target_trial import arm_cox, arm_kaplan_meier, clone_censor_weight, clone_weight_summary
+from gistlm.causal.target_trial import arm_cox, arm_kaplan_meier, clone_censor_weight, clone_weight_summary
 
 with recorded(snakemake):
     params, settings = snakemake.params, snakemake.params.settings

@@ -1,8 +1,8 @@
 """Rule cox_regression: analysis cohort -> Cox models and proportional-hazards tests."""
 import pandas as pd
 
-from gistlm.survival import cox_models
-from gistlm.count_register import PUBLISHED, read_register, released
+from gistlm.survival.overall_survival import cox_models
+from gistlm.release.count_register import PUBLISHED, read_register, released
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

@@ -1,7 +1,7 @@
 """Rule data_quality_suite: analysis cohort -> expectation results + Data Docs."""
 import pandas as pd
 
-from gistlm.quality_suite import run_suite, stop_on_critical
+from gistlm.quality.expectations import run_suite, stop_on_critical
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

@@ -2,7 +2,7 @@
 why there is nothing to compare)."""
 import pandas as pd
 
-from gistlm.cohort import build_analysis_cohort, check_groups_estimable, check_someone_eligible
+from gistlm.cohort.analysis_cohort import build_analysis_cohort, check_groups_estimable, check_someone_eligible
 from gistlm.provenance import recorded
 
 with recorded(snakemake) as log:

@@ -2,9 +2,9 @@
 import sys
 from pathlib import Path
 
-from gistlm.count_register import read_register
-from gistlm.disclosure_audit import audit, failure_message, failures, read_released
-from gistlm.extract_errors import ExtractError
+from gistlm.release.count_register import read_register
+from gistlm.release.audit import audit, failure_message, failures, read_released
+from gistlm.extract.errors import ExtractError
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

@@ -1,10 +1,10 @@
 """Rule disclosure_register: analysis cohort + treatment dates -> every released count and its decision."""
 import pandas as pd
 
-from gistlm.count_register import build_register, cohort_cells, decide, landmark_cells
-from gistlm.immortal_time import landmark_cohort, read_dates
+from gistlm.release.count_register import build_register, cohort_cells, decide, landmark_cells
+from gistlm.causal.immortal_time import landmark_cohort, read_dates
 from gistlm.provenance import recorded
-from gistlm.survival import TIME
+from gistlm.survival.overall_survival import TIME
 
 with recorded(snakemake):
     params, groups = snakemake.params, snakemake.params.groups

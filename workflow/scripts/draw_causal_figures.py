@@ -1,9 +1,9 @@
 """Rule draw_causal_figures: balance, scores and survival tables -> the causal section's PNGs."""
 import pandas as pd
 
-from gistlm.causal_figures import landmark_figure, love_plot, overlap_plot, weighted_km_figure
-from gistlm.figure_style import save_png
-from gistlm.data_dictionary import resolved
+from gistlm.report.causal_figures import landmark_figure, love_plot, overlap_plot, weighted_km_figure
+from gistlm.report.figure_style import save_png
+from gistlm.report.data_dictionary import resolved
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

@@ -1,9 +1,9 @@
 """Rule draw_figures: analysis cohort, Cox and per-site tables -> KM and forest PNGs."""
 import pandas as pd
 
-from gistlm.data_dictionary import resolved
-from gistlm.figure_style import save_png
-from gistlm.figures import forest_figure, km_figure, site_forest_figure
+from gistlm.report.data_dictionary import resolved
+from gistlm.report.figure_style import save_png
+from gistlm.report.figures import forest_figure, km_figure, site_forest_figure
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

@@ -3,11 +3,11 @@ method handles, its role (primary, published-style replication, secondary) and w
 interpretable (diagnostics of the weighted analyses; deaths per group everywhere)."""
 import pandas as pd
 
-from gistlm.balancing import WEIGHTING_LABELS
-from gistlm.diagnostics import (gate_estimates, gate_table, group_diagnostics, released_deaths,
+from gistlm.estimators.balancing import WEIGHTING_LABELS
+from gistlm.causal.diagnostics import (gate_estimates, gate_table, group_diagnostics, released_deaths,
                                 time_varying_groups)
-from gistlm.immortal_time import landmark_cohort, read_dates
-from gistlm.effect_measures import e_value_table, hazard_ratios_by_method
+from gistlm.causal.immortal_time import landmark_cohort, read_dates
+from gistlm.causal.effect_measures import e_value_table, hazard_ratios_by_method
 from gistlm.provenance import recorded
 
 

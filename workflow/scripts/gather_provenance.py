@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from gistlm.extract_errors import report_extract_errors
+from gistlm.extract.errors import report_extract_errors
 from gistlm.provenance import gather
 from gistlm.rule_log import open_rule_log
 

@@ -1,8 +1,8 @@
 """Rule ingest_table: one raw table of one site -> typed Parquet (pseudonymous ids) + conversion log."""
-from gistlm.ingestion import read_raw_table, type_raw_table
+from gistlm.extract.ingestion import read_raw_table, type_raw_table
 from gistlm.provenance import recorded
-from gistlm.pseudonyms import load_key, pseudonymise
-from gistlm.spreadsheets import write_csv
+from gistlm.extract.pseudonyms import load_key, pseudonymise
+from gistlm.extract.spreadsheets import write_csv
 
 with recorded(snakemake):
     table, privacy = snakemake.wildcards.table, snakemake.params.privacy

@@ -2,11 +2,11 @@
 and each weighted comparison's diagnostics (balance, effective sample size, deaths)."""
 import pandas as pd
 
-from gistlm.balancing import read_weights
-from gistlm.diagnostics import gate_table, group_diagnostics
-from gistlm.disclosure import suppress_columns
-from gistlm.effect_measures import marginal_method
-from gistlm.propensity import weighted_cohort, weighted_cox, weighted_kaplan_meier_table, weighted_survival_at
+from gistlm.estimators.balancing import read_weights
+from gistlm.causal.diagnostics import gate_table, group_diagnostics
+from gistlm.release.disclosure import suppress_columns
+from gistlm.causal.effect_measures import marginal_method
+from gistlm.causal.propensity import weighted_cohort, weighted_cox, weighted_kaplan_meier_table, weighted_survival_at
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

@@ -1,9 +1,9 @@
 """Rule kaplan_meier: analysis cohort -> KM curves, medians, OS rates, log-rank, follow-up."""
 import pandas as pd
 
-from gistlm.survival import kaplan_meier_table, logrank_tests, median_os, os_rates
-from gistlm.count_register import PUBLISHED, read_register, released
-from gistlm.disclosure import suppress_columns
+from gistlm.survival.overall_survival import kaplan_meier_table, logrank_tests, median_os, os_rates
+from gistlm.release.count_register import PUBLISHED, read_register, released
+from gistlm.release.disclosure import suppress_columns
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

@@ -1,9 +1,9 @@
 """Rule landmark_analysis: treatment dates + covariates -> KM, Cox and group sizes at each landmark."""
 import pandas as pd
 
-from gistlm.count_register import PUBLISHED, read_register, released
-from gistlm.disclosure import suppress_columns
-from gistlm.immortal_time import landmark_cohort, landmark_groups, landmark_models, read_dates
+from gistlm.release.count_register import PUBLISHED, read_register, released
+from gistlm.release.disclosure import suppress_columns
+from gistlm.causal.immortal_time import landmark_cohort, landmark_groups, landmark_models, read_dates
 from gistlm.provenance import recorded
 
 with recorded(snakemake):
@@ -17,7 +17,7 @@ with recorded(snakemake):
         km.append(curves)
         cox.append(models)
         sizes.append(landmark_groups(dates, rows, landmark, groups["labels"]))
-    # release tables: counts as the disclosure register decided them (gistlm.count_register)
+    # release tables: counts as the disclosure register decided them (gistlm.release.count_register)
     minimum, register = params.min_cell_count, read_register(snakemake.input.register)
     suppress_columns(pd.concat(km, ignore_index=True), ["at_risk", "events", "censored"], minimum).to_csv(
         snakemake.output.km, index=False)

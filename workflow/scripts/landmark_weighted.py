@@ -2,9 +2,9 @@
 received by then weighted on baseline covariates: KM, Cox, RMST, balance, group sizes, diagnostics."""
 import pandas as pd
 
-from gistlm.disclosure import suppress_columns, suppress_within
-from gistlm.immortal_time import read_dates
-from gistlm.landmark_weighting import landmark_group_sizes, landmark_weighted
+from gistlm.release.disclosure import suppress_columns, suppress_within
+from gistlm.causal.immortal_time import read_dates
+from gistlm.causal.landmark_weighting import landmark_group_sizes, landmark_weighted
 from gistlm.provenance import recorded
 
 

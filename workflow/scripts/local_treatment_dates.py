@@ -1,7 +1,7 @@
 """Rule local_treatment_dates: validated treatments + analysis cohort -> timing of each local treatment."""
 import pandas as pd
 
-from gistlm.immortal_time import local_treatment_dates
+from gistlm.causal.immortal_time import local_treatment_dates
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

@@ -1,11 +1,11 @@
 """Rule patient_ledger: raw patients files, quarantine, verdicts, analysis cohort -> the balanced ledger."""
 import pandas as pd
 
-from gistlm.ingestion import read_raw_table
-from gistlm.ledger import ledger_counts, ledger_entries, patient_ledger, raw_entry_count
+from gistlm.extract.ingestion import read_raw_table
+from gistlm.quality.ledger import ledger_counts, ledger_entries, patient_ledger, raw_entry_count
 from gistlm.provenance import recorded
-from gistlm.sites import site_counts
-from gistlm.spreadsheets import read_csv, write_csv
+from gistlm.quality.sites import site_counts
+from gistlm.extract.spreadsheets import read_csv, write_csv
 
 with recorded(snakemake):
     sites, inputs = snakemake.params.sites, snakemake.input

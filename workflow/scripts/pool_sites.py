@@ -2,8 +2,8 @@
 import pandas as pd
 
 from gistlm.provenance import recorded
-from gistlm.sites import pool_tables, stack_sites
-from gistlm.spreadsheets import read_csv, write_csv
+from gistlm.quality.sites import pool_tables, stack_sites
+from gistlm.extract.spreadsheets import read_csv, write_csv
 
 
 def read_text_table(path):

@@ -2,9 +2,9 @@
 their weight distributions and covariate balance."""
 import pandas as pd
 
-from gistlm.balancing import weighted_balance, weighted_summaries, weighting_table, weightings
-from gistlm.disclosure import release_weight_summary
-from gistlm.propensity import balance_verdict, propensity_table
+from gistlm.estimators.balancing import weighted_balance, weighted_summaries, weighting_table, weightings
+from gistlm.release.disclosure import release_weight_summary
+from gistlm.causal.propensity import balance_verdict, propensity_table
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

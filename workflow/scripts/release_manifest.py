@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gistlm.disclosure_audit import manifest
+from gistlm.release.audit import manifest
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from gistlm.author_tables import causal_summary, cox_table, write_docx, write_xlsx
-from gistlm.data_dictionary import resolved
-from gistlm.disclosure import release_attrition, release_ledger
+from gistlm.release.author_tables import causal_summary, cox_table, write_docx, write_xlsx
+from gistlm.report.data_dictionary import resolved
+from gistlm.release.disclosure import release_attrition, release_ledger
 from gistlm.provenance import recorded
-from gistlm.table_one import journal_table_one
+from gistlm.cohort.table_one import journal_table_one
 
 with recorded(snakemake):
     inputs, params = snakemake.input, snakemake.params

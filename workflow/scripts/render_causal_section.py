@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from gistlm.balancing import WEIGHTING_LABELS, weightings
-from gistlm.data_dictionary import covariate_label, resolved, term_label
-from gistlm.bootstrap import hazard_ratio_intervals, rmst_intervals, survival_intervals
+from gistlm.estimators.balancing import WEIGHTING_LABELS, weightings
+from gistlm.report.data_dictionary import covariate_label, resolved, term_label
+from gistlm.causal.bootstrap import hazard_ratio_intervals, rmst_intervals, survival_intervals
 from gistlm.provenance import recorded
-from gistlm.report import embed_png, records, render_report
+from gistlm.report.render import embed_png, records, render_report
 
 
 def table(path):

@@ -4,12 +4,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from gistlm.data_dictionary import covariate_label, resolved, term_label
-from gistlm.disclosure import release_attrition, release_ledger, release_site_counts
+from gistlm.report.data_dictionary import covariate_label, resolved, term_label
+from gistlm.release.disclosure import release_attrition, release_ledger, release_site_counts
 from gistlm.provenance import recorded, run_summary
-from gistlm.report import embed_png, failure_summary, published_vs_reproduced, records, render_report
-from gistlm.spreadsheets import read_csv
-from gistlm.table_one import journal_table_one
+from gistlm.report.render import embed_png, failure_summary, published_vs_reproduced, records, render_report
+from gistlm.extract.spreadsheets import read_csv
+from gistlm.cohort.table_one import journal_table_one
 
 with recorded(snakemake):
     inputs, plan = snakemake.input, snakemake.params.plan

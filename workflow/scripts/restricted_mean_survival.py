@@ -1,9 +1,9 @@
 """Rule restricted_mean_survival: cohort + both weightings -> RMST per group and differences vs the reference."""
 import pandas as pd
 
-from gistlm.balancing import read_weights
-from gistlm.effect_measures import rmst_unadjusted, rmst_weighted
-from gistlm.propensity import weighted_cohort
+from gistlm.estimators.balancing import read_weights
+from gistlm.causal.effect_measures import rmst_unadjusted, rmst_weighted
+from gistlm.causal.propensity import weighted_cohort
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

@@ -1,9 +1,9 @@
 """Rule site_hazard_ratios: analysis cohort -> per-site HRs, stratified HR, heterogeneity."""
 import pandas as pd
 
-from gistlm.count_register import PUBLISHED, read_register, released
+from gistlm.release.count_register import PUBLISHED, read_register, released
 from gistlm.provenance import recorded
-from gistlm.survival import site_hazard_ratios
+from gistlm.survival.overall_survival import site_hazard_ratios
 
 with recorded(snakemake):
     params = snakemake.params

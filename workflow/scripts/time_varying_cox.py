@@ -1,9 +1,9 @@
 """Rule time_varying_cox: treatment dates + covariates -> start-stop rows and the time-varying Cox model."""
 import pandas as pd
 
-from gistlm.count_register import PUBLISHED, read_register, released
-from gistlm.disclosure import suppress_columns
-from gistlm.immortal_time import read_dates, start_stop_rows, time_varying_cox
+from gistlm.release.count_register import PUBLISHED, read_register, released
+from gistlm.release.disclosure import suppress_columns
+from gistlm.causal.immortal_time import read_dates, start_stop_rows, time_varying_cox
 from gistlm.provenance import recorded
 
 with recorded(snakemake):

@@ -1,9 +1,9 @@
 """Rule validate_extract: contracts and cross-table rules -> validated tables + quarantine."""
 import pandas as pd
 
-from gistlm.validation import validate_extract
+from gistlm.quality.validation import validate_extract
 from gistlm.provenance import recorded
-from gistlm.spreadsheets import read_csv, write_csv
+from gistlm.extract.spreadsheets import read_csv, write_csv
 
 with recorded(snakemake):
     names, inputs = snakemake.params.tables, snakemake.input

@@ -9,7 +9,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from gistlm.eligibility import STEPS
+from gistlm.cohort.eligibility import STEPS
 
 DAYS_PER_MONTH = 30.4375
 DAYS_PER_YEAR = 365.25
@@ -254,7 +254,7 @@ class CohortParameters:
         unknown += [name for name, _ in self.lab_failure_counts if name not in LABS]
         if unknown:
             raise ValueError(f"CohortParameters: {', '.join(map(repr, unknown))} is neither an exclusion "
-                             f"step of gistlm.eligibility ({', '.join(sorted(steps))}) in ineligible_counts "
+                             f"step of gistlm.cohort.eligibility ({', '.join(sorted(steps))}) in ineligible_counts "
                              f"nor a lab ({', '.join(LABS)}) in lab_failure_counts.")
 
     def log_hrs(self) -> dict[str, float]:

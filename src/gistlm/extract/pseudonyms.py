@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gistlm.extract_errors import ExtractError
+from gistlm.extract.errors import ExtractError
 
 if TYPE_CHECKING:  # the Snakefile imports this module: keep pandas out of its start-up
     import pandas as pd

@@ -8,7 +8,7 @@ sites because ingestion hashes the site with each hospital's own id.
 
 import pandas as pd
 
-from gistlm.ledger import STATUSES
+from gistlm.quality.ledger import STATUSES
 
 
 def stack_sites(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -23,11 +23,11 @@ because lifelines' fitters cost ~0.1 s per replicate; the tests check both again
 import numpy as np
 import pandas as pd
 
-from gistlm.effect_measures import marginal_method
+from gistlm.causal.effect_measures import marginal_method
 from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, survival_at
-from gistlm.balancing import WEIGHTING_LABELS, group_weights, weightings
-from gistlm.propensity import covariate_design, group_codes
-from gistlm.survival import EVENT, TIME
+from gistlm.estimators.balancing import WEIGHTING_LABELS, group_weights, weightings
+from gistlm.causal.propensity import covariate_design, group_codes
+from gistlm.survival.overall_survival import EVENT, TIME
 from gistlm.estimators.cox import CoxFitter
 
 CI_METHOD = "bootstrap percentile"

@@ -3,15 +3,15 @@
 Each expectation carries a severity from the config: a failed `critical` one stops the run,
 a failed `warning` one is listed in the report. The GX context is ephemeral, so no global
 GX state is read or left behind. The result pages (results/data_docs/) are written by
-`gistlm.validation_pages`, not GX's Data Docs, which load their styles and scripts from CDNs.
+`gistlm.quality.pages`, not GX's Data Docs, which load their styles and scripts from CDNs.
 """
 
 import os
 
 import pandas as pd
 
-from gistlm.extract_errors import ExtractError
-from gistlm.validation_pages import write_validation_pages
+from gistlm.extract.errors import ExtractError
+from gistlm.quality.pages import write_validation_pages
 
 # GX would otherwise try to send usage analytics from this offline machine.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")

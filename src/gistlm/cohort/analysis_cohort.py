@@ -6,9 +6,9 @@ registration's horizon, administratively at `max_months`.
 
 import pandas as pd
 
-from gistlm.eligibility import patient_baseline
-from gistlm.extract_errors import ExtractError
-from gistlm.groups import assign_groups
+from gistlm.cohort.eligibility import patient_baseline
+from gistlm.extract.errors import ExtractError
+from gistlm.cohort.groups import assign_groups
 
 DAYS_PER_YEAR = 365.25
 YES_NO_COVARIATES = ["lm_bilobar", "extrahepatic_disease"]

@@ -12,8 +12,8 @@ another table naming an unknown id stays a failure case, with its row.
 import pandas as pd
 import pandera.pandas as pa
 
-from gistlm.extract_schema import LOCAL_TREATMENTS, RAW_TABLES, TKI_DRUGS
-from gistlm.ledger import record_entry
+from gistlm.extract.schema import LOCAL_TREATMENTS, RAW_TABLES, TKI_DRUGS
+from gistlm.quality.ledger import record_entry
 
 FAILURE_COLUMNS = ["table", "row", "column", "check", "value", "patient_id"]
 ONE_ROW_PER_PATIENT = ["patients", "liver_metastases", "follow_up"]

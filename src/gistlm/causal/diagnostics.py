@@ -13,9 +13,9 @@ comparison with groups fixed at LM diagnosis is the published-style replication.
 import numpy as np
 import pandas as pd
 
-from gistlm.immortal_time import months_to_column
-from gistlm.propensity import effective_sample_size
-from gistlm.survival import EVENT
+from gistlm.causal.immortal_time import months_to_column
+from gistlm.causal.propensity import effective_sample_size
+from gistlm.survival.overall_survival import EVENT
 
 NOT_INTERPRETABLE = "not interpretable"
 

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from gistlm.survival import EVENT, TIME, group_indicators
+from gistlm.survival.overall_survival import EVENT, TIME, group_indicators
 from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
 from gistlm.estimators.kaplan_meier import from_time_zero, kaplan_meier
 

@@ -12,9 +12,9 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.plotting import add_at_risk_counts
 
-from gistlm.figure_style import COLOURS
-from gistlm.data_dictionary import term_label
-from gistlm.survival import EVENT, TIME, by_group
+from gistlm.report.figure_style import COLOURS
+from gistlm.report.data_dictionary import term_label
+from gistlm.survival.overall_survival import EVENT, TIME, by_group
 
 
 def km_figure(cohort: pd.DataFrame, groups: list[str], alpha: float, max_months: float,

@@ -1,9 +1,9 @@
 """Both biases at once: balancing weights within each landmark cohort.
 
 At a landmark, patients alive and followed beyond it are grouped by the treatment received
-by then (gistlm.immortal_time.landmark_cohort), so no group is credited with time before its
+by then (gistlm.causal.immortal_time.landmark_cohort), so no group is credited with time before its
 treatment (immortal time). Within that landmark cohort the groups are then weighted on their
-baseline covariates (gistlm.balancing: entropy balancing or GPS-IPTW) to resemble the whole
+baseline covariates (gistlm.estimators.balancing: entropy balancing or GPS-IPTW) to resemble the whole
 landmark cohort (measured confounding). From the landmark: weighted Kaplan-Meier, the
 weighted Cox model with robust (sandwich) SEs (gistlm.estimators.cox via propensity.weighted_cox)
 and the weighted RMST difference.
@@ -16,11 +16,11 @@ the comparison towards no difference.
 import numpy as np
 import pandas as pd
 
-from gistlm.balancing import WEIGHTING_LABELS, BalanceError, weighting_table
-from gistlm.diagnostics import gate_table, group_diagnostics
-from gistlm.effect_measures import rmst_weighted
-from gistlm.immortal_time import landmark_cohort
-from gistlm.propensity import balance_table, balance_verdict, weighted_cohort, weighted_cox, weighted_kaplan_meier_table
+from gistlm.estimators.balancing import WEIGHTING_LABELS, BalanceError, weighting_table
+from gistlm.causal.diagnostics import gate_table, group_diagnostics
+from gistlm.causal.effect_measures import rmst_weighted
+from gistlm.causal.immortal_time import landmark_cohort
+from gistlm.causal.propensity import balance_table, balance_verdict, weighted_cohort, weighted_cox, weighted_kaplan_meier_table
 
 
 def method_name(landmark: float, weighting: str) -> str:

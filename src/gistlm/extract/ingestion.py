@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gistlm.extract_errors import ExtractError
-from gistlm.extract_schema import allowed_codes, column_types
+from gistlm.extract.errors import ExtractError
+from gistlm.extract.schema import allowed_codes, column_types
 
 # Spellings of an empty cell seen in hospital exports ("none" is a code, not a gap).
 MISSING_TOKENS = {"", "na", "n/a", "nan", "null", "nat", "#n/a"}

@@ -9,9 +9,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from gistlm.figure_style import COLOURS
-from gistlm.data_dictionary import covariate_label
-from gistlm.disclosure import release_counts
+from gistlm.report.figure_style import COLOURS
+from gistlm.report.data_dictionary import covariate_label
+from gistlm.release.disclosure import release_counts
 
 
 def love_plot(balance: pd.DataFrame, threshold: float, dictionary: dict | None = None) -> plt.Figure:

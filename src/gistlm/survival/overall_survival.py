@@ -17,7 +17,7 @@ from gistlm.estimators.cox import CoxFitter, hazard_ratio_table, proportional_ha
 from gistlm.estimators.kaplan_meier import (KaplanMeier, first_time_at_or_below, from_time_zero, kaplan_meier,
                                             log_log_interval)
 from gistlm.estimators.meta_analysis import dersimonian_laird
-from gistlm.extract_errors import ExtractError
+from gistlm.extract.errors import ExtractError
 
 # lifelines and statsmodels are imported by the functions that use them (the log-rank tests,
 # the meta-analysis's pooling): importing them costs a job 1-1.5 s of CPU, and the Cox rules need neither

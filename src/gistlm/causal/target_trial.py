@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
 
-from gistlm.immortal_time import months_to_column
-from gistlm.propensity import covariate_design, effective_sample_size, truncate
-from gistlm.survival import COX_FIT_OPTIONS, EVENT, TIME
+from gistlm.causal.immortal_time import months_to_column
+from gistlm.causal.propensity import covariate_design, effective_sample_size, truncate
+from gistlm.survival.overall_survival import COX_FIT_OPTIONS, EVENT, TIME
 from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
 from gistlm.estimators.kaplan_meier import death_times, kaplan_meier
 

@@ -18,8 +18,8 @@ indexed by its group label (`IM+HR`, `IM+RFA/TACE`) from the configured group pr
 import numpy as np
 import pandas as pd
 
-from gistlm.groups import first_procedure_after_lm
-from gistlm.survival import EVENT, TIME, cox_summary, fit_cox, group_indicators, kaplan_meier_table
+from gistlm.cohort.groups import first_procedure_after_lm
+from gistlm.survival.overall_survival import EVENT, TIME, cox_summary, fit_cox, group_indicators, kaplan_meier_table
 from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
 
 NONE = "none"

@@ -3,7 +3,7 @@
 RMST up to a horizon is the area under the survival curve: the mean number of months lived
 out of the next `horizon`, which stays interpretable when hazards are not proportional.
 Unadjusted RMSTs get delta-method (Greenwood-type) confidence intervals; IPTW-weighted ones
-get bootstrap intervals (gistlm.bootstrap), since the weights are estimated.
+get bootstrap intervals (gistlm.causal.bootstrap), since the weights are estimated.
 
 The E-value (VanderWeele & Ding, Ann Intern Med 2017) is the minimum strength of association,
 on the risk-ratio scale, that an unmeasured confounder would need with both treatment and
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, rmst_with_se
-from gistlm.survival import EVENT, TIME, by_group
+from gistlm.survival.overall_survival import EVENT, TIME, by_group
 
 IPTW_METHOD = "IPTW (marginal)"
 

@@ -1,6 +1,6 @@
 """Balance by construction: entropy balancing of several groups towards the whole cohort.
 
-GPS-IPTW (gistlm.propensity) weights each group by a fitted model and then checks balance;
+GPS-IPTW (gistlm.causal.propensity) weights each group by a fitted model and then checks balance;
 on the shipped cohort it leaves |SMD| of 0.15-0.24. Entropy balancing (Hainmueller, Polit
 Anal 2012) instead asks for the weights directly: within each group, the weights closest to
 uniform (least Kullback-Leibler divergence) under which the group's covariate means - and,
@@ -26,7 +26,7 @@ landmark, and about half of the bootstrap resamples of the whole cohort. That is
 import numpy as np
 import pandas as pd
 
-from gistlm.propensity import balance_table, covariate_design, group_codes, weigh, weight_summary
+from gistlm.causal.propensity import balance_table, covariate_design, group_codes, weigh, weight_summary
 
 # largest |weighted mean - target| allowed, on the scale of the cohort's SD of each column
 TOLERANCE = 1e-8

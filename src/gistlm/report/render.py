@@ -103,7 +103,7 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path, browser: str | None =
     import shutil
     import subprocess
 
-    from gistlm.extract_errors import ExtractError
+    from gistlm.extract.errors import ExtractError
 
     browser = browser or shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:

@@ -58,8 +58,8 @@ def journal_table_one(table: pd.DataFrame, groups: list[str], dictionary: dict, 
     (`disclosure.suppress_blocks`), and the SMDs of a pair of groups with a hidden cell in
     that variable are left out (an SMD and one proportion would give the other away).
     """
-    from gistlm.data_dictionary import level_order, variable_label
-    from gistlm.disclosure import suppress_blocks
+    from gistlm.report.data_dictionary import level_order, variable_label
+    from gistlm.release.disclosure import suppress_blocks
 
     columns = ["Overall", *groups]
     smd_columns = [column for column in table.columns if column.startswith("SMD (")]
@@ -113,12 +113,12 @@ def journal_table_one(table: pd.DataFrame, groups: list[str], dictionary: dict, 
 
 
 def _key(value) -> str:
-    from gistlm.data_dictionary import level_key
+    from gistlm.report.data_dictionary import level_key
     return level_key(value)
 
 
 def _level_name(column: str, value, dictionary: dict) -> str:
-    from gistlm.data_dictionary import level_label
+    from gistlm.report.data_dictionary import level_label
     return level_label(column, value, dictionary)
 
 

@@ -23,8 +23,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from gistlm.disclosure import SECONDARY, count_text
-from gistlm.survival import EVENT
+from gistlm.release.disclosure import SECONDARY, count_text
+from gistlm.survival.overall_survival import EVENT
 
 ALL = "All"
 EXCLUDED = "excluded"  # at a landmark: died or censored by then
@@ -70,7 +70,7 @@ def landmark_cells(landmark_cohorts: dict[float, tuple[pd.DataFrame, pd.DataFram
     """Per landmark: the landmark cohort by group and All, and those gone before it.
 
     `landmark_cohorts` maps each landmark to (its cohort grouped by treatment so far, the
-    patients who died or were censored by then), as `gistlm.immortal_time` builds them.
+    patients who died or were censored by then), as `gistlm.causal.immortal_time` builds them.
     """
     cells = []
     for landmark, (rows, gone) in landmark_cohorts.items():

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gistlm.count_register import PUBLISHED, SHOWN, determined, relation_matrix, relations, table_cells
+from gistlm.release.count_register import PUBLISHED, SHOWN, determined, relation_matrix, relations, table_cells
 
 AUDIT_COLUMNS = ["cell", "status", "file", "check"]
 PROTECTED, RECOVERABLE, PUBLISHED_STATUS = "protected", "RECOVERABLE", "published"
@@ -115,7 +115,7 @@ def failure_message(result: pd.DataFrame, audit_path: str) -> str:
     lines = [f"{row.cell} in {row.file or 'several files'} ({row.check})" for row in bad.itertuples()]
     return (f"the disclosure audit ({audit_path}) found {len(bad)} hidden count(s) that the released files give "
             f"away: {'; '.join(lines)}. privacy.release is true, so nothing is released: suppress the count in "
-            "the named file (gistlm.count_register decides every count once; a table writing its own counts "
+            "the named file (gistlm.release.count_register decides every count once; a table writing its own counts "
             "bypasses it) and rerun.")
 
 

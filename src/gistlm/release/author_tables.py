@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gistlm.data_dictionary import term_label
+from gistlm.report.data_dictionary import term_label
 
 FIXED_TIME = datetime(2000, 1, 1)
 ZIP_TIME = (2000, 1, 1, 0, 0, 0)

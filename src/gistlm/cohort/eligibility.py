@@ -12,8 +12,8 @@ import re
 
 import pandas as pd
 
-from gistlm.disclosure import suppress_within
-from gistlm.extract_errors import ExtractError
+from gistlm.release.disclosure import suppress_within
+from gistlm.extract.errors import ExtractError
 
 # (step, reason shown in the attrition table), in the order the criteria are applied
 STEPS = [
@@ -88,7 +88,7 @@ def _later_line_before_lm(tables: dict[str, pd.DataFrame], later_line_from: int)
     """Patients with a TKI of line >= later_line_from started on or before LM diagnosis."""
     # here, not at the top: the data dictionary imports pandera (0.3 s of CPU), which the
     # eligibility and cohort jobs otherwise do without
-    from gistlm.extract_schema import TKI_DRUGS
+    from gistlm.extract.schema import TKI_DRUGS
 
     lm = tables["liver_metastases"].set_index("patient_id")["lm_diagnosis_date"]
     tki = tables["treatments"]

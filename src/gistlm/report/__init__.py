@@ -1,0 +1,1 @@
+"""Report: the HTML report, its figures and the data dictionary's labels (workflow/rules/report.smk)."""
