@@ -44,9 +44,22 @@ print(seconds)
 
 def chunk_cpu(root: Path, cohort: Path, chunk: int, output: Path, profile: bool) -> float:
     """CPU seconds of run_chunk with root's gistlm; its replicates are written to output."""
-    found = subprocess.run([sys.executable, "-c", CHUNK, str(ROOT / "config" / "config.yaml"), str(cohort), str(chunk),
-                            str(output), "1" if profile else "0"], env={**os.environ, "PYTHONPATH": str(root / "src")},
-                           check=True, capture_output=True, text=True)
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CHUNK,
+            str(ROOT / "config" / "config.yaml"),
+            str(cohort),
+            str(chunk),
+            str(output),
+            "1" if profile else "0",
+        ],
+        env={**os.environ, "PYTHONPATH": str(root / "src")},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     if profile:
         print(found.stderr)
     return float(found.stdout.strip().splitlines()[-1])
@@ -68,11 +81,14 @@ def main(argv=None) -> None:
         times = {name: [] for name in roots}
         for _ in range(args.repeats):
             for name, root in roots.items():
-                times[name].append(chunk_cpu(root, cohort, args.chunk, Path(tmp, f"{len(times[name])}{name}.csv"),
-                                             args.profile))
+                times[name].append(
+                    chunk_cpu(root, cohort, args.chunk, Path(tmp, f"{len(times[name])}{name}.csv"), args.profile)
+                )
         for name, found in times.items():
-            print(f"{name:14}: chunk {args.chunk} replicates {min(found):6.2f} CPU s (runs: "
-                  f"{', '.join(f'{value:.2f}' for value in found)})")
+            print(
+                f"{name:14}: chunk {args.chunk} replicates {min(found):6.2f} CPU s (runs: "
+                f"{', '.join(f'{value:.2f}' for value in found)})"
+            )
         if args.compare:
             same = Path(tmp, "0this checkout.csv").read_bytes() == Path(tmp, "0compared.csv").read_bytes()
             print("replicates identical to the last bit" if same else "REPLICATES DIFFER")

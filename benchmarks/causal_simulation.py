@@ -32,23 +32,24 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from gistlm.cohort.analysis_cohort import build_analysis_cohort
-from gistlm.cohort.eligibility import apply_criteria
 from gistlm.causal.immortal_time import landmark_cohort, local_treatment_dates, start_stop_rows, time_varying_cox
-from gistlm.extract.ingestion import read_raw_table, type_raw_table
-from gistlm.estimators.balancing import weighting_table
 from gistlm.causal.landmark_weighting import landmark_weighted
 from gistlm.causal.propensity import weighted_cohort, weighted_cox
+from gistlm.cohort.analysis_cohort import build_analysis_cohort
+from gistlm.cohort.eligibility import apply_criteria
+from gistlm.estimators.balancing import weighting_table
+from gistlm.extract.ingestion import read_raw_table, type_raw_table
+from gistlm.quality.validation import validate_extract
 from gistlm.survival.overall_survival import cox_summary, fit_cox, group_indicators
 from gistlm.synthetic import CohortParameters, generate_extract, write_extract
-from gistlm.quality.validation import validate_extract
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 SCENARIOS = {
     "default": CohortParameters(),
-    "early-deaths": CohortParameters(weibull_shape=1.0, weibull_scale_months=60.0, p_early_loss=0.0,
-                                     loss_rate_per_month=1e-6, hr_intercept=-4.0),
+    "early-deaths": CohortParameters(
+        weibull_shape=1.0, weibull_scale_months=60.0, p_early_loss=0.0, loss_rate_per_month=1e-6, hr_intercept=-4.0
+    ),
 }
 TERM = "IM+HR vs IM"
 
@@ -66,8 +67,9 @@ def analysis_cohort(params: CohortParameters, patients: int, seed: int):
     settings = {key: CONFIG[key] for key in ["groups", "outcome", "covariate_cutoffs"]}
     cohort = build_analysis_cohort(validated, verdicts.loc[verdicts["eligible"], "patient_id"], settings)
     lm_dates = validated["liver_metastases"].set_index("patient_id")["lm_diagnosis_date"]
-    dates = local_treatment_dates(validated["treatments"], lm_dates, cohort, CONFIG["groups"]["precedence"],
-                                  CONFIG["outcome"]["days_per_month"])
+    dates = local_treatment_dates(
+        validated["treatments"], lm_dates, cohort, CONFIG["groups"]["precedence"], CONFIG["outcome"]["days_per_month"]
+    )
     covariates = [*dict.fromkeys(CONFIG["survival"]["cox_covariates"] + CONFIG["causal"]["propensity"]["covariates"])]
     return cohort, dates.merge(cohort[["patient_id", *covariates]], on="patient_id"), truth
 
@@ -108,8 +110,12 @@ def estimates(cohort: pd.DataFrame, dates: pd.DataFrame) -> dict[str, tuple[floa
         return row_of(weighted_cox(weighted_cohort(cohort, table), groups["labels"], groups["reference"], alpha))
 
     def landmark_weighting(months, method):
-        settings = {**{key: CONFIG["causal"][key] for key in ["propensity", "diagnostics", "rmst_horizons_months"]},
-                    "weighting": {"method": method}, "alpha": alpha, "min_cell_count": 0}
+        settings = {
+            **{key: CONFIG["causal"][key] for key in ["propensity", "diagnostics", "rmst_horizons_months"]},
+            "weighting": {"method": method},
+            "alpha": alpha,
+            "min_cell_count": 0,
+        }
         return row_of(landmark_weighted(dates, months, groups, settings)["cox"])
 
     attempt("naive (fixed groups)", naive)
@@ -120,7 +126,10 @@ def estimates(cohort: pd.DataFrame, dates: pd.DataFrame) -> dict[str, tuple[floa
     attempt("entropy balancing (marginal)", lambda: weighted("entropy_balance"))
     for months in CONFIG["causal"]["landmarks_months"]:
         for method, name in [("entropy_balance", "entropy balancing"), ("gps_iptw", "GPS-IPTW")]:
-            attempt(f"landmark {months:g} months, {name}", lambda months=months, method=method: landmark_weighting(months, method))
+            attempt(
+                f"landmark {months:g} months, {name}",
+                lambda months=months, method=method: landmark_weighting(months, method),
+            )
     return found
 
 
@@ -131,9 +140,20 @@ def one_cohort(job):
         cohort, dates, truth = analysis_cohort(SCENARIOS[scenario], patients, seed)
         found = estimates(cohort, dates)
     truth_log_hr = truth["true_hazard_model"]["time_varying_log_hr"]["hepatic_resection"]
-    return [{"scenario": scenario, "seed": seed, "estimator": name, "log_hr": value, "lower": low, "upper": high,
-             "truth": truth_log_hr, "n": len(cohort), "deaths": int(cohort["death"].sum())}
-            for name, (value, low, high) in found.items()]
+    return [
+        {
+            "scenario": scenario,
+            "seed": seed,
+            "estimator": name,
+            "log_hr": value,
+            "lower": low,
+            "upper": high,
+            "truth": truth_log_hr,
+            "n": len(cohort),
+            "deaths": int(cohort["death"].sum()),
+        }
+        for name, (value, low, high) in found.items()
+    ]
 
 
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
@@ -142,13 +162,19 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     # an estimator that failed in every cohort keeps its row (NaN statistics, all failed)
     ok = results.assign(log_hr=results["log_hr"].astype(float))
     table = ok.groupby(["scenario", "estimator"], sort=False).agg(
-        cohorts=("log_hr", "count"), true_hr=("truth", lambda s: math.exp(s.iloc[0])),
+        cohorts=("log_hr", "count"),
+        true_hr=("truth", lambda s: math.exp(s.iloc[0])),
         mean_hr=("log_hr", lambda s: math.exp(s.mean())),
-        bias_log=("log_hr", "mean"), sd_log=("log_hr", "std"),
-        coverage=("covered", lambda s: s[ok.loc[s.index, "log_hr"].notna()].mean()))
+        bias_log=("log_hr", "mean"),
+        sd_log=("log_hr", "std"),
+        coverage=("covered", lambda s: s[ok.loc[s.index, "log_hr"].notna()].mean()),
+    )
     table["bias_log"] = table["bias_log"] - np.log(table["true_hr"])
-    table["failed"] = results.groupby(["scenario", "estimator"], sort=False)["log_hr"].apply(
-        lambda s: int(s.isna().sum())).reindex(table.index)
+    table["failed"] = (
+        results.groupby(["scenario", "estimator"], sort=False)["log_hr"]
+        .apply(lambda s: int(s.isna().sum()))
+        .reindex(table.index)
+    )
     return table.reset_index()
 
 
@@ -172,11 +198,17 @@ def main(argv=None) -> None:
     if args.out:
         results.to_csv(args.out, index=False)
     table = summarise(results)
-    print(f"{args.cohorts} cohorts x {args.patients} generated patients per scenario "
-          f"({time.perf_counter() - start:.0f} s); effect of {TERM}, truth = the generator's time-varying HR")
-    print("mean eligible patients / deaths per cohort: "
-          + ", ".join(f"{s}: {g['n'].mean():.0f} / {g['deaths'].mean():.0f}"
-                      for s, g in results.drop_duplicates(["scenario", "seed"]).groupby("scenario", sort=False)))
+    print(
+        f"{args.cohorts} cohorts x {args.patients} generated patients per scenario "
+        f"({time.perf_counter() - start:.0f} s); effect of {TERM}, truth = the generator's time-varying HR"
+    )
+    print(
+        "mean eligible patients / deaths per cohort: "
+        + ", ".join(
+            f"{s}: {g['n'].mean():.0f} / {g['deaths'].mean():.0f}"
+            for s, g in results.drop_duplicates(["scenario", "seed"]).groupby("scenario", sort=False)
+        )
+    )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 

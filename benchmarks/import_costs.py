@@ -56,7 +56,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     ours = costs(ROOT, args.repeats)
     theirs = costs(args.compare.resolve(), args.repeats) if args.compare else {}
-    header = "| rule script | import CPU s |" if not theirs else "| rule script | before CPU s | after CPU s | saved s |"
+    header = (
+        "| rule script | import CPU s |" if not theirs else "| rule script | before CPU s | after CPU s | saved s |"
+    )
     print(header)
     print("|---|---:|" if not theirs else "|---|---:|---:|---:|")
     for name, seconds in ours.items():

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-
 from workflow_runs import copy_workflow, with_own_package
 
 TARGET_SECONDS = 600
@@ -34,9 +33,24 @@ def generate_extract(patients: int, sites: int, seed: int, folder: Path) -> Path
     returns its sites.yaml (the `sites` config, absolute paths)."""
     extract = (folder / "extract").resolve()
     if not (extract / "sites.yaml").is_file():
-        subprocess.run([sys.executable, "-m", "gistlm.synthetic", "--patients", str(patients),
-                        "--sites", str(sites), "--seed", str(seed), "--format", "parquet",
-                        "--out", str(extract)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gistlm.synthetic",
+                "--patients",
+                str(patients),
+                "--sites",
+                str(sites),
+                "--seed",
+                str(seed),
+                "--format",
+                "parquet",
+                "--out",
+                str(extract),
+            ],
+            check=True,
+        )
     return extract / "sites.yaml"
 
 
@@ -68,8 +82,7 @@ def run_workflow(folder: Path, config: Path, cores: int, targets: list[str]) -> 
     command = [sys.executable, "-m", "snakemake", *targets, "--cores", str(cores), "--configfile", str(config)]
     start = time.perf_counter()
     with open(folder / "snakemake.log", "w") as log:
-        run = subprocess.run(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                             env=with_own_package(workdir))
+        run = subprocess.run(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env=with_own_package(workdir))
     seconds = time.perf_counter() - start
     if run.returncode != 0:
         tail = (folder / "snakemake.log").read_text()[-4000:]
@@ -83,23 +96,42 @@ def rule_costs(workdir: Path) -> pd.DataFrame:
     jobs = []
     for path in sorted(root.rglob("*.tsv")):
         bench = pd.read_csv(path, sep="\t", na_values=["-", "NA"])
-        jobs.append({"rule": path.relative_to(root).parts[0].removesuffix(".tsv"), "wall_s": float(bench["s"].max()),
-                     "peak_rss_mb": float(pd.to_numeric(bench["max_rss"], errors="coerce").max())})
+        jobs.append(
+            {
+                "rule": path.relative_to(root).parts[0].removesuffix(".tsv"),
+                "wall_s": float(bench["s"].max()),
+                "peak_rss_mb": float(pd.to_numeric(bench["max_rss"], errors="coerce").max()),
+            }
+        )
     per_rule = pd.DataFrame(jobs, columns=["rule", "wall_s", "peak_rss_mb"]).groupby("rule")
-    return per_rule.agg(jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), slowest_job_s=("wall_s", "max"),
-                        peak_rss_mb=("peak_rss_mb", "max")).reset_index()
+    return per_rule.agg(
+        jobs=("wall_s", "size"),
+        wall_s=("wall_s", "sum"),
+        slowest_job_s=("wall_s", "max"),
+        peak_rss_mb=("peak_rss_mb", "max"),
+    ).reset_index()
 
 
 def markdown(costs: pd.DataFrame, patients: int, total: float) -> str:
-    lines = [f"### {patients:,} patients", "", "| rule | jobs | wall s (all jobs) | slowest job s | peak RSS MB |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"### {patients:,} patients",
+        "",
+        "| rule | jobs | wall s (all jobs) | slowest job s | peak RSS MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for row in costs.sort_values("wall_s", ascending=False).itertuples():
-        lines.append(f"| {row.rule} | {row.jobs} | {row.wall_s:.1f} | {row.slowest_job_s:.1f} | {row.peak_rss_mb:.0f} |")
+        lines.append(
+            f"| {row.rule} | {row.jobs} | {row.wall_s:.1f} | {row.slowest_job_s:.1f} | {row.peak_rss_mb:.0f} |"
+        )
     peak = costs["peak_rss_mb"].max()
-    lines += ["", f"total wall time (snakemake, end to end): **{total:.0f} s** "
-              f"(target {TARGET_SECONDS} s: {'met' if total <= TARGET_SECONDS else 'NOT met'})",
-              f"max single-job RSS: **{peak:.0f} MB** "
-              f"(target < {TARGET_RSS_MB} MB: {'met' if peak < TARGET_RSS_MB else 'NOT met'})", ""]
+    lines += [
+        "",
+        f"total wall time (snakemake, end to end): **{total:.0f} s** "
+        f"(target {TARGET_SECONDS} s: {'met' if total <= TARGET_SECONDS else 'NOT met'})",
+        f"max single-job RSS: **{peak:.0f} MB** "
+        f"(target < {TARGET_RSS_MB} MB: {'met' if peak < TARGET_RSS_MB else 'NOT met'})",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -108,8 +140,12 @@ def scaling(results: dict[int, pd.DataFrame]) -> str:
     small, large = min(results), max(results)
     joined = results[small].merge(results[large], on="rule", suffixes=("_small", "_large"))
     joined["ratio"] = joined["wall_s_large"] / joined["wall_s_small"]
-    lines = [f"### scaling {small:,} -> {large:,}", "",
-             f"| rule | wall s @{small:,} | wall s @{large:,} | ratio |", "|---|---:|---:|---:|"]
+    lines = [
+        f"### scaling {small:,} -> {large:,}",
+        "",
+        f"| rule | wall s @{small:,} | wall s @{large:,} | ratio |",
+        "|---|---:|---:|---:|",
+    ]
     for row in joined.sort_values("ratio", ascending=False).itertuples():
         lines.append(f"| {row.rule} | {row.wall_s_small:.1f} | {row.wall_s_large:.1f} | {row.ratio:.1f}x |")
     return "\n".join(lines) + "\n"
@@ -122,11 +158,20 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=20230630)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
-                        help="extra config setting, e.g. causal.bootstrap.replicates=50 (repeatable)")
-    parser.add_argument("--targets", nargs="*", default=[],
-                        help="files to build instead of the whole DAG, e.g. results/report.html "
-                             "(the core analysis without the causal rules)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="extra config setting, e.g. causal.bootstrap.replicates=50 (repeatable)",
+    )
+    parser.add_argument(
+        "--targets",
+        nargs="*",
+        default=[],
+        help="files to build instead of the whole DAG, e.g. results/report.html "
+        "(the core analysis without the causal rules)",
+    )
     args = parser.parse_args(argv)
     results = {}
     for patients in args.patients:

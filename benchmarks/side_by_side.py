@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-
 from scale import run_workflow, write_config
 
 HERE = Path(__file__).resolve().parent
@@ -40,17 +39,34 @@ def csv_extract(patients: int, sites: int, seed: int, folder: Path) -> Path:
     """A multi-site CSV extract in folder/extract (reused if there); returns its sites.yaml."""
     extract = (folder / "extract").resolve()
     if not (extract / "sites.yaml").is_file():
-        subprocess.run([sys.executable, "-m", "gistlm.synthetic", "--patients", str(patients),
-                        "--sites", str(sites), "--seed", str(seed), "--format", "csv", "--out", str(extract)],
-                       check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gistlm.synthetic",
+                "--patients",
+                str(patients),
+                "--sites",
+                str(sites),
+                "--seed",
+                str(seed),
+                "--format",
+                "csv",
+                "--out",
+                str(extract),
+            ],
+            check=True,
+        )
     return extract / "sites.yaml"
 
 
 def manifest(sites_yaml: Path, folder: Path) -> Path:
     """site, table, path: the R script's list of raw files."""
-    rows = [{"site": site["name"], "table": table, "path": site[table]}
-            for site in yaml.safe_load(sites_yaml.read_text())["sites"]
-            for table in ("patients", "liver_metastases", "treatments", "follow_up")]
+    rows = [
+        {"site": site["name"], "table": table, "path": site[table]}
+        for site in yaml.safe_load(sites_yaml.read_text())["sites"]
+        for table in ("patients", "liver_metastases", "treatments", "follow_up")
+    ]
     path = folder / "manifest.tsv"
     pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
     return path
@@ -78,9 +94,13 @@ def timed(run, *args) -> tuple[float, float]:
 def rule_cpu(workdir: Path) -> pd.DataFrame:
     """Per rule: jobs, CPU seconds summed over its jobs (snakemake's `benchmark:` files)."""
     root = workdir / "results" / "benchmarks"
-    jobs = [{"rule": path.relative_to(root).parts[0].removesuffix(".tsv"),
-             "cpu_s": float(pd.to_numeric(pd.read_csv(path, sep="\t")["cpu_time"], errors="coerce").max())}
-            for path in sorted(root.rglob("*.tsv"))]
+    jobs = [
+        {
+            "rule": path.relative_to(root).parts[0].removesuffix(".tsv"),
+            "cpu_s": float(pd.to_numeric(pd.read_csv(path, sep="\t")["cpu_time"], errors="coerce").max()),
+        }
+        for path in sorted(root.rglob("*.tsv"))
+    ]
     table = pd.DataFrame(jobs).groupby("rule").agg(jobs=("cpu_s", "size"), cpu_s=("cpu_s", "sum"))
     return table.sort_values("cpu_s", ascending=False)
 
@@ -116,25 +136,32 @@ def main(argv=None) -> int:
     r_cox = pd.read_csv(folder / "r" / "cox.csv").set_index("term")["coef"]
     ours = pipeline_coefficients(folder / "workflow").reindex(r_cox.index)
     counts = pd.read_csv(folder / "r" / "counts.csv").set_index("quantity")["value"]
-    eligible = len(pd.read_parquet(folder / "workflow" / "results" / "cohort" / "analysis.parquet",
-                                   columns=["patient_id"]))
+    eligible = len(
+        pd.read_parquet(folder / "workflow" / "results" / "cohort" / "analysis.parquet", columns=["patient_id"])
+    )
     r_median, ours_median = statistics.median(r_times), statistics.median(pipeline_times)
     ratio = ours_median / r_median
     difference = (ours - r_cox).abs().max()
     print(f"{args.patients:,} patients, {args.sites} sites, median of {args.repeats}")
     print(f"R script:  {r_median:.1f} s  (runs: {', '.join(f'{t:.1f}' for t in r_times)})")
     print(f"pipeline:  {ours_median:.1f} s  (runs: {', '.join(f'{t:.1f}' for t in pipeline_times)})")
-    print(f"ratio pipeline / R: {ratio:.2f} (target <= {TARGET_RATIO}: {'met' if ratio <= TARGET_RATIO else 'NOT met'})")
+    print(
+        f"ratio pipeline / R: {ratio:.2f} (target <= {TARGET_RATIO}: {'met' if ratio <= TARGET_RATIO else 'NOT met'})"
+    )
     r_cpu_median, ours_cpu_median = statistics.median(r_cpu), statistics.median(pipeline_cpu)
-    print(f"CPU seconds: R {r_cpu_median:.1f}, pipeline {ours_cpu_median:.1f} (all its jobs and snakemake); "
-          f"ratio {ours_cpu_median / r_cpu_median:.2f}")
+    print(
+        f"CPU seconds: R {r_cpu_median:.1f}, pipeline {ours_cpu_median:.1f} (all its jobs and snakemake); "
+        f"ratio {ours_cpu_median / r_cpu_median:.2f}"
+    )
     print("pipeline CPU seconds per rule (last run):")
     print(rule_cpu(folder / "workflow").to_string(float_format="%.1f"))
     print(f"eligible patients: R {int(counts['eligible']):,}, pipeline {eligible:,}")
     print(pd.DataFrame({"R": r_cox, "pipeline": ours, "difference": ours - r_cox}).to_string(float_format="%.7f"))
     agree = difference <= COEFFICIENT_TOLERANCE and int(counts["eligible"]) == eligible
-    print(f"largest coefficient difference {difference:.2e} (tolerance {COEFFICIENT_TOLERANCE:g}): "
-          f"{'agree' if agree else 'DISAGREE'}")
+    print(
+        f"largest coefficient difference {difference:.2e} (tolerance {COEFFICIENT_TOLERANCE:g}): "
+        f"{'agree' if agree else 'DISAGREE'}"
+    )
     return 0 if agree else 1
 
 

@@ -35,12 +35,16 @@ def clone_run(source: Path, destination: Path) -> Path:
 def with_own_package(workdir: Path) -> dict:
     """The environment for a run in `workdir`: its own copy of gistlm, not the editable
     install's, so the code that runs is the code the rules declare and hash."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(workdir / "src"), os.environ.get("PYTHONPATH")]))}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(workdir / "src"), os.environ.get("PYTHONPATH")])),
+    }
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    run = subprocess.run([*SNAKEMAKE, "--cores", "2", *args], cwd=workdir, capture_output=True, text=True,
-                         env=with_own_package(workdir))
+    run = subprocess.run(
+        [*SNAKEMAKE, "--cores", "2", *args], cwd=workdir, capture_output=True, text=True, env=with_own_package(workdir)
+    )
     if check and run.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{run.stdout[-3000:]}\n{run.stderr[-5000:]}")
     return run

@@ -40,8 +40,10 @@ def main(argv=None) -> None:
             noop.append(timed(workdir))
     for name, runs in [("cold full run", cold), ("no-op rerun  ", noop)]:
         walls, cpus = [wall for wall, _ in runs], [cpu for _, cpu in runs]
-        print(f"{name} : median {statistics.median(walls):6.2f} s wall, {statistics.median(cpus):6.2f} s CPU  "
-              f"(runs: {', '.join(f'{wall:.2f}/{cpu:.2f}' for wall, cpu in runs)})")
+        print(
+            f"{name} : median {statistics.median(walls):6.2f} s wall, {statistics.median(cpus):6.2f} s CPU  "
+            f"(runs: {', '.join(f'{wall:.2f}/{cpu:.2f}' for wall, cpu in runs)})"
+        )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from study_config import CONFIG
 
-from gistlm.extract.schema import column_types
 from gistlm.extract.ingestion import type_raw_table
+from gistlm.extract.schema import column_types
 
 TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
 # the hand-made extracts below are built to pass the configuration's rules
@@ -30,20 +30,33 @@ SETTINGS = {key: CONFIG[key] for key in ["groups", "outcome", "covariate_cutoffs
 
 # One eligible patient (group IM) with every column filled in; overrides change it.
 DEFAULT_PATIENT = {
-    "sex": "M", "birth_date": "1955-03-10", "primary_site": "stomach",
-    "primary_diagnosis_date": "2015-01-15", "primary_pathology": "GIST",
-    "primary_size_cm": "6.5", "mitotic_count": "8", "mutation": "KIT_exon11",
+    "sex": "M",
+    "birth_date": "1955-03-10",
+    "primary_site": "stomach",
+    "primary_diagnosis_date": "2015-01-15",
+    "primary_pathology": "GIST",
+    "primary_size_cm": "6.5",
+    "mitotic_count": "8",
+    "mutation": "KIT_exon11",
     "other_malignancy": "no",
 }
 DEFAULT_LM = {
-    "lm_diagnosis_date": "2016-03-01", "lm_evidence": "biopsy", "lm_count": "2",
-    "lm_max_size_cm": "3.5", "lm_bilobar": "no", "extrahepatic_disease": "no", "ecog": "0",
-    "total_bilirubin_umol_l": "12.0", "alt_u_l": "30", "creatinine_umol_l": "70",
-    "neutrophils_1e9_l": "3.5", "platelets_1e9_l": "220", "hemoglobin_g_l": "130",
+    "lm_diagnosis_date": "2016-03-01",
+    "lm_evidence": "biopsy",
+    "lm_count": "2",
+    "lm_max_size_cm": "3.5",
+    "lm_bilobar": "no",
+    "extrahepatic_disease": "no",
+    "ecog": "0",
+    "total_bilirubin_umol_l": "12.0",
+    "alt_u_l": "30",
+    "creatinine_umol_l": "70",
+    "neutrophils_1e9_l": "3.5",
+    "platelets_1e9_l": "220",
+    "hemoglobin_g_l": "130",
 }
 DEFAULT_TREATMENTS = [
-    {"treatment": "imatinib", "line": "1", "start_date": "2016-03-10", "end_date": "",
-     "dose_mg_day": "400"},
+    {"treatment": "imatinib", "line": "1", "start_date": "2016-03-10", "end_date": "", "dose_mg_day": "400"},
 ]
 DEFAULT_FOLLOW_UP = {"last_contact_date": "2022-12-01", "vital_status": "alive", "death_date": ""}
 
@@ -58,7 +71,7 @@ def patient_rows(pid, patient=None, lm=None, treatments=None, follow_up=None):
     rows["patients"].append({"patient_id": pid, **DEFAULT_PATIENT, **(patient or {})})
     if lm is not False:
         rows["liver_metastases"].append({"patient_id": pid, **DEFAULT_LM, **(lm or {})})
-    for row in (DEFAULT_TREATMENTS if treatments is None else treatments):
+    for row in DEFAULT_TREATMENTS if treatments is None else treatments:
         rows["treatments"].append({"patient_id": pid, **DEFAULT_TREATMENTS[0], **row})
     if follow_up is not False:
         rows["follow_up"].append({"patient_id": pid, **DEFAULT_FOLLOW_UP, **(follow_up or {})})
@@ -102,27 +115,50 @@ def tiny_extract_frames():
         patient_rows("P01"),
         patient_rows(
             "P02",
-            patient={"sex": "F", "birth_date": "1970-07-01", "primary_site": "small_intestine",
-                     "primary_diagnosis_date": "2016-05-20", "primary_size_cm": "10",
-                     "mitotic_count": "12", "mutation": "KIT_exon9"},
-            lm={"lm_diagnosis_date": "2017-06-15", "lm_evidence": "imaging", "lm_count": "5",
-                "lm_max_size_cm": "6.0", "lm_bilobar": "yes", "ecog": "1"},
-            treatments=[{"start_date": "2017-06-20", "dose_mg_day": "800"},
-                        {"treatment": "hepatic_resection", "line": "", "start_date": "2017-12-01",
-                         "dose_mg_day": ""}],
-            follow_up={"last_contact_date": "2021-05-01", "vital_status": "dead",
-                       "death_date": "2021-05-01"},
+            patient={
+                "sex": "F",
+                "birth_date": "1970-07-01",
+                "primary_site": "small_intestine",
+                "primary_diagnosis_date": "2016-05-20",
+                "primary_size_cm": "10",
+                "mitotic_count": "12",
+                "mutation": "KIT_exon9",
+            },
+            lm={
+                "lm_diagnosis_date": "2017-06-15",
+                "lm_evidence": "imaging",
+                "lm_count": "5",
+                "lm_max_size_cm": "6.0",
+                "lm_bilobar": "yes",
+                "ecog": "1",
+            },
+            treatments=[
+                {"start_date": "2017-06-20", "dose_mg_day": "800"},
+                {"treatment": "hepatic_resection", "line": "", "start_date": "2017-12-01", "dose_mg_day": ""},
+            ],
+            follow_up={"last_contact_date": "2021-05-01", "vital_status": "dead", "death_date": "2021-05-01"},
         ),
         patient_rows(
             "P03",
-            patient={"birth_date": "1962-11-30", "primary_diagnosis_date": "2014-02-01",
-                     "primary_size_cm": "4", "mitotic_count": "3", "mutation": "PDGFRA"},
-            lm={"lm_diagnosis_date": "2015-01-10", "lm_evidence": "imaging", "lm_count": "1",
-                "lm_max_size_cm": "2.0", "extrahepatic_disease": "yes"},
-            treatments=[{"start_date": "2015-01-20", "end_date": "2018-01-01"},
-                        {"treatment": "sunitinib", "line": "2", "start_date": "2018-01-02",
-                         "dose_mg_day": "37.5"},
-                        {"treatment": "rfa", "line": "", "start_date": "2016-02-01", "dose_mg_day": ""}],
+            patient={
+                "birth_date": "1962-11-30",
+                "primary_diagnosis_date": "2014-02-01",
+                "primary_size_cm": "4",
+                "mitotic_count": "3",
+                "mutation": "PDGFRA",
+            },
+            lm={
+                "lm_diagnosis_date": "2015-01-10",
+                "lm_evidence": "imaging",
+                "lm_count": "1",
+                "lm_max_size_cm": "2.0",
+                "extrahepatic_disease": "yes",
+            },
+            treatments=[
+                {"start_date": "2015-01-20", "end_date": "2018-01-01"},
+                {"treatment": "sunitinib", "line": "2", "start_date": "2018-01-02", "dose_mg_day": "37.5"},
+                {"treatment": "rfa", "line": "", "start_date": "2016-02-01", "dose_mg_day": ""},
+            ],
             follow_up={"last_contact_date": "2023-01-15"},
         ),
     )
@@ -150,13 +186,17 @@ def three_group_cohort(seed, n, treatment_utility, resection_log_hr, tied_times=
     hazard = 0.01 * np.exp(0.8 * age + 0.6 * count + resection_log_hr * (group == 1))
     death_time, censor_time = rng.exponential(1 / hazard), rng.uniform(10, 120, n)
     months = np.minimum(death_time, censor_time)
-    cohort = pd.DataFrame({
-        "patient_id": [f"P{i:03d}" for i in range(n)],
-        "group": pd.Categorical(np.array(GROUPS)[group], categories=GROUPS),
-        "os_months": np.round(months, 1) + 0.1 if tied_times else months,
-        "death": (death_time <= censor_time).astype("int64"),
-        "age_over_cutoff": age, "lm_count_over_cutoff": count, "size": size,
-    })
+    cohort = pd.DataFrame(
+        {
+            "patient_id": [f"P{i:03d}" for i in range(n)],
+            "group": pd.Categorical(np.array(GROUPS)[group], categories=GROUPS),
+            "os_months": np.round(months, 1) + 0.1 if tied_times else months,
+            "death": (death_time <= censor_time).astype("int64"),
+            "age_over_cutoff": age,
+            "lm_count_over_cutoff": count,
+            "size": size,
+        }
+    )
     if procedure_months:
         cohort["months_to_IM+HR"] = np.where(group == 1, rng.uniform(1, 15, n), np.nan)
         cohort["months_to_IM+RFA/TACE"] = np.where(group == 2, rng.uniform(1, 15, n), np.nan)
@@ -193,12 +233,14 @@ def typed_extract():
 @pytest.fixture(scope="session")
 def write_csv_extract():
     """Write raw text frames as CSV files in a directory; returns {table: path}."""
+
     def write(frames, directory, encoding="utf-8"):
         paths = {}
         for name, frame in frames.items():
             paths[name] = directory / f"{name}.csv"
             frame.to_csv(paths[name], index=False, encoding=encoding)
         return paths
+
     return write
 
 

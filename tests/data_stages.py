@@ -23,11 +23,11 @@ def run_data_stages(paths: dict, encoding: str = "utf-8") -> dict:
         raw[table] = read_raw_table(path, table, encoding)
         typed[table], conversions[table] = type_raw_table(raw[table], table)
     validated, failures, quarantine = validate_extract(
-        typed, conversions, pd.Timestamp(CONFIG["validation"]["latest_date"]), str(paths["patients"]))
+        typed, conversions, pd.Timestamp(CONFIG["validation"]["latest_date"]), str(paths["patients"])
+    )
     verdicts = apply_criteria(validated, CONFIG["eligibility"])
     settings = {key: CONFIG[key] for key in ["groups", "outcome", "covariate_cutoffs"]}
     cohort = build_analysis_cohort(validated, verdicts.loc[verdicts["eligible"], "patient_id"], settings)
     raw_ids = ledger_entries(typed["patients"], str(paths["patients"]))
     ledger = patient_ledger(raw_ids, quarantine, verdicts, cohort["patient_id"], raw_entry_count(raw["patients"]))
-    return {"cohort": cohort, "ledger": ledger, "failures": failures, "quarantine": quarantine,
-            "raw_ids": raw_ids}
+    return {"cohort": cohort, "ledger": ledger, "failures": failures, "quarantine": quarantine, "raw_ids": raw_ids}

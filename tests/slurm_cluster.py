@@ -71,9 +71,7 @@ def memory_mb() -> int:
 def tail(path: Path, lines: int = 25) -> str:
     if not path.exists():
         return f"({path.name}: no such file)"
-    return f"--- last lines of {path.name} ---\n" + "\n".join(
-        path.read_text(errors="replace").splitlines()[-lines:]
-    )
+    return f"--- last lines of {path.name} ---\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 class SlurmStartError(RuntimeError):
@@ -112,43 +110,44 @@ class SlurmCluster:
         real_memory = int(memory_mb() * 0.9)
         controller_port, node_port = free_ports(2)
         root = self.root
-        return "\n".join([
-            HEADER,
-            "ClusterName=gistlm-test",
-            f"SlurmctldHost={self.node}(127.0.0.1)",
-            f"SlurmctldPort={controller_port}",
-            f"SlurmdPort={node_port}",
-            "SlurmUser=root",
-            "SlurmdUser=root",
-            "AuthType=auth/munge",
-            "CredType=cred/munge",
-            f"AuthInfo=socket={self.munge_socket}",
-            f"StateSaveLocation={root}/state",
-            f"SlurmdSpoolDir={root}/spool",
-            f"SlurmctldPidFile={root}/slurmctld.pid",
-            f"SlurmdPidFile={root}/slurmd.pid",
-            f"SlurmctldLogFile={self.logs}/slurmctld.log",
-            f"SlurmdLogFile={self.logs}/slurmd.log",
-            "SlurmctldDebug=info",
-            "SlurmdDebug=info",
-            "ProctrackType=proctrack/linuxproc",
-            "TaskPlugin=task/none",
-            "MpiDefault=none",
-            "SchedulerType=sched/backfill",
-            "SelectType=select/cons_tres",
-            "SelectTypeParameters=CR_Core_Memory",
-            "AccountingStorageType=accounting_storage/none",
-            "JobAcctGatherType=jobacct_gather/none",
-            "JobCompType=jobcomp/none",
-            "ReturnToService=2",
-            f"MinJobAge={MIN_JOB_AGE}",
-            # use the node as configured even where the hardware differs (e.g. 1 CPU)
-            "SlurmdParameters=config_overrides",
-            f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={NODE_CPUS} RealMemory={real_memory}"
-            " State=UNKNOWN",
-            f"PartitionName={PARTITION} Nodes={self.node} Default=YES MaxTime=INFINITE State=UP",
-            "",
-        ])
+        return "\n".join(
+            [
+                HEADER,
+                "ClusterName=gistlm-test",
+                f"SlurmctldHost={self.node}(127.0.0.1)",
+                f"SlurmctldPort={controller_port}",
+                f"SlurmdPort={node_port}",
+                "SlurmUser=root",
+                "SlurmdUser=root",
+                "AuthType=auth/munge",
+                "CredType=cred/munge",
+                f"AuthInfo=socket={self.munge_socket}",
+                f"StateSaveLocation={root}/state",
+                f"SlurmdSpoolDir={root}/spool",
+                f"SlurmctldPidFile={root}/slurmctld.pid",
+                f"SlurmdPidFile={root}/slurmd.pid",
+                f"SlurmctldLogFile={self.logs}/slurmctld.log",
+                f"SlurmdLogFile={self.logs}/slurmd.log",
+                "SlurmctldDebug=info",
+                "SlurmdDebug=info",
+                "ProctrackType=proctrack/linuxproc",
+                "TaskPlugin=task/none",
+                "MpiDefault=none",
+                "SchedulerType=sched/backfill",
+                "SelectType=select/cons_tres",
+                "SelectTypeParameters=CR_Core_Memory",
+                "AccountingStorageType=accounting_storage/none",
+                "JobAcctGatherType=jobacct_gather/none",
+                "JobCompType=jobcomp/none",
+                "ReturnToService=2",
+                f"MinJobAge={MIN_JOB_AGE}",
+                # use the node as configured even where the hardware differs (e.g. 1 CPU)
+                "SlurmdParameters=config_overrides",
+                f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={NODE_CPUS} RealMemory={real_memory} State=UNKNOWN",
+                f"PartitionName={PARTITION} Nodes={self.node} Default=YES MaxTime=INFINITE State=UP",
+                "",
+            ]
+        )
 
     def env(self) -> dict[str, str]:
         """The environment for Slurm clients (and snakemake) to talk to this cluster."""
@@ -166,8 +165,10 @@ class SlurmCluster:
         if os.geteuid() != 0:
             raise SlurmUnusable("the test Slurm cluster needs root (slurmd runs jobs as root)")
         if not ours(DEFAULT_CONF):
-            raise SlurmUnusable(f"this machine has a Slurm configuration of its own "
-                                f"({DEFAULT_CONF}); the test would not start a second cluster")
+            raise SlurmUnusable(
+                f"this machine has a Slurm configuration of its own "
+                f"({DEFAULT_CONF}); the test would not start a second cluster"
+            )
         # munged refuses group- or other-writable folders on its paths; its socket's folder
         # must be open to every user of the cluster
         for folder, mode in (("munge", 0o755), ("state", 0o700), ("spool", 0o700), ("log", 0o755)):
@@ -183,12 +184,18 @@ class SlurmCluster:
         DEFAULT_CONF.unlink(missing_ok=True)
         DEFAULT_CONF.symlink_to(self.conf)
 
-        self._spawn("munged", [
-            which("munged"), "--foreground", "--force",
-            f"--key-file={key}", f"--socket={self.munge_socket}",
-            f"--pid-file={self.root}/munge/munged.pid",
-            f"--seed-file={self.root}/munge/munged.seed",
-        ])
+        self._spawn(
+            "munged",
+            [
+                which("munged"),
+                "--foreground",
+                "--force",
+                f"--key-file={key}",
+                f"--socket={self.munge_socket}",
+                f"--pid-file={self.root}/munge/munged.pid",
+                f"--seed-file={self.root}/munge/munged.seed",
+            ],
+        )
         self._wait(lambda: self.munge_socket.exists(), timeout, "munged to open its socket")
         self._spawn("slurmctld", [which("slurmctld"), "-D", "-c", "-f", str(self.conf)])
         self._spawn("slurmd", [which("slurmd"), "-D", "-f", str(self.conf), "-N", self.node])
@@ -197,8 +204,12 @@ class SlurmCluster:
     def _spawn(self, name: str, command: list[str]) -> None:
         output = open(self.logs / f"{name}.stdout", "w")
         self.processes[name] = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=self.env(), start_new_session=True,
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env(),
+            start_new_session=True,
         )
         output.close()
 
@@ -207,17 +218,16 @@ class SlurmCluster:
         while time.monotonic() < deadline:
             dead = {n: p.returncode for n, p in self.processes.items() if p.poll() is not None}
             if dead:
-                raise SlurmStartError(f"{', '.join(dead)} exited ({dead}) while waiting for "
-                                      f"{what}\n{self.diagnostics()}")
+                raise SlurmStartError(
+                    f"{', '.join(dead)} exited ({dead}) while waiting for {what}\n{self.diagnostics()}"
+                )
             if ready():
                 return
             time.sleep(0.5)
-        raise SlurmStartError(f"timed out after {timeout:.0f} s waiting for {what}\n"
-                              f"{self.diagnostics()}")
+        raise SlurmStartError(f"timed out after {timeout:.0f} s waiting for {what}\n{self.diagnostics()}")
 
     def client(self, *command: str, timeout: float = 15) -> subprocess.CompletedProcess:
-        return subprocess.run(command, env=self.env(), capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(command, env=self.env(), capture_output=True, text=True, timeout=timeout)
 
     def node_is_idle(self) -> bool:
         try:
@@ -237,8 +247,7 @@ class SlurmCluster:
             except (subprocess.TimeoutExpired, OSError) as error:
                 parts.append(f"$ {' '.join(command)}: {error}")
         # munged in the foreground logs to its stdout only
-        for name in ("munged.stdout", "slurmctld.log", "slurmd.log", "slurmctld.stdout",
-                     "slurmd.stdout"):
+        for name in ("munged.stdout", "slurmctld.log", "slurmd.log", "slurmctld.stdout", "slurmd.stdout"):
             parts.append(tail(self.logs / name))
         return "\n".join(parts)
 
@@ -249,8 +258,9 @@ class SlurmCluster:
                 self.client("scancel", f"--partition={PARTITION}", timeout=10)
                 deadline = time.monotonic() + 15
                 while time.monotonic() < deadline:
-                    queue = self.client("squeue", "--noheader", "--states=PENDING,RUNNING,"
-                                        "CONFIGURING,COMPLETING,SUSPENDED", timeout=5)
+                    queue = self.client(
+                        "squeue", "--noheader", "--states=PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED", timeout=5
+                    )
                     if queue.returncode != 0 or not queue.stdout.strip():
                         break
                     time.sleep(0.5)

@@ -9,18 +9,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gistlm.estimators.balancing import (BalanceError, balance_columns, entropy_balance, group_weights, weighted_balance,
-                              weighting_table)
 from gistlm.causal.bootstrap import iptw_estimates, percentile_intervals
 from gistlm.causal.diagnostics import gate_estimates, gate_reasons, gate_table, group_diagnostics, handled_biases
 from gistlm.causal.landmark_weighting import landmark_weighted
 from gistlm.causal.propensity import balance_verdict, effective_sample_size
+from gistlm.estimators.balancing import (
+    BalanceError,
+    balance_columns,
+    entropy_balance,
+    group_weights,
+    weighted_balance,
+    weighting_table,
+)
 
 REFERENCE = Path(__file__).parent / "reference"
 GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
 COVARIATES = ["age_over_cutoff", "lm_count_over_cutoff", "size"]
-PROPENSITY = {"covariates": COVARIATES, "trim_min_probability": 0.0, "truncate_percentiles": [],
-              "balance_threshold": 0.1}
+PROPENSITY = {
+    "covariates": COVARIATES,
+    "trim_min_probability": 0.0,
+    "truncate_percentiles": [],
+    "balance_threshold": 0.1,
+}
 LIMITS = {"min_effective_n": 10, "min_events": 5}
 
 
@@ -28,8 +38,12 @@ LIMITS = {"min_effective_n": 10, "min_events": 5}
 def cohort(make_three_group_cohort):
     """Seeded 3 groups whose covariate mix differs (treatment depends on count, age and size)."""
     return make_three_group_cohort(
-        seed=11, n=400, resection_log_hr=-0.5, procedure_months=True,
-        treatment_utility=lambda age, count, size: (0.8 - 1.2 * count - 0.5 * age - 0.1 * size, -1.0 + 0.4 * count))
+        seed=11,
+        n=400,
+        resection_log_hr=-0.5,
+        procedure_months=True,
+        treatment_utility=lambda age, count, size: (0.8 - 1.2 * count - 0.5 * age - 0.1 * size, -1.0 + 0.4 * count),
+    )
 
 
 # --- entropy balancing -------------------------------------------------------------------
@@ -38,8 +52,9 @@ def cohort(make_three_group_cohort):
 def test_entropy_balancing_equals_the_dual_solved_in_r():
     data = pd.read_csv(REFERENCE / "entropy_balance_lung_input.csv")
     expected = pd.read_csv(REFERENCE / "entropy_balance_lung_weights.csv")["weight"].to_numpy()
-    ours = entropy_balance(data[["age", "sex", "wt.loss"]].to_numpy(float), data["ph.ecog"].to_numpy(), 3,
-                           ["age", "sex", "wt.loss"])
+    ours = entropy_balance(
+        data[["age", "sex", "wt.loss"]].to_numpy(float), data["ph.ecog"].to_numpy(), 3, ["age", "sex", "wt.loss"]
+    )
     # R's BFGS reaches the moments to ~1e-8, so the two solutions agree to about that
     assert ours == pytest.approx(expected, rel=1e-7)
     assert ours.sum() == pytest.approx(len(data))
@@ -63,10 +78,13 @@ def test_every_group_matches_the_cohort_means_and_variances_by_construction(coho
 
 
 def test_entropy_balancing_passes_where_gps_iptw_leaves_imbalance(cohort):
-    tables = {label: weighting_table(cohort, GROUPS, PROPENSITY, method).drop(columns="weighting")
-              for label, method in [("entropy balancing", "entropy_balance"), ("GPS-IPTW", "gps_iptw")]}
+    tables = {
+        label: weighting_table(cohort, GROUPS, PROPENSITY, method).drop(columns="weighting")
+        for label, method in [("entropy balancing", "entropy_balance"), ("GPS-IPTW", "gps_iptw")]
+    }
     verdict = balance_verdict(weighted_balance(cohort, tables, GROUPS, COVARIATES, 0.1)).set_index(
-        ["weighting", "comparison"])
+        ["weighting", "comparison"]
+    )
     assert len(verdict) == 6
     assert (verdict.loc["entropy balancing", "max_abs_smd_weighted"] < 1e-8).all()
     assert verdict.loc["entropy balancing", "passed"].all()
@@ -84,8 +102,7 @@ def test_a_group_that_cannot_reach_the_cohort_is_an_error_naming_it():
 
 def test_unknown_weighting_is_refused(cohort):
     with pytest.raises(ValueError, match="unknown weighting"):
-        group_weights(cohort[COVARIATES].to_numpy(), np.zeros(len(cohort), int), GROUPS, COVARIATES, PROPENSITY,
-                      "ebal")
+        group_weights(cohort[COVARIATES].to_numpy(), np.zeros(len(cohort), int), GROUPS, COVARIATES, PROPENSITY, "ebal")
 
 
 def test_effective_sample_size_by_hand():
@@ -98,11 +115,15 @@ def test_effective_sample_size_by_hand():
 
 def test_gate_names_every_reason_without_giving_the_death_count():
     groups = pd.DataFrame({"group": ["IM", "IM+HR"], "n": [100, 30], "events": [20, 4], "ess": [90.0, 8.2]})
-    balance = pd.Series({"passed": False, "max_abs_smd_weighted": 0.236, "threshold": 0.1,
-                         "imbalanced_covariates": "ecog, lm_bilobar"})
+    balance = pd.Series(
+        {"passed": False, "max_abs_smd_weighted": 0.236, "threshold": 0.1, "imbalanced_covariates": "ecog, lm_bilobar"}
+    )
     reasons = gate_reasons(groups, ["IM+HR", "IM"], balance, LIMITS)
-    assert reasons == ["balance failed (largest weighted |SMD| 0.236 ≥ 0.1: ecog, lm_bilobar)",
-                       "fewer than 5 deaths in IM+HR", "effective sample size of IM+HR 8.2 < 10"]
+    assert reasons == [
+        "balance failed (largest weighted |SMD| 0.236 ≥ 0.1: ecog, lm_bilobar)",
+        "fewer than 5 deaths in IM+HR",
+        "effective sample size of IM+HR 8.2 < 10",
+    ]
     passed = pd.Series({"passed": True, "max_abs_smd_weighted": 0.0, "threshold": 0.1, "imbalanced_covariates": ""})
     assert gate_reasons(groups.assign(events=[20, 5], ess=[90.0, 10.0]), ["IM+HR", "IM"], passed, LIMITS) == []
     # an unweighted analysis is gated by its deaths only
@@ -111,13 +132,32 @@ def test_gate_names_every_reason_without_giving_the_death_count():
 
 def test_a_gated_estimate_loses_its_e_values_and_is_classed(cohort):
     data = cohort.assign(weight=1.0)
-    gates = gate_table("entropy balancing (marginal)", group_diagnostics(data, GROUPS), None, GROUPS, "IM",
-                       {"min_effective_n": 10, "min_events": 10 ** 6}, 5)
+    gates = gate_table(
+        "entropy balancing (marginal)",
+        group_diagnostics(data, GROUPS),
+        None,
+        GROUPS,
+        "IM",
+        {"min_effective_n": 10, "min_events": 10**6},
+        5,
+    )
     assert not gates["interpretable"].any() and gates["reason"].str.startswith("fewer than 1000000 deaths").all()
-    estimates = pd.DataFrame({
-        "method": ["naive (groups fixed at LM diagnosis)", "entropy balancing (marginal)",
-                   "landmark 12 months, entropy balancing", "time-varying Cox"],
-        "term": "IM+HR vs IM", "hr": 0.5, "ci_lower": 0.3, "ci_upper": 0.8, "e_value": 3.4, "e_value_ci": 1.8})
+    estimates = pd.DataFrame(
+        {
+            "method": [
+                "naive (groups fixed at LM diagnosis)",
+                "entropy balancing (marginal)",
+                "landmark 12 months, entropy balancing",
+                "time-varying Cox",
+            ],
+            "term": "IM+HR vs IM",
+            "hr": 0.5,
+            "ci_lower": 0.3,
+            "ci_upper": 0.8,
+            "e_value": 3.4,
+            "e_value_ci": 1.8,
+        }
+    )
     table = gate_estimates(estimates, gates, ["entropy balancing", "GPS-IPTW"]).set_index("method")
     assert table["handles"].tolist() == ["neither", "measured confounding", "both", "immortal time"]
     assert table["role"].tolist() == ["published-style replication", "secondary", "primary", "secondary"]
@@ -131,10 +171,20 @@ def test_a_gated_estimate_loses_its_e_values_and_is_classed(cohort):
 
 
 def test_landmark_weighted_analysis_balances_the_survivors_by_treatment_so_far(cohort):
-    groups = {"labels": GROUPS, "reference": "IM", "default": "IM",
-              "precedence": [{"label": "IM+HR"}, {"label": "IM+RFA/TACE"}]}
-    settings = {"weighting": {"method": "entropy_balance"}, "propensity": PROPENSITY, "alpha": 0.05,
-                "rmst_horizons_months": [24], "diagnostics": LIMITS, "min_cell_count": 5}
+    groups = {
+        "labels": GROUPS,
+        "reference": "IM",
+        "default": "IM",
+        "precedence": [{"label": "IM+HR"}, {"label": "IM+RFA/TACE"}],
+    }
+    settings = {
+        "weighting": {"method": "entropy_balance"},
+        "propensity": PROPENSITY,
+        "alpha": 0.05,
+        "rmst_horizons_months": [24],
+        "diagnostics": LIMITS,
+        "min_cell_count": 5,
+    }
     result = landmark_weighted(cohort, 6.0, groups, settings)
     alive = cohort[cohort["os_months"] > 6]
     sizes = result["groups"].set_index("group")
@@ -151,10 +201,20 @@ def test_landmark_weighted_analysis_balances_the_survivors_by_treatment_so_far(c
 
 
 def test_a_group_that_cannot_be_balanced_at_a_landmark_is_reported_and_the_others_kept(cohort):
-    groups = {"labels": GROUPS, "reference": "IM", "default": "IM",
-              "precedence": [{"label": "IM+HR"}, {"label": "IM+RFA/TACE"}]}
-    settings = {"weighting": {"method": "entropy_balance"}, "propensity": PROPENSITY, "alpha": 0.05,
-                "rmst_horizons_months": [24], "diagnostics": LIMITS, "min_cell_count": 5}
+    groups = {
+        "labels": GROUPS,
+        "reference": "IM",
+        "default": "IM",
+        "precedence": [{"label": "IM+HR"}, {"label": "IM+RFA/TACE"}],
+    }
+    settings = {
+        "weighting": {"method": "entropy_balance"},
+        "propensity": PROPENSITY,
+        "alpha": 0.05,
+        "rmst_horizons_months": [24],
+        "diagnostics": LIMITS,
+        "min_cell_count": 5,
+    }
     # every IM+RFA/TACE patient has more than 3 lesions: no weighting of that group reaches
     # the cohort's share, while IM+HR can still be balanced
     count = cohort["lm_count_over_cutoff"].where(cohort["group"] != "IM+RFA/TACE", 1.0)
@@ -165,7 +225,8 @@ def test_a_group_that_cannot_be_balanced_at_a_landmark_is_reported_and_the_other
     assert sizes.loc["IM+HR", "ess"] > 0
     gate = result["gate"].set_index("term")
     assert gate.loc["IM+RFA/TACE vs IM", "reason"].startswith(
-        "weighting failed: entropy balancing found no weights of the")
+        "weighting failed: entropy balancing found no weights of the"
+    )
     assert "lm_count_over_cutoff" in gate.loc["IM+RFA/TACE vs IM", "reason"]
     assert not gate.loc["IM+RFA/TACE vs IM", "interpretable"]
     assert result["cox"]["term"].tolist() == ["IM+HR vs IM"]
@@ -178,29 +239,48 @@ def test_a_group_that_cannot_be_balanced_at_a_landmark_is_reported_and_the_other
 def replicates_with(degenerate: int, total: int = 1000) -> pd.DataFrame:
     """`total` hazard-ratio replicates, the first `degenerate` without an IM+HR death (HR 0)."""
     values = np.r_[np.zeros(degenerate), np.linspace(0.2, 2.0, total - degenerate)]
-    return pd.DataFrame({"replicate": np.arange(total), "weighting": "GPS-IPTW", "quantity": "hazard_ratio",
-                         "term": "IM+HR vs IM",
-                         "months": np.nan, "value": values,
-                         "degenerate": ["no death in IM+HR"] * degenerate + [""] * (total - degenerate)})
+    return pd.DataFrame(
+        {
+            "replicate": np.arange(total),
+            "weighting": "GPS-IPTW",
+            "quantity": "hazard_ratio",
+            "term": "IM+HR vs IM",
+            "months": np.nan,
+            "value": values,
+            "degenerate": ["no death in IM+HR"] * degenerate + [""] * (total - degenerate),
+        }
+    )
 
 
 def test_too_many_degenerate_replicates_give_no_interval_but_the_reason():
-    estimates = pd.DataFrame({"weighting": ["GPS-IPTW"], "quantity": ["hazard_ratio"], "term": ["IM+HR vs IM"],
-                              "months": [np.nan], "value": [0.6]})
+    estimates = pd.DataFrame(
+        {
+            "weighting": ["GPS-IPTW"],
+            "quantity": ["hazard_ratio"],
+            "term": ["IM+HR vs IM"],
+            "months": [np.nan],
+            "value": [0.6],
+        }
+    )
     gated = percentile_intervals(replicates_with(18), estimates, 0.05, 0.01).iloc[0]
     assert np.isnan(gated["ci_lower"]) and np.isnan(gated["ci_upper"])
     assert gated["degenerate"] == 18 and gated["degenerate_reasons"] == "no death in IM+HR: 18"
-    assert gated["ci_status"] == ("not estimable: 18 of 1000 replicates (1.8%) are degenerate, more than the 1% "
-                                  "allowed (causal.diagnostics.max_degenerate_share)")
+    assert gated["ci_status"] == (
+        "not estimable: 18 of 1000 replicates (1.8%) are degenerate, more than the 1% "
+        "allowed (causal.diagnostics.max_degenerate_share)"
+    )
     kept = percentile_intervals(replicates_with(10), estimates, 0.05, 0.01).iloc[0]
     assert kept["ci_status"] == "" and kept["degenerate"] == 10
     assert 0 < kept["ci_lower"] < kept["ci_upper"]
 
 
 def test_a_resample_without_deaths_in_a_group_is_marked_degenerate(cohort):
-    data = {"design": cohort[COVARIATES].to_numpy(float), "codes": cohort["group"].cat.codes.to_numpy(),
-            "time": cohort["os_months"].to_numpy(), "event": np.where(cohort["group"] == "IM+HR", 0,
-                                                                      cohort["death"]).astype(int)}
+    data = {
+        "design": cohort[COVARIATES].to_numpy(float),
+        "codes": cohort["group"].cat.codes.to_numpy(),
+        "time": cohort["os_months"].to_numpy(),
+        "event": np.where(cohort["group"] == "IM+HR", 0, cohort["death"]).astype(int),
+    }
     settings = {"propensity": PROPENSITY, "survival_at_months": [24], "rmst_horizons_months": [24]}
     found = iptw_estimates(data, GROUPS, "IM", settings, "entropy_balance").set_index(["quantity", "term"])
     assert found.loc[("hazard_ratio", "IM+HR vs IM"), "value"] == 0.0

@@ -7,23 +7,56 @@ from lifelines import CoxPHFitter, CoxTimeVaryingFitter, KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
 from study_config import CONFIG
 
-from gistlm.causal.bootstrap import (analysis_arrays, chunk_replicates, cohort_estimates, group_hazard_ratios,
-                              percentile_intervals, replicate_rng, run_chunk)
-from gistlm.report.causal_figures import love_plot
-from gistlm.report.figure_style import save_png
+from gistlm.causal.bootstrap import (
+    analysis_arrays,
+    chunk_replicates,
+    cohort_estimates,
+    group_hazard_ratios,
+    percentile_intervals,
+    replicate_rng,
+    run_chunk,
+)
+from gistlm.causal.effect_measures import (
+    e_value_of_risk_ratio,
+    e_values,
+    hazard_ratio_as_risk_ratio,
+    hazard_ratios_by_method,
+    rmst_unadjusted,
+)
+from gistlm.causal.immortal_time import (
+    landmark_cohort,
+    local_treatment_dates,
+    months_to_column,
+    start_stop_rows,
+    time_varying_cox,
+)
+from gistlm.causal.propensity import (
+    balance_table,
+    balance_verdict,
+    common_support,
+    covariate_design,
+    fit_generalised_propensity,
+    propensity_table,
+    stabilised_weights,
+    standardised_difference,
+    truncate,
+    weight_summary,
+)
+from gistlm.causal.target_trial import (
+    arm_cox,
+    arm_kaplan_meier,
+    clone_censor_weight,
+    clone_weight_summary,
+    reference_arm,
+    treatment_survival,
+    weight_cuts,
+)
 from gistlm.cohort.analysis_cohort import build_analysis_cohort
-from gistlm.release.disclosure import release_weight_summary, suppress_columns, suppress_within
-from gistlm.causal.effect_measures import (e_value_of_risk_ratio, e_values, hazard_ratio_as_risk_ratio, hazard_ratios_by_method,
-                                    rmst_unadjusted)
 from gistlm.estimators.cox import CoxFitter
 from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, rmst_with_se, survival_at
-from gistlm.causal.immortal_time import (landmark_cohort, local_treatment_dates, months_to_column, start_stop_rows,
-                                  time_varying_cox)
-from gistlm.causal.propensity import (balance_table, balance_verdict, common_support, covariate_design,
-                               fit_generalised_propensity, propensity_table, stabilised_weights,
-                               standardised_difference, truncate, weight_summary)
-from gistlm.causal.target_trial import (arm_cox, arm_kaplan_meier, clone_censor_weight, clone_weight_summary, reference_arm,
-                                 treatment_survival, weight_cuts)
+from gistlm.release.disclosure import release_weight_summary, suppress_columns, suppress_within
+from gistlm.report.causal_figures import love_plot
+from gistlm.report.figure_style import save_png
 
 # weights that are not integers are the point here, not a mistake lifelines should warn about
 pytestmark = pytest.mark.filterwarnings("ignore::lifelines.exceptions.StatisticalWarning")
@@ -32,18 +65,30 @@ GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
 PRECEDENCE = CONFIG["groups"]["precedence"]  # what the tiny extract's groups are built on
 LABELS = ["IM+HR", "IM+RFA/TACE"]
 DPM = CONFIG["outcome"]["days_per_month"]
-PROPENSITY = {"covariates": ["age_over_cutoff", "lm_count_over_cutoff", "size"], "trim_min_probability": 0.0,
-              "truncate_percentiles": [1, 99], "balance_threshold": 0.1}
-IPTW = {"weighting": {"method": "gps_iptw"}, "propensity": PROPENSITY, "survival_at_months": [24],
-        "rmst_horizons_months": [24, 60]}
+PROPENSITY = {
+    "covariates": ["age_over_cutoff", "lm_count_over_cutoff", "size"],
+    "trim_min_probability": 0.0,
+    "truncate_percentiles": [1, 99],
+    "balance_threshold": 0.1,
+}
+IPTW = {
+    "weighting": {"method": "gps_iptw"},
+    "propensity": PROPENSITY,
+    "survival_at_months": [24],
+    "rmst_horizons_months": [24, 60],
+}
 
 
 @pytest.fixture(scope="module")
 def cohort(make_three_group_cohort):
     """A seeded 3-group cohort where treatment depends on two covariates that raise the hazard."""
     return make_three_group_cohort(
-        seed=7, n=300, resection_log_hr=-0.7, tied_times=True,  # 0.1-month grid: ties
-        treatment_utility=lambda age, count, size: (1.0 - 1.2 * count - 0.5 * age, -1.0 + 0.4 * count))
+        seed=7,
+        n=300,
+        resection_log_hr=-0.7,
+        tied_times=True,  # 0.1-month grid: ties
+        treatment_utility=lambda age, count, size: (1.0 - 1.2 * count - 0.5 * age, -1.0 + 0.4 * count),
+    )
 
 
 # --- treatment dates, start-stop rows, landmarks -----------------------------------------
@@ -71,14 +116,16 @@ def dates_frame(rows):
 
 
 def test_start_stop_rows_switch_exposure_on_at_the_procedure():
-    dates = dates_frame([
-        ("resected", 10.0, 1, 4.0, np.nan),        # unexposed (0, 4], exposed (4, 10] with the death
-        ("never", 5.0, 0, np.nan, np.nan),         # one unexposed row
-        ("both", 12.0, 0, 6.0, 2.0),               # ablation at 2, resection at 6
-        ("at_zero", 3.0, 1, 0.0, np.nan),          # treated on the day of LM diagnosis: exposed throughout
-        ("on_death_day", 8.0, 1, 8.0, np.nan),     # procedure on the last day starts no exposed time
-        ("no_time", 0.0, 0, np.nan, np.nan),       # no follow-up: no rows
-    ])
+    dates = dates_frame(
+        [
+            ("resected", 10.0, 1, 4.0, np.nan),  # unexposed (0, 4], exposed (4, 10] with the death
+            ("never", 5.0, 0, np.nan, np.nan),  # one unexposed row
+            ("both", 12.0, 0, 6.0, 2.0),  # ablation at 2, resection at 6
+            ("at_zero", 3.0, 1, 0.0, np.nan),  # treated on the day of LM diagnosis: exposed throughout
+            ("on_death_day", 8.0, 1, 8.0, np.nan),  # procedure on the last day starts no exposed time
+            ("no_time", 0.0, 0, np.nan, np.nan),  # no follow-up: no rows
+        ]
+    )
     rows = start_stop_rows(dates, LABELS).set_index("patient_id")
     assert rows.loc["resected", ["start", "stop", "death", "IM+HR"]].values.tolist() == [[0, 4, 0, 0], [4, 10, 1, 1]]
     assert rows.loc[["never"], ["start", "stop", "death", "IM+HR", "IM+RFA/TACE"]].values.tolist() == [[0, 5, 0, 0, 0]]
@@ -96,12 +143,20 @@ def test_start_stop_rows_switch_exposure_on_at_the_procedure():
 
 def test_time_varying_cox_equals_a_fixed_cox_when_nobody_switches(cohort):
     """Treated from month 0 means exposed throughout: the counting-process fit is the ordinary one."""
-    dates = cohort[["patient_id", "os_months", "death", "age_over_cutoff"]].assign(**{
-        "months_to_IM+HR": np.where(cohort["group"] == "IM+HR", 0.0, np.nan),
-        "months_to_IM+RFA/TACE": np.where(cohort["group"] == "IM+RFA/TACE", 0.0, np.nan)})
+    dates = cohort[["patient_id", "os_months", "death", "age_over_cutoff"]].assign(
+        **{
+            "months_to_IM+HR": np.where(cohort["group"] == "IM+HR", 0.0, np.nan),
+            "months_to_IM+RFA/TACE": np.where(cohort["group"] == "IM+RFA/TACE", 0.0, np.nan),
+        }
+    )
     tv = time_varying_cox(start_stop_rows(dates, LABELS), LABELS, "IM", ["age_over_cutoff"], 0.05).set_index("term")
-    fixed = CoxPHFitter().fit(dates.assign(a=(cohort["group"] == "IM+HR") * 1.0, b=(cohort["group"] == "IM+RFA/TACE") * 1.0)
-                              [["os_months", "death", "a", "b", "age_over_cutoff"]], "os_months", "death")
+    fixed = CoxPHFitter().fit(
+        dates.assign(a=(cohort["group"] == "IM+HR") * 1.0, b=(cohort["group"] == "IM+RFA/TACE") * 1.0)[
+            ["os_months", "death", "a", "b", "age_over_cutoff"]
+        ],
+        "os_months",
+        "death",
+    )
     # the two fitters stop their Newton iterations at slightly different points
     assert tv.loc["IM+HR vs IM", "coef"] == pytest.approx(fixed.params_["a"], rel=1e-3)
     assert tv.loc["IM+RFA/TACE vs IM", "se"] == pytest.approx(fixed.standard_errors_["b"], rel=1e-3)
@@ -112,14 +167,18 @@ def test_time_varying_cox_equals_lifelines_coxtimevaryingfitter(cohort):
     """Switching at random months: the same estimates and SEs as lifelines' counting-process fit."""
     rng = np.random.default_rng(3)
     switch = np.where(cohort["group"] != "IM", rng.uniform(0, 1, len(cohort)) * cohort["os_months"], np.nan)
-    dates = cohort[["patient_id", "os_months", "death", "age_over_cutoff"]].assign(**{
-        "months_to_IM+HR": np.where(cohort["group"] == "IM+HR", switch, np.nan),
-        "months_to_IM+RFA/TACE": np.where(cohort["group"] == "IM+RFA/TACE", switch, np.nan)})
+    dates = cohort[["patient_id", "os_months", "death", "age_over_cutoff"]].assign(
+        **{
+            "months_to_IM+HR": np.where(cohort["group"] == "IM+HR", switch, np.nan),
+            "months_to_IM+RFA/TACE": np.where(cohort["group"] == "IM+RFA/TACE", switch, np.nan),
+        }
+    )
     rows = start_stop_rows(dates, LABELS)
     ours = time_varying_cox(rows, LABELS, "IM", ["age_over_cutoff"], 0.05).set_index("term")
     data = rows[["patient_id", "start", "stop", "death", *LABELS, "age_over_cutoff"]].dropna()
-    theirs = CoxTimeVaryingFitter().fit(data, event_col="death", start_col="start", stop_col="stop",
-                                        id_col="patient_id")
+    theirs = CoxTimeVaryingFitter().fit(
+        data, event_col="death", start_col="start", stop_col="stop", id_col="patient_id"
+    )
     for label in LABELS:
         assert ours.loc[f"{label} vs IM", "coef"] == pytest.approx(theirs.params_[label], abs=1e-5)
         assert ours.loc[f"{label} vs IM", "se"] == pytest.approx(theirs.standard_errors_[label], rel=1e-5)
@@ -127,18 +186,24 @@ def test_time_varying_cox_equals_lifelines_coxtimevaryingfitter(cohort):
 
 
 def test_landmark_keeps_survivors_grouped_by_treatment_before_it():
-    dates = dates_frame([
-        ("early_hr", 30.0, 1, 3.0, np.nan),
-        ("late_hr", 40.0, 0, 9.0, np.nan),      # resected after the 6-month landmark: IM at 6
-        ("rfa_then_hr", 20.0, 1, 5.0, 2.0),     # both before 6: HR by precedence
-        ("died_early", 4.0, 1, np.nan, np.nan),  # dead before the landmark: left out
-        ("censored_at", 6.0, 0, np.nan, np.nan),  # not followed beyond the landmark: left out
-        ("rfa", 7.0, 1, np.nan, 1.0),
-    ])
+    dates = dates_frame(
+        [
+            ("early_hr", 30.0, 1, 3.0, np.nan),
+            ("late_hr", 40.0, 0, 9.0, np.nan),  # resected after the 6-month landmark: IM at 6
+            ("rfa_then_hr", 20.0, 1, 5.0, 2.0),  # both before 6: HR by precedence
+            ("died_early", 4.0, 1, np.nan, np.nan),  # dead before the landmark: left out
+            ("censored_at", 6.0, 0, np.nan, np.nan),  # not followed beyond the landmark: left out
+            ("rfa", 7.0, 1, np.nan, 1.0),
+        ]
+    )
     rows = landmark_cohort(dates, 6, PRECEDENCE, "IM", GROUPS).set_index("patient_id")
     assert sorted(rows.index) == ["early_hr", "late_hr", "rfa", "rfa_then_hr"]
-    assert rows["group"].astype(str).to_dict() == {"early_hr": "IM+HR", "late_hr": "IM", "rfa_then_hr": "IM+HR",
-                                                   "rfa": "IM+RFA/TACE"}
+    assert rows["group"].astype(str).to_dict() == {
+        "early_hr": "IM+HR",
+        "late_hr": "IM",
+        "rfa_then_hr": "IM+HR",
+        "rfa": "IM+RFA/TACE",
+    }
     assert rows.loc["early_hr", "os_months"] == 24.0 and rows.loc["rfa", "os_months"] == pytest.approx(1.0)
     assert rows.loc["rfa", "death"] == 1
 
@@ -191,7 +256,7 @@ def test_iptw_improves_balance_and_summarises_the_weights(cohort):
     summary = weight_summary(table, GROUPS).set_index(["group", "stage"])
     assert summary.loc[("All", "stabilised"), "n"] == len(cohort)
     w = table["weight_raw"].to_numpy()
-    assert summary.loc[("All", "stabilised"), "ess"] == pytest.approx(w.sum() ** 2 / (w ** 2).sum())
+    assert summary.loc[("All", "stabilised"), "ess"] == pytest.approx(w.sum() ** 2 / (w**2).sum())
 
 
 def test_trimming_leaves_patients_out_with_weight_zero(cohort):
@@ -213,7 +278,8 @@ def test_weighted_kaplan_meier_and_rmst_equal_lifelines(cohort):
     np.testing.assert_allclose(survival, fit.survival_function_.loc[times].iloc[:, 0], rtol=1e-12)
     for horizon in [24.0, 60.0, 500.0]:  # 500: beyond the last follow-up
         assert area_under_steps(times, survival, horizon) == pytest.approx(
-            restricted_mean_survival_time(fit, t=horizon), rel=1e-12)
+            restricted_mean_survival_time(fit, t=horizon), rel=1e-12
+        )
     assert survival_at(times, survival, 36.0) == pytest.approx(fit.survival_function_at_times(36.0).item())
     assert survival_at(times, survival, 0.0) == 1.0
 
@@ -229,7 +295,8 @@ def test_rmst_delta_method_by_hand():
 def test_rmst_table_has_groups_and_differences_within_the_horizon(cohort):
     table = rmst_unadjusted(cohort, GROUPS, "IM", [24, 60], 0.05).set_index(["horizon_months", "term"])
     assert table.loc[(60, "IM+HR - IM"), "estimate"] == pytest.approx(
-        table.loc[(60, "IM+HR"), "estimate"] - table.loc[(60, "IM"), "estimate"])
+        table.loc[(60, "IM+HR"), "estimate"] - table.loc[(60, "IM"), "estimate"]
+    )
     groups = table[~table.index.get_level_values("term").str.contains(" - ")]
     assert (groups["ci_upper"] <= groups.index.get_level_values("horizon_months")).all()
 
@@ -262,7 +329,7 @@ def test_e_values_by_hand():
     assert e_value_of_risk_ratio(0.5) == pytest.approx(2 + np.sqrt(2))
     assert e_value_of_risk_ratio(1.0) == 1.0
     # common outcome: RR = (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR)); HR 0.25 -> (1 - 0.5^0.5) / (1 - 0.5^2)
-    rr = (1 - 0.5 ** 0.5) / 0.75
+    rr = (1 - 0.5**0.5) / 0.75
     assert hazard_ratio_as_risk_ratio(0.25, True) == pytest.approx(rr)
     assert hazard_ratio_as_risk_ratio(0.25, False) == 0.25
     point, limit = e_values(0.25, 0.1, 0.6, common_outcome=True)
@@ -275,31 +342,49 @@ def test_e_values_by_hand():
 def test_hazard_ratios_by_method_takes_each_methods_group_terms():
     def cox(rows, **extra):
         return pd.DataFrame(rows, columns=["term", "hr", "ci_lower", "ci_upper"]).assign(**extra)
+
     tables = {
-        "naive": pd.concat([cox([("IM+HR vs IM", 0.5, 0.2, 0.9), ("male", 1.1, 0.5, 2)], model="univariable"),
-                            cox([("IM+HR vs IM", 0.4, 0.2, 0.8)], model="multivariable")]),
+        "naive": pd.concat(
+            [
+                cox([("IM+HR vs IM", 0.5, 0.2, 0.9), ("male", 1.1, 0.5, 2)], model="univariable"),
+                cox([("IM+HR vs IM", 0.4, 0.2, 0.8)], model="multivariable"),
+            ]
+        ),
         "time_varying": cox([("IM+HR vs IM", 0.6, 0.3, 1.2)]),
-        "landmark": pd.concat([cox([("IM+HR vs IM", 0.7, 0.3, 1.5)], model="multivariable", landmark_months=12),
-                               cox([("IM+HR vs IM", 0.9, 0.3, 1.5)], model="univariable", landmark_months=12)]),
+        "landmark": pd.concat(
+            [
+                cox([("IM+HR vs IM", 0.7, 0.3, 1.5)], model="multivariable", landmark_months=12),
+                cox([("IM+HR vs IM", 0.9, 0.3, 1.5)], model="univariable", landmark_months=12),
+            ]
+        ),
         "iptw": cox([("IM+HR vs IM", 0.55, 0.2, 1.1)], model="IPTW"),
         "ccw": cox([("IM+HR vs IM", 0.65, 0.2, 1.9)]),
     }
     table = hazard_ratios_by_method(tables, "IM").set_index("method")["hr"]
-    assert table.to_dict() == {"naive (groups fixed at LM diagnosis)": 0.4, "time-varying Cox": 0.6,
-                               "landmark 12 months": 0.7, "IPTW (marginal)": 0.55, "clone-censor-weight": 0.65}
+    assert table.to_dict() == {
+        "naive (groups fixed at LM diagnosis)": 0.4,
+        "time-varying Cox": 0.6,
+        "landmark 12 months": 0.7,
+        "IPTW (marginal)": 0.55,
+        "clone-censor-weight": 0.65,
+    }
 
 
 # --- clone-censor-weight -----------------------------------------------------------------
 
 
 def test_clones_are_censored_when_they_deviate_from_their_arm():
-    dates = dates_frame([
-        ("resected_5", 50.0, 1, 5.0, np.nan),
-        ("resected_20", 60.0, 0, 20.0, np.nan),  # after the 12-month grace period
-        ("never", 30.0, 1, np.nan, np.nan),
-        ("died_in_grace", 8.0, 1, np.nan, np.nan),
-    ]).assign(months_to_first_local=lambda d: d[["months_to_IM+HR", "months_to_IM+RFA/TACE"]].min(axis=1),
-              age=[0.0, 1.0, 0.0, 1.0])
+    dates = dates_frame(
+        [
+            ("resected_5", 50.0, 1, 5.0, np.nan),
+            ("resected_20", 60.0, 0, 20.0, np.nan),  # after the 12-month grace period
+            ("never", 30.0, 1, np.nan, np.nan),
+            ("died_in_grace", 8.0, 1, np.nan, np.nan),
+        ]
+    ).assign(
+        months_to_first_local=lambda d: d[["months_to_IM+HR", "months_to_IM+RFA/TACE"]].min(axis=1),
+        age=[0.0, 1.0, 0.0, 1.0],
+    )
     settings = {"grace_months": 12, "covariates": ["age"], "truncate_percentiles": [], "weight_interval_months": 0}
     clones = clone_censor_weight(dates, GROUPS[:2], "IM", settings)
     last = clones.sort_values("stop").groupby(["arm", "patient_id"], observed=True).last()
@@ -314,8 +399,14 @@ def test_clones_are_censored_when_they_deviate_from_their_arm():
     assert last.loc[(arm, "died_in_grace"), ["stop", "death"]].tolist() == [8.0, 1]
     # artificially censored: resected_5 and resected_20 in the reference arm, resected_20 and never here
     deviated = last[last["deviated"]].index.tolist()
-    assert sorted(deviated) == sorted([("IM: no local treatment", "resected_5"), ("IM: no local treatment", "resected_20"),
-                                       (arm, "resected_20"), (arm, "never")])
+    assert sorted(deviated) == sorted(
+        [
+            ("IM: no local treatment", "resected_5"),
+            ("IM: no local treatment", "resected_20"),
+            (arm, "resected_20"),
+            (arm, "never"),
+        ]
+    )
     assert clone_weight_summary(clones).set_index("arm")["artificially_censored"].tolist() == [2, 2]
     # weight 1 before anyone can deviate, > 1 once the uncensored stand in for the censored
     assert (clones.loc[clones["start"] == 0, "weight"] == 1).all()
@@ -323,10 +414,15 @@ def test_clones_are_censored_when_they_deviate_from_their_arm():
 
 
 def test_reference_arm_without_treatment_is_the_plain_kaplan_meier(cohort):
-    dates = cohort.assign(**{"months_to_IM+HR": np.nan, "months_to_IM+RFA/TACE": np.nan,
-                             "months_to_first_local": np.nan})
-    settings = {"grace_months": 12, "covariates": ["age_over_cutoff"], "truncate_percentiles": [],
-                "weight_interval_months": 1}
+    dates = cohort.assign(
+        **{"months_to_IM+HR": np.nan, "months_to_IM+RFA/TACE": np.nan, "months_to_first_local": np.nan}
+    )
+    settings = {
+        "grace_months": 12,
+        "covariates": ["age_over_cutoff"],
+        "truncate_percentiles": [],
+        "weight_interval_months": 1,
+    }
     clones = clone_censor_weight(dates, ["IM"], "IM", settings)
     km = arm_kaplan_meier(clones)
     plain = KaplanMeierFitter().fit(cohort["os_months"], cohort["death"])
@@ -343,8 +439,9 @@ def treated_later(cohort):
     day = lambda months: np.round(months * DPM) / DPM  # noqa: E731
     hr = np.where(cohort["group"] == "IM+HR", day(rng.uniform(0.3, 16, n) * (1 + cohort["age_over_cutoff"])), np.nan)
     rfa = np.where(cohort["group"] == "IM+RFA/TACE", day(rng.uniform(0.3, 20, n)), np.nan)
-    return cohort.assign(**{"months_to_IM+HR": hr, "months_to_IM+RFA/TACE": rfa,
-                            "months_to_first_local": np.fmin(hr, rfa)})
+    return cohort.assign(
+        **{"months_to_IM+HR": hr, "months_to_IM+RFA/TACE": rfa, "months_to_first_local": np.fmin(hr, rfa)}
+    )
 
 
 def reference_arm_one_patient_at_a_time(base: pd.DataFrame, design: pd.DataFrame, interval: float) -> pd.DataFrame:
@@ -357,9 +454,17 @@ def reference_arm_one_patient_at_a_time(base: pd.DataFrame, design: pd.DataFrame
     starts, rows = np.r_[0.0, cuts], []
     for index in range(len(base)):
         begin = starts[starts < stop[index]]
-        rows.append(pd.DataFrame({"row": index, "start": begin, "stop": np.r_[begin[1:], stop[index]],
-                                  "death": np.r_[np.zeros(len(begin) - 1, int), event[index]],
-                                  "probability_uncensored": np.r_[1.0, probability[index, :len(begin) - 1]]}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "row": index,
+                    "start": begin,
+                    "stop": np.r_[begin[1:], stop[index]],
+                    "death": np.r_[np.zeros(len(begin) - 1, int), event[index]],
+                    "probability_uncensored": np.r_[1.0, probability[index, : len(begin) - 1]],
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -377,16 +482,31 @@ def test_vectorised_reference_arm_equals_the_loop_over_patients(treated_later, i
 def test_monthly_weights_keep_the_hazard_ratios_of_the_exact_ones(treated_later):
     """Before vectorisation: weights at every treatment time and lifelines' Cox model with late
     entry. Now: the vectorised Cox model (the same fit) and monthly weights (nearly the same)."""
-    settings = {"grace_months": 12, "covariates": ["age_over_cutoff", "lm_count_over_cutoff", "size"],
-                "truncate_percentiles": [0, 99], "weight_interval_months": 0}
+    settings = {
+        "grace_months": 12,
+        "covariates": ["age_over_cutoff", "lm_count_over_cutoff", "size"],
+        "truncate_percentiles": [0, 99],
+        "weight_interval_months": 0,
+    }
     exact = clone_censor_weight(treated_later, GROUPS, "IM", settings)
     ours = arm_cox(exact, GROUPS, "IM", 12, 0.05).set_index("term")
-    for term, label in [("IM+HR vs IM", "IM+HR within 12 months"), ("IM+RFA/TACE vs IM", "IM+RFA/TACE within 12 months")]:
+    for term, label in [
+        ("IM+HR vs IM", "IM+HR within 12 months"),
+        ("IM+RFA/TACE vs IM", "IM+RFA/TACE within 12 months"),
+    ]:
         pair = exact[exact["arm"].isin(["IM: no local treatment", label])]
-        frame = pd.DataFrame({"start": pair["start"], "stop": pair["stop"], "death": pair["death"],
-                              "weight": pair["weight"], "x": (pair["arm"] == label).astype(float)})
-        before = CoxPHFitter().fit(frame, "stop", "death", entry_col="start", weights_col="weight",
-                                   fit_options={"precision": 1e-12})
+        frame = pd.DataFrame(
+            {
+                "start": pair["start"],
+                "stop": pair["stop"],
+                "death": pair["death"],
+                "weight": pair["weight"],
+                "x": (pair["arm"] == label).astype(float),
+            }
+        )
+        before = CoxPHFitter().fit(
+            frame, "stop", "death", entry_col="start", weights_col="weight", fit_options={"precision": 1e-12}
+        )
         assert ours.loc[term, "coef"] == pytest.approx(before.params_["x"], abs=1e-6)
     # the grid alone (no truncation: a percentile of the rows' weights depends on how finely
     # the follow-up is split into rows, whatever the grid)
@@ -413,11 +533,25 @@ def test_cox_with_late_entry_matches_lifelines_and_does_not_depend_on_splitting(
     x = np.column_stack([rng.integers(0, 2, n), rng.normal(size=n)])
     death_time = rng.exponential(1 / (0.1 * np.exp(0.5 * x[:, 0] - 0.3 * x[:, 1])))
     censor_time = rng.uniform(0, 20, n)
-    data = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "stop": np.minimum(death_time, censor_time),
-                         "death": (death_time <= censor_time).astype(int), "weight": rng.uniform(0.5, 2, n),
-                         "patient": np.arange(n) // 2})  # pairs of rows share a cluster
-    fit = CoxPHFitter().fit(data, "stop", "death", weights_col="weight", cluster_col="patient", robust=True,
-                            fit_options={"precision": 1e-12})
+    data = pd.DataFrame(
+        {
+            "a": x[:, 0],
+            "b": x[:, 1],
+            "stop": np.minimum(death_time, censor_time),
+            "death": (death_time <= censor_time).astype(int),
+            "weight": rng.uniform(0.5, 2, n),
+            "patient": np.arange(n) // 2,
+        }
+    )  # pairs of rows share a cluster
+    fit = CoxPHFitter().fit(
+        data,
+        "stop",
+        "death",
+        weights_col="weight",
+        cluster_col="patient",
+        robust=True,
+        fit_options={"precision": 1e-12},
+    )
     ours = CoxFitter().fit(data, "stop", "death", weights_col="weight", cluster_col="patient")
     assert ours.converged_
     np.testing.assert_allclose(ours.params_, fit.params_, atol=1e-7)
@@ -433,9 +567,14 @@ def test_cox_with_late_entry_matches_lifelines_and_does_not_depend_on_splitting(
 
 
 def test_a_small_landmark_group_and_its_complement_are_hidden():
-    groups = pd.DataFrame({"landmark_months": [6, 6, 6, 6, 12, 12, 12, 12],
-                           "group": ["IM", "IM+HR", "IM+RFA/TACE", "excluded"] * 2,
-                           "n": [189, 29, 12, 8, 124, 63, 3, 48], "events": [29, 1, 3, 0, 24, 3, 6, 0]})
+    groups = pd.DataFrame(
+        {
+            "landmark_months": [6, 6, 6, 6, 12, 12, 12, 12],
+            "group": ["IM", "IM+HR", "IM+RFA/TACE", "excluded"] * 2,
+            "n": [189, 29, 12, 8, 124, 63, 3, 48],
+            "events": [29, 1, 3, 0, 24, 3, 6, 0],
+        }
+    )
     released = suppress_within(groups, ["n", "events"], "landmark_months", 5)
     # at 12 months 3 patients: hidden, and the smallest other count too, or 238 - the rest gives it away
     assert released["n"].tolist() == ["189", "29", "12", "8", "124", "63", "<5", "suppressed"]
@@ -454,8 +593,9 @@ def test_weighted_counts_below_the_threshold_are_hidden_and_others_kept_exactly(
 def test_weight_summary_hides_a_small_group_with_its_distribution():
     group = ["IM"] * 40 + ["IM+HR"] * 20 + ["IM+RFA/TACE"] * 3
     weights = np.random.default_rng(5).uniform(0.5, 3, len(group))
-    table = pd.DataFrame({"patient_id": range(len(group)), "group": group, "included": True,
-                          "weight_raw": weights, "weight": weights})
+    table = pd.DataFrame(
+        {"patient_id": range(len(group)), "group": group, "included": True, "weight_raw": weights, "weight": weights}
+    )
     released = release_weight_summary(weight_summary(table, GROUPS), 5).set_index(["group", "stage"])
     for stage in ["stabilised", "truncated"]:
         # 40 + 20 + 3 = 63 in All: the 3 are hidden, and the 20 too, or 63 - 40 - 20 gives them away
@@ -487,8 +627,9 @@ def test_bootstrap_intervals_do_not_depend_on_the_chunking(cohort):
     three = pd.concat([run_chunk(cohort, GROUPS, "IM", IPTW, 12, 3, c, seed=5) for c in (2, 0, 1)])
     pd.testing.assert_frame_equal(one, three.sort_values(["replicate"], kind="stable").reset_index(drop=True))
     estimates = cohort_estimates(cohort, GROUPS, "IM", IPTW)
-    pd.testing.assert_frame_equal(percentile_intervals(one, estimates, 0.05),
-                                  percentile_intervals(three, estimates, 0.05))
+    pd.testing.assert_frame_equal(
+        percentile_intervals(one, estimates, 0.05), percentile_intervals(three, estimates, 0.05)
+    )
     intervals = percentile_intervals(one, estimates, 0.05)
     assert set(intervals["quantity"]) == {"hazard_ratio", "survival", "rmst", "rmst_difference"}
     assert (intervals["ci_lower"] <= intervals["ci_upper"]).all() and (intervals["replicates"] == 12).all()
@@ -506,10 +647,12 @@ def test_gather_refuses_missing_or_repeated_replicates(cohort):
 
 def test_iptw_cox_equals_lifelines_weighted_cox_with_robust_errors(cohort):
     from gistlm.causal.propensity import weighted_cohort, weighted_cox
+
     data = weighted_cohort(cohort, propensity_table(cohort, GROUPS, PROPENSITY))
     ours = weighted_cox(data, GROUPS, "IM", 0.05).set_index("term")
     frame = data[["os_months", "death", "weight"]].assign(
-        a=(data["group"] == "IM+HR").astype(float), b=(data["group"] == "IM+RFA/TACE").astype(float))
+        a=(data["group"] == "IM+HR").astype(float), b=(data["group"] == "IM+RFA/TACE").astype(float)
+    )
     theirs = CoxPHFitter().fit(frame, "os_months", "death", weights_col="weight", robust=True)
     for term, column in [("IM+HR vs IM", "a"), ("IM+RFA/TACE vs IM", "b")]:
         # lifelines stops its Newton iterations a little earlier (about 1e-6 on the log scale);
@@ -517,11 +660,14 @@ def test_iptw_cox_equals_lifelines_weighted_cox_with_robust_errors(cohort):
         # and ours are (tests/test_r_reference.py): they differ by about 0.1%
         assert ours.loc[term, "coef"] == pytest.approx(theirs.params_[column], abs=1e-5)
         assert ours.loc[term, "se"] == pytest.approx(theirs.standard_errors_[column], rel=2e-3)
-        assert ours.loc[term, "ci_upper"] == pytest.approx(np.exp(theirs.confidence_intervals_.loc[column].iloc[1]), rel=2e-3)
+        assert ours.loc[term, "ci_upper"] == pytest.approx(
+            np.exp(theirs.confidence_intervals_.loc[column].iloc[1]), rel=2e-3
+        )
 
 
 def test_bootstrap_point_estimate_equals_the_iptw_analysis(cohort):
     from gistlm.causal.propensity import weighted_cohort, weighted_cox
+
     table = propensity_table(cohort, GROUPS, PROPENSITY)
     analysis = weighted_cox(weighted_cohort(cohort, table), GROUPS, "IM", 0.05).set_index("term")
     ours = cohort_estimates(cohort, GROUPS, "IM", IPTW)
@@ -532,9 +678,15 @@ def test_bootstrap_point_estimate_equals_the_iptw_analysis(cohort):
 
 
 def test_figures_are_byte_identical_on_rerun(tmp_path):
-    balance = pd.DataFrame({"weighting": ["entropy balancing"] * 2 + ["GPS-IPTW"] * 2,
-                            "comparison": ["B vs A"] * 4, "covariate": ["x", "y"] * 2,
-                            "smd_unweighted": [0.5, -0.3] * 2, "smd_weighted": [0.0, 0.0, 0.05, 0.02]})
+    balance = pd.DataFrame(
+        {
+            "weighting": ["entropy balancing"] * 2 + ["GPS-IPTW"] * 2,
+            "comparison": ["B vs A"] * 4,
+            "covariate": ["x", "y"] * 2,
+            "smd_unweighted": [0.5, -0.3] * 2,
+            "smd_weighted": [0.0, 0.0, 0.05, 0.02],
+        }
+    )
     for name in ["one.png", "two.png"]:
         save_png(love_plot(balance, 0.1), str(tmp_path / name))
     assert (tmp_path / "one.png").read_bytes() == (tmp_path / "two.png").read_bytes()

@@ -22,24 +22,33 @@ import pandas as pd
 import pytest
 from study_config import CONFIG
 
+from gistlm.causal.immortal_time import local_treatment_dates, start_stop_rows, time_varying_cox
 from gistlm.cohort.analysis_cohort import build_analysis_cohort
 from gistlm.cohort.eligibility import apply_criteria
-from gistlm.causal.immortal_time import local_treatment_dates, start_stop_rows, time_varying_cox
 from gistlm.extract.ingestion import read_raw_table, type_raw_table
+from gistlm.quality.validation import validate_extract
 from gistlm.survival.overall_survival import fit_cox, group_indicators
 from gistlm.synthetic import CohortParameters, generate_extract, write_extract
-from gistlm.quality.validation import validate_extract
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_TRUTH = json.loads((REPO / "resources" / "extract" / "truth.json").read_text())
-EARLY_DEATHS = CohortParameters(weibull_shape=1.0, weibull_scale_months=60.0, p_early_loss=0.0,
-                                loss_rate_per_month=1e-6, hr_intercept=-4.0)
+EARLY_DEATHS = CohortParameters(
+    weibull_shape=1.0, weibull_scale_months=60.0, p_early_loss=0.0, loss_rate_per_month=1e-6, hr_intercept=-4.0
+)
 FOLLOW_UP_MONTHS = 60
 MUTATIONS = ["KIT_exon9", "PDGFRA", "wild_type", "unknown"]  # reference: KIT exon 11
 # the true model's covariates (truth.json, covariate_definitions), so that the only difference
 # between the naive and the time-varying model is how treatment time is counted
-COVARIATES = ["age_over_cutoff", "male", "ecog", "extrahepatic_disease", "lm_count_over_cutoff",
-              "lm_size_over_5cm", "lm_bilobar", *[f"mutation_{m}" for m in MUTATIONS]]
+COVARIATES = [
+    "age_over_cutoff",
+    "male",
+    "ecog",
+    "extrahepatic_disease",
+    "lm_count_over_cutoff",
+    "lm_size_over_5cm",
+    "lm_bilobar",
+    *[f"mutation_{m}" for m in MUTATIONS],
+]
 LABELS = [rule["label"] for rule in CONFIG["groups"]["precedence"]]
 
 
@@ -54,15 +63,19 @@ def generated(tmp_path_factory):
         typed[name], conversions[name] = type_raw_table(read_raw_table(folder / f"{name}.csv", name), name)
     validated, _, _ = validate_extract(typed, conversions, pd.Timestamp(CONFIG["validation"]["latest_date"]))
     verdicts = apply_criteria(validated, CONFIG["eligibility"])
-    settings = {"groups": CONFIG["groups"], "covariate_cutoffs": CONFIG["covariate_cutoffs"],
-                "outcome": {**CONFIG["outcome"], "max_months": FOLLOW_UP_MONTHS}}
+    settings = {
+        "groups": CONFIG["groups"],
+        "covariate_cutoffs": CONFIG["covariate_cutoffs"],
+        "outcome": {**CONFIG["outcome"], "max_months": FOLLOW_UP_MONTHS},
+    }
     cohort = build_analysis_cohort(validated, verdicts.loc[verdicts["eligible"], "patient_id"], settings)
     cohort["lm_size_over_5cm"] = (cohort["lm_max_size_cm"] > 5).astype(float)
     for mutation in MUTATIONS:
         cohort[f"mutation_{mutation}"] = (cohort["mutation"] == mutation).astype(float)
     lm_dates = validated["liver_metastases"].set_index("patient_id")["lm_diagnosis_date"]
-    dates = local_treatment_dates(validated["treatments"], lm_dates, cohort, CONFIG["groups"]["precedence"],
-                                  CONFIG["outcome"]["days_per_month"])
+    dates = local_treatment_dates(
+        validated["treatments"], lm_dates, cohort, CONFIG["groups"]["precedence"], CONFIG["outcome"]["days_per_month"]
+    )
     return cohort, dates.merge(cohort[["patient_id", *COVARIATES]], on="patient_id"), truth
 
 

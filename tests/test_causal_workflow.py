@@ -12,8 +12,14 @@ from benchmarks.workflow_runs import clone_run, edit_config, planned_rules, snak
 
 BOOTSTRAP_RULES = {"bootstrap_chunk", "bootstrap_gather"}
 # the report stage may follow the section (once render_report includes it)
-ALLOWED_AFTER_BOOTSTRAP = BOOTSTRAP_RULES | {"render_causal_section", "render_report", "gather_provenance",
-                                             "release_tables", "disclosure_audit", "release_manifest"}
+ALLOWED_AFTER_BOOTSTRAP = BOOTSTRAP_RULES | {
+    "render_causal_section",
+    "render_report",
+    "gather_provenance",
+    "release_tables",
+    "disclosure_audit",
+    "release_manifest",
+}
 
 
 # count columns of the tables under results/causal/ (everything there may leave the hospital)
@@ -42,10 +48,19 @@ def test_the_section_compares_every_method_without_identifiers(finished_run):
     html = (finished_run / "results" / "causal" / "section.html").read_text()
     assert "<html" not in html and "<body" not in html
     assert html.count("data:image/png;base64,") == 5
-    for method in ["naive (groups fixed at LM diagnosis)", "time-varying Cox", "landmark 6 months",
-                   "landmark 12 months", "entropy balancing (marginal)", "GPS-IPTW (marginal)", "clone-censor-weight",
-                   "landmark 6 months, entropy balancing", "landmark 12 months, entropy balancing",
-                   "published-style replication", "not interpretable: balance failed"]:
+    for method in [
+        "naive (groups fixed at LM diagnosis)",
+        "time-varying Cox",
+        "landmark 6 months",
+        "landmark 12 months",
+        "entropy balancing (marginal)",
+        "GPS-IPTW (marginal)",
+        "clone-censor-weight",
+        "landmark 6 months, entropy balancing",
+        "landmark 12 months, entropy balancing",
+        "published-style replication",
+        "not interpretable: balance failed",
+    ]:
         assert method in html
     assert "Hazard ratio of death for IM+HR vs IM, by method" in html
     ids = pd.read_parquet(finished_run / "results" / "cohort" / "analysis.parquet")["patient_id"]
@@ -57,15 +72,15 @@ def between_headings(html: str, heading: str, next_heading: str) -> str:
     start = re.search(rf"<h(\d)[^>]*>{re.escape(heading)}</h\1>", html)
     end = re.search(rf"<h(\d)[^>]*>{re.escape(next_heading)}</h\1>", html)
     assert start and end and start.end() <= end.start(), f"no heading {heading!r} followed by {next_heading!r}"
-    return html[start.end():end.start()]
+    return html[start.end() : end.start()]
 
 
 def test_the_section_names_covariates_by_the_data_dictionary(finished_run):
     """Issue 11: the causal tables and text use the labels of Table 1, the Cox tables and the Love plot."""
     section = (finished_run / "results" / "causal" / "section.html").read_text()
     time_varying = between_headings(section, "Time-varying Cox model", "Landmark analyses")
-    assert "<td class=\"l\">Male vs Female</td>" in time_varying
-    assert "<td class=\"l\">Age &gt; 60 years vs Age ≤ 60 years</td>" in time_varying
+    assert '<td class="l">Male vs Female</td>' in time_varying
+    assert '<td class="l">Age &gt; 60 years vs Age ≤ 60 years</td>' in time_varying
     assert "adjusting for Age &gt; 60 years, Male, Extrahepatic disease" in time_varying
     for column in ["age_over_cutoff", "lm_count_over_cutoff", "extrahepatic_disease", "lm_bilobar"]:
         assert column not in time_varying
@@ -77,10 +92,15 @@ def test_every_method_has_a_hazard_ratio_and_only_interpretable_ones_e_values(fi
     assert len(headline) == 8  # no landmark-weighted estimate at 6 months: its groups cannot be balanced
     assert headline[["hr", "ci_lower", "ci_upper"]].notna().all().all()
     assert headline["handles"].to_dict() == {
-        "naive (groups fixed at LM diagnosis)": "neither", "time-varying Cox": "immortal time",
-        "landmark 6 months": "immortal time", "landmark 12 months": "immortal time",
-        "entropy balancing (marginal)": "measured confounding", "GPS-IPTW (marginal)": "measured confounding",
-        "clone-censor-weight": "both", "landmark 12 months, entropy balancing": "both"}
+        "naive (groups fixed at LM diagnosis)": "neither",
+        "time-varying Cox": "immortal time",
+        "landmark 6 months": "immortal time",
+        "landmark 12 months": "immortal time",
+        "entropy balancing (marginal)": "measured confounding",
+        "GPS-IPTW (marginal)": "measured confounding",
+        "clone-censor-weight": "both",
+        "landmark 12 months, entropy balancing": "both",
+    }
     assert headline.loc["naive (groups fixed at LM diagnosis)", "role"] == "published-style replication"
     assert (headline.loc[headline["handles"] == "both", "role"] == "primary").all()
     # GPS-IPTW leaves covariates imbalanced: gated, without E-values
@@ -116,7 +136,8 @@ def test_bootstrap_reports_sparse_events_instead_of_a_degenerate_interval(finish
     iptw = read(finished_run, "iptw_cox.csv").set_index(["model", "term"])
     for weighting in ["entropy balancing", "GPS-IPTW"]:
         assert hr.loc[(weighting, "IM+HR vs IM"), "estimate"] == pytest.approx(
-            iptw.loc[(weighting, "IM+HR vs IM"), "hr"], rel=1e-4)
+            iptw.loc[(weighting, "IM+HR vs IM"), "hr"], rel=1e-4
+        )
     gps = hr.loc[("GPS-IPTW", "IM+HR vs IM")]
     assert "no death in IM+HR: 18" in gps["degenerate_reasons"]  # 18 of 1000 resamples, as issue 12 found
     assert gps["ci_status"].startswith("not estimable: ") and pd.isna(gps["ci_lower"])
@@ -129,8 +150,10 @@ def test_landmark_weighted_analyses_report_balance_and_groups(finished_run):
     groups = read(finished_run, "landmark_weighted_groups.csv")
     assert set(groups["landmark_months"]) == {6, 12}
     diagnostics = read(finished_run, "landmark_weighted_diagnostics.csv")
-    assert set(diagnostics["method"]) == {"landmark 6 months, entropy balancing",
-                                          "landmark 12 months, entropy balancing"}
+    assert set(diagnostics["method"]) == {
+        "landmark 6 months, entropy balancing",
+        "landmark 12 months, entropy balancing",
+    }
     cox = read(finished_run, "landmark_weighted_cox.csv")
     balance = read(finished_run, "landmark_weighted_balance.csv")
     for landmark in cox["landmark_months"].unique():  # every landmark with weights is balanced
@@ -187,9 +210,21 @@ def test_snakemake_report_has_the_causal_tables_and_figures(finished_run, tmp_pa
     snakemake(run, "--report", "results/snakemake-report.zip")
     with zipfile.ZipFile(run / "results" / "snakemake-report.zip") as archive:
         names = archive.namelist()
-    for expected in ["e_values.csv", "rmst.csv", "time_varying_cox.csv", "landmark_cox.csv", "ccw_cox.csv",
-                     "iptw_cox.csv", "balance_verdict.csv", "bootstrap_ci.csv", "landmark_weighted_cox.csv",
-                     "love.png", "overlap.png",
-                     "landmark_km.png", "iptw_km.png", "ccw_km.png"]:
+    for expected in [
+        "e_values.csv",
+        "rmst.csv",
+        "time_varying_cox.csv",
+        "landmark_cox.csv",
+        "ccw_cox.csv",
+        "iptw_cox.csv",
+        "balance_verdict.csv",
+        "bootstrap_ci.csv",
+        "landmark_weighted_cox.csv",
+        "love.png",
+        "overlap.png",
+        "landmark_km.png",
+        "iptw_km.png",
+        "ccw_km.png",
+    ]:
         assert any(name.endswith(f"/{expected}") for name in names), expected
     assert not any(name.endswith("propensity_scores.csv") or name.endswith("treatment_dates.csv") for name in names)

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from benchmarks.workflow_runs import REPO, copy_workflow, snakemake
 from gistlm.cohort.analysis_cohort import COVARIATES, baseline_covariates
 from gistlm.configuration import is_synthetic
-from benchmarks.workflow_runs import REPO, copy_workflow, snakemake
 
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
 TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
@@ -69,39 +69,71 @@ def test_every_mapping_of_the_schema_rejects_unknown_keys():
     assert found["schema.properties.eligibility.properties.labs.additionalProperties"] is False
 
 
-@pytest.mark.parametrize("user_config, expected", [
-    ({"raw": {"patient": "/secure/p.xlsx"}},
-     "config key `raw.patient` (set in my_extract.yaml) is not known; did you mean `raw.patients`?"),
-    ({"eligibility": {"max_ecg": 4}},
-     "config key `eligibility.max_ecg` (set in my_extract.yaml) is not known; did you mean `eligibility.max_ecog`?"),
-    ({"statistics": {"alpha": 0.01}},
-     "config key `statistics` (set in my_extract.yaml) is not known; the keys known there are causal, "
-     "covariate_cutoffs, data_dictionary, eligibility, groups, outcome, privacy, quality, raw, sites, survival, table_one, validation."),
-    ({"sites": [{"name": "S01", "patient": "a.csv", "liver_metastases": "b.csv", "treatments": "c.csv",
-                 "follow_up": "d.csv"}]},
-     "config key `sites[1].patient` (set in my_extract.yaml) is not known; did you mean `sites[1].patients`?"),
-    ({"eligibility": {"labs": {"alt_u_l": {"maximum": 150}}}},
-     "config key `eligibility.labs.alt_u_l.maximum` (set in my_extract.yaml) is not known; "
-     "did you mean `eligibility.labs.alt_u_l.max`?"),
-    ({"quality": {"severity": {"unique_id": "warning"}}},
-     "config key `quality.severity.unique_id` (set in my_extract.yaml) is not known; "
-     "did you mean `quality.severity.unique_ids`?"),
-    ({"causal": {"bootstrap": {"replicate": 10}}},
-     "config key `causal.bootstrap.replicate` (set in my_extract.yaml) is not known; "
-     "did you mean `causal.bootstrap.replicates`?"),
-    ({"eligibility": {"max_ecog": 7}},
-     "config key `eligibility.max_ecog` (set in my_extract.yaml) is not valid: 7 is greater than the maximum of 4."),
-])
+@pytest.mark.parametrize(
+    "user_config, expected",
+    [
+        (
+            {"raw": {"patient": "/secure/p.xlsx"}},
+            "config key `raw.patient` (set in my_extract.yaml) is not known; did you mean `raw.patients`?",
+        ),
+        (
+            {"eligibility": {"max_ecg": 4}},
+            "config key `eligibility.max_ecg` (set in my_extract.yaml) is not known; did you mean `eligibility.max_ecog`?",
+        ),
+        (
+            {"statistics": {"alpha": 0.01}},
+            "config key `statistics` (set in my_extract.yaml) is not known; the keys known there are causal, "
+            "covariate_cutoffs, data_dictionary, eligibility, groups, outcome, privacy, quality, raw, sites, survival, table_one, validation.",
+        ),
+        (
+            {
+                "sites": [
+                    {
+                        "name": "S01",
+                        "patient": "a.csv",
+                        "liver_metastases": "b.csv",
+                        "treatments": "c.csv",
+                        "follow_up": "d.csv",
+                    }
+                ]
+            },
+            "config key `sites[1].patient` (set in my_extract.yaml) is not known; did you mean `sites[1].patients`?",
+        ),
+        (
+            {"eligibility": {"labs": {"alt_u_l": {"maximum": 150}}}},
+            "config key `eligibility.labs.alt_u_l.maximum` (set in my_extract.yaml) is not known; "
+            "did you mean `eligibility.labs.alt_u_l.max`?",
+        ),
+        (
+            {"quality": {"severity": {"unique_id": "warning"}}},
+            "config key `quality.severity.unique_id` (set in my_extract.yaml) is not known; "
+            "did you mean `quality.severity.unique_ids`?",
+        ),
+        (
+            {"causal": {"bootstrap": {"replicate": 10}}},
+            "config key `causal.bootstrap.replicate` (set in my_extract.yaml) is not known; "
+            "did you mean `causal.bootstrap.replicates`?",
+        ),
+        (
+            {"eligibility": {"max_ecog": 7}},
+            "config key `eligibility.max_ecog` (set in my_extract.yaml) is not valid: 7 is greater than the maximum of 4.",
+        ),
+    ],
+)
 def test_an_unknown_or_invalid_key_stops_the_run_naming_it(workdir, user_config, expected):
     assert stopped(workdir, user_config) == f"gistlm: {expected}"
 
 
 def test_a_typo_in_a_precedence_rule_is_named_with_its_place(workdir):
-    precedence = [{"label": "IM+HR", "treatment": ["hepatic_resection"]},
-                  {"label": "IM+RFA/TACE", "treatments": ["rfa", "tace"]}]
+    precedence = [
+        {"label": "IM+HR", "treatment": ["hepatic_resection"]},
+        {"label": "IM+RFA/TACE", "treatments": ["rfa", "tace"]},
+    ]
     message = stopped(workdir, {"groups": {"precedence": precedence}})
-    assert message == ("gistlm: config key `groups.precedence[1].treatment` (set in my_extract.yaml) is not known; "
-                       "did you mean `groups.precedence[1].treatments`?")
+    assert message == (
+        "gistlm: config key `groups.precedence[1].treatment` (set in my_extract.yaml) is not known; "
+        "did you mean `groups.precedence[1].treatments`?"
+    )
 
 
 def test_a_typo_on_the_command_line_is_named_too(workdir):
@@ -116,75 +148,110 @@ def test_a_user_extract_naming_only_some_tables_never_takes_the_others_from_the_
         "gistlm: your configuration (my_extract.yaml) names `raw.patients`, `raw.follow_up` but not "
         "`raw.liver_metastases`, `raw.treatments`: a configuration that names one raw table must name all four, "
         "so that the shipped synthetic extract (resources/extract/) is never mixed with your data; "
-        "add the missing path.")
+        "add the missing path."
+    )
 
 
 def test_a_users_table_beside_the_demo_tables_is_refused(workdir, tmp_path):
     tables = own_extract(tmp_path / "secure")
     mixed = {"raw": {**{table: f"resources/extract/{table}.csv" for table in TABLES}, "patients": tables["patients"]}}
     message = stopped(workdir, mixed)
-    assert message.startswith("gistlm: 3 mistakes in the configuration: (1) config key `raw.liver_metastases` "
-                              "(set in my_extract.yaml) is `resources/extract/liver_metastases.csv`, a table of the "
-                              "shipped synthetic extract, while other tables are your own: synthetic and real "
-                              "patients are never analysed together; name your own file.")
+    assert message.startswith(
+        "gistlm: 3 mistakes in the configuration: (1) config key `raw.liver_metastases` "
+        "(set in my_extract.yaml) is `resources/extract/liver_metastases.csv`, a table of the "
+        "shipped synthetic extract, while other tables are your own: synthetic and real "
+        "patients are never analysed together; name your own file."
+    )
 
 
 def test_a_complete_user_extract_is_planned_from_the_users_files_only(workdir, tmp_path):
     tables = own_extract(tmp_path / "secure")
     (workdir / "my_extract.yaml").write_text(yaml.safe_dump({"raw": tables}))
     run = snakemake(workdir, "--dry-run", "--configfile", "my_extract.yaml")
-    raw_inputs = [line for line in run.stdout.splitlines() if line.strip().startswith("input:") and "src/" in line
-                  and "ingestion.py" in line and "results/" not in line]  # the ingest_table jobs'
+    raw_inputs = [
+        line
+        for line in run.stdout.splitlines()
+        if line.strip().startswith("input:") and "src/" in line and "ingestion.py" in line and "results/" not in line
+    ]  # the ingest_table jobs'
     assert sorted(line.split(":", 1)[1].split(",")[0].strip() for line in raw_inputs) == sorted(tables.values())
     assert "resources/extract" not in run.stdout
 
 
-@pytest.mark.parametrize("user_config, expected", [
-    ({"raw": {"encoding": "utf8-nonsense"}},
-     "config key `raw.encoding` (set in my_extract.yaml) is `utf8-nonsense`, which Python does not know as a "
-     "text encoding; use e.g. utf-8 or gb18030."),
-    ({"validation": {"latest_date": "2023-02-30"}},
-     "config key `validation.latest_date` (set in my_extract.yaml) is `2023-02-30`, which is not a date "
-     "(day is out of range for month); write YYYY-MM-DD."),
-    ({"eligibility": {"labs": {"alt": {"max": 200}}}},
-     "config key `eligibility.labs.alt` (set in my_extract.yaml) names no numeric column of the liver_metastases "
-     "table (src/gistlm/extract/schema.py); did you mean `alt_u_l`?"),
-    ({"groups": {"reference": "im"}},
-     "config key `groups.reference` (set in my_extract.yaml) is `im`, which is not one of `groups.labels` "
-     "(IM, IM+HR, IM+RFA/TACE); did you mean `IM`?"),
-    ({"groups": {"reference": "IM+HR"}},
-     "config key `groups.reference` (set in my_extract.yaml) is `IM+HR`, but every analysis compares a local "
-     "treatment with none: it must be the group of `groups.default` (`IM`)."),
-    ({"groups": {"labels": ["IM", "IM+HR", "IM+RFA/TACE", "IM+SBRT"]}},
-     "config key `groups.labels` (set in my_extract.yaml) lists IM+SBRT, which neither `groups.default` nor any "
-     "`groups.precedence` rule assigns, so that group would be empty."),
-    ({"survival": {"cox_covariates": ["age_over_cutoff", "sex"]}},
-     "config key `survival.cox_covariates[2]` (set in my_extract.yaml) is `sex`, which is not one of "
-     "age_over_cutoff, age_at_lm_years, male, extrahepatic_disease, lm_count_over_cutoff, lm_count, lm_bilobar, "
-     "lm_max_size_cm, ecog, primary_size_cm, mitotic_count, imatinib_dose_mg_day; valid: age_over_cutoff, "),
-    ({"table_one": {"continuous": ["age_at_lm_years"], "categorical": ["male", "ecogg"]}},
-     "config key `table_one.categorical` (set in my_extract.yaml) names `ecogg`, which is not a column of the "
-     "analysis cohort (src/gistlm/cohort/analysis_cohort.py); did you mean `ecog`?"),
-    ({"quality": {"plausible_ranges": {"age_years": [18, 100]}}},
-     "config key `quality.plausible_ranges` (set in my_extract.yaml) names `age_years`, which is not a column of "
-     "the analysis cohort (src/gistlm/cohort/analysis_cohort.py); did you mean `age_at_lm_years`?"),
-    ({"causal": {"propensity": {"covariates": ["male", "lm_size"]}}},
-     "config key `causal.propensity.covariates` (set in my_extract.yaml) names `lm_size`, which is not a column of "
-     "the analysis cohort (src/gistlm/cohort/analysis_cohort.py); did you mean `lm_max_size_cm`?"),
-    ({"causal": {"clone_censor_weight": {"covariates": ["Male"]}}},
-     "config key `causal.clone_censor_weight.covariates` (set in my_extract.yaml) names `Male`, which is not a "
-     "column of the analysis cohort (src/gistlm/cohort/analysis_cohort.py); did you mean `male`?"),
-])
+@pytest.mark.parametrize(
+    "user_config, expected",
+    [
+        (
+            {"raw": {"encoding": "utf8-nonsense"}},
+            "config key `raw.encoding` (set in my_extract.yaml) is `utf8-nonsense`, which Python does not know as a "
+            "text encoding; use e.g. utf-8 or gb18030.",
+        ),
+        (
+            {"validation": {"latest_date": "2023-02-30"}},
+            "config key `validation.latest_date` (set in my_extract.yaml) is `2023-02-30`, which is not a date "
+            "(day is out of range for month); write YYYY-MM-DD.",
+        ),
+        (
+            {"eligibility": {"labs": {"alt": {"max": 200}}}},
+            "config key `eligibility.labs.alt` (set in my_extract.yaml) names no numeric column of the liver_metastases "
+            "table (src/gistlm/extract/schema.py); did you mean `alt_u_l`?",
+        ),
+        (
+            {"groups": {"reference": "im"}},
+            "config key `groups.reference` (set in my_extract.yaml) is `im`, which is not one of `groups.labels` "
+            "(IM, IM+HR, IM+RFA/TACE); did you mean `IM`?",
+        ),
+        (
+            {"groups": {"reference": "IM+HR"}},
+            "config key `groups.reference` (set in my_extract.yaml) is `IM+HR`, but every analysis compares a local "
+            "treatment with none: it must be the group of `groups.default` (`IM`).",
+        ),
+        (
+            {"groups": {"labels": ["IM", "IM+HR", "IM+RFA/TACE", "IM+SBRT"]}},
+            "config key `groups.labels` (set in my_extract.yaml) lists IM+SBRT, which neither `groups.default` nor any "
+            "`groups.precedence` rule assigns, so that group would be empty.",
+        ),
+        (
+            {"survival": {"cox_covariates": ["age_over_cutoff", "sex"]}},
+            "config key `survival.cox_covariates[2]` (set in my_extract.yaml) is `sex`, which is not one of "
+            "age_over_cutoff, age_at_lm_years, male, extrahepatic_disease, lm_count_over_cutoff, lm_count, lm_bilobar, "
+            "lm_max_size_cm, ecog, primary_size_cm, mitotic_count, imatinib_dose_mg_day; valid: age_over_cutoff, ",
+        ),
+        (
+            {"table_one": {"continuous": ["age_at_lm_years"], "categorical": ["male", "ecogg"]}},
+            "config key `table_one.categorical` (set in my_extract.yaml) names `ecogg`, which is not a column of the "
+            "analysis cohort (src/gistlm/cohort/analysis_cohort.py); did you mean `ecog`?",
+        ),
+        (
+            {"quality": {"plausible_ranges": {"age_years": [18, 100]}}},
+            "config key `quality.plausible_ranges` (set in my_extract.yaml) names `age_years`, which is not a column of "
+            "the analysis cohort (src/gistlm/cohort/analysis_cohort.py); did you mean `age_at_lm_years`?",
+        ),
+        (
+            {"causal": {"propensity": {"covariates": ["male", "lm_size"]}}},
+            "config key `causal.propensity.covariates` (set in my_extract.yaml) names `lm_size`, which is not a column of "
+            "the analysis cohort (src/gistlm/cohort/analysis_cohort.py); did you mean `lm_max_size_cm`?",
+        ),
+        (
+            {"causal": {"clone_censor_weight": {"covariates": ["Male"]}}},
+            "config key `causal.clone_censor_weight.covariates` (set in my_extract.yaml) names `Male`, which is not a "
+            "column of the analysis cohort (src/gistlm/cohort/analysis_cohort.py); did you mean `male`?",
+        ),
+    ],
+)
 def test_inconsistent_settings_stop_the_run_at_dag_build_time(workdir, user_config, expected):
     assert stopped(workdir, user_config).startswith(f"gistlm: {expected}")
 
 
 def test_a_typo_in_a_precedence_label_is_one_readable_sentence(workdir):
-    precedence = [{"label": "IM+HRR", "treatments": ["hepatic_resection"]},
-                  {"label": "IM+RFA/TACE", "treatments": ["rfa", "tace"]}]
+    precedence = [
+        {"label": "IM+HRR", "treatments": ["hepatic_resection"]},
+        {"label": "IM+RFA/TACE", "treatments": ["rfa", "tace"]},
+    ]
     message = stopped(workdir, {"groups": {"precedence": precedence}})
-    assert message == ("gistlm: config key `groups.precedence[1].label` (set in my_extract.yaml) is `IM+HRR`, which "
-                       "is not one of `groups.labels` (IM, IM+HR, IM+RFA/TACE); did you mean `IM+HR`?")
+    assert message == (
+        "gistlm: config key `groups.precedence[1].label` (set in my_extract.yaml) is `IM+HRR`, which "
+        "is not one of `groups.labels` (IM, IM+HR, IM+RFA/TACE); did you mean `IM+HR`?"
+    )
 
 
 def test_several_mistakes_are_listed_in_one_paragraph(workdir):
@@ -214,8 +281,9 @@ def test_a_full_disk_gives_one_paragraph_and_no_empty_log(tmp_path):
     workdir = copy_workflow(tmp_path / "gistlm")
     results = workdir / "results"
     results.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", str(results)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", str(results)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"a small tmpfs cannot be mounted here (needs root): {mounted.stderr.strip()}")
     try:
@@ -236,16 +304,22 @@ def test_a_full_disk_gives_one_paragraph_and_no_empty_log(tmp_path):
 
 def test_a_run_on_the_demo_extract_warns_and_ends_with_a_summary(finished_run):
     console = (finished_run / "console.txt").read_text()
-    assert ("gistlm: WARNING: synthetic demonstration data, not patients: this run analysed the shipped extract "
-            "resources/extract/") in console
-    summary = console[console.index("gistlm: run complete."):]
+    assert (
+        "gistlm: WARNING: synthetic demonstration data, not patients: this run analysed the shipped extract "
+        "resources/extract/"
+    ) in console
+    summary = console[console.index("gistlm: run complete.") :]
     counts = pd.read_csv(finished_run / "results" / "validation" / "ledger_counts.csv")
     ledger = dict(zip(counts["status"], counts["patients"]))
-    assert (f"Raw patients: {ledger['raw patients']}; analysed {ledger['analysed']}, excluded {ledger['excluded']} "
-            f"(results/cohort/attrition.csv), quarantined {ledger['quarantined']}") in summary
+    assert (
+        f"Raw patients: {ledger['raw patients']}; analysed {ledger['analysed']}, excluded {ledger['excluded']} "
+        f"(results/cohort/attrition.csv), quarantined {ledger['quarantined']}"
+    ) in summary
     share = ledger["quarantined"] / ledger["raw patients"]
-    assert f"WARNING: {ledger['quarantined']} of {ledger['raw patients']} patients ({share:.0%}) were quarantined" \
+    assert (
+        f"WARNING: {ledger['quarantined']} of {ledger['raw patients']} patients ({share:.0%}) were quarantined"
         in summary
+    )
     assert "Report: results/report.html" in summary
     assert "WARNING: synthetic demonstration data, not patients" in summary
     digest = hashlib.sha256((finished_run / "resources/extract/patients.csv").read_bytes()).hexdigest()[:12]
@@ -262,11 +336,14 @@ def test_the_summary_of_a_users_extract_has_no_demo_warning(tmp_path, monkeypatc
     tables = own_extract(tmp_path / "secure")
     (tmp_path / "results" / "validation").mkdir(parents=True)
     (tmp_path / "results" / "validation" / "ledger_counts.csv").write_text(
-        "status,patients\nanalysed,200\nexcluded,70\nquarantined,0\nraw patients,270\n")
+        "status,patients\nanalysed,200\nexcluded,70\nquarantined,0\nraw patients,270\n"
+    )
     monkeypatch.chdir(tmp_path)
     summary = closing_summary({"sites": [], "raw": tables}, SimpleNamespace(basedir=str(tmp_path)))
     digest = hashlib.sha256(Path(tables["treatments"]).read_bytes()).hexdigest()[:12]
     assert f"  treatments: {tables['treatments']} (sha256 {digest})" in summary
-    assert ("Raw patients: 270; analysed 200, excluded 70 (results/cohort/attrition.csv), quarantined 0 "
-            "(results/validation/quarantine.csv).") in summary
+    assert (
+        "Raw patients: 270; analysed 200, excluded 70 (results/cohort/attrition.csv), quarantined 0 "
+        "(results/validation/quarantine.csv)."
+    ) in summary
     assert "WARNING" not in summary and "Report:" not in summary  # no report made yet

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from data_stages import DEFAULT_EXTRACT, TABLES, run_data_stages
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data_stages import DEFAULT_EXTRACT, TABLES, run_data_stages
-from gistlm.extract.errors import ExtractError
 from benchmarks.workflow_runs import copy_workflow, snakemake
+from gistlm.extract.errors import ExtractError
 
 PRISTINE = {table: pd.read_csv(path, dtype=str, keep_default_na=False) for table, path in DEFAULT_EXTRACT.items()}
 GARBAGE = ["abc", "12/31/2020", "-", "1e999", "二〇二〇", "✓", "2020-13-45", "NaN?", " "]
@@ -37,10 +37,16 @@ def corrupt_cells(frames, draw):
 
 
 def out_of_range(frames, draw):
-    column, values = draw(st.sampled_from([
-        ("ecog", ["9", "-1"]), ("lm_count", ["0", "-3", "100000"]),
-        ("hemoglobin_g_l", ["-5", "9999"]), ("lm_max_size_cm", ["0", "500"]),
-    ]))
+    column, values = draw(
+        st.sampled_from(
+            [
+                ("ecog", ["9", "-1"]),
+                ("lm_count", ["0", "-3", "100000"]),
+                ("hemoglobin_g_l", ["-5", "9999"]),
+                ("lm_max_size_cm", ["0", "500"]),
+            ]
+        )
+    )
     frame = frames["liver_metastases"]
     frame.loc[draw(st.integers(0, len(frame) - 1)), column] = draw(st.sampled_from(values))
 
@@ -71,7 +77,9 @@ def swap_dates(frames, draw):
     match = follow_up.index[follow_up["patient_id"] == pid]
     if len(match):
         lm.loc[row, "lm_diagnosis_date"], follow_up.loc[match[0], "last_contact_date"] = (
-            follow_up.loc[match[0], "last_contact_date"], lm.loc[row, "lm_diagnosis_date"])
+            follow_up.loc[match[0], "last_contact_date"],
+            lm.loc[row, "lm_diagnosis_date"],
+        )
 
 
 def orphan_treatments(frames, draw):
@@ -80,10 +88,18 @@ def orphan_treatments(frames, draw):
 
 
 def blank_required(frames, draw):
-    table, column = draw(st.sampled_from([
-        ("patients", "patient_id"), ("patients", "birth_date"), ("liver_metastases", "lm_diagnosis_date"),
-        ("treatments", "start_date"), ("follow_up", "vital_status"), ("treatments", "patient_id"),
-    ]))
+    table, column = draw(
+        st.sampled_from(
+            [
+                ("patients", "patient_id"),
+                ("patients", "birth_date"),
+                ("liver_metastases", "lm_diagnosis_date"),
+                ("treatments", "start_date"),
+                ("follow_up", "vital_status"),
+                ("treatments", "patient_id"),
+            ]
+        )
+    )
     frame = frames[table]
     frame.loc[draw(st.integers(0, len(frame) - 1)), column] = ""
 
@@ -105,8 +121,15 @@ def pad_or_recase_id(frames, draw):
     table = draw(st.sampled_from(TABLES))
     frame = frames[table]
     row = draw(st.integers(0, len(frame) - 1))
-    frame.loc[row, "patient_id"] = draw(st.sampled_from([
-        f" {frame.loc[row, 'patient_id']} ", f"{frame.loc[row, 'patient_id']}  ", frame.loc[row, "patient_id"].lower()]))
+    frame.loc[row, "patient_id"] = draw(
+        st.sampled_from(
+            [
+                f" {frame.loc[row, 'patient_id']} ",
+                f"{frame.loc[row, 'patient_id']}  ",
+                frame.loc[row, "patient_id"].lower(),
+            ]
+        )
+    )
 
 
 def drop_patient_row(frames, draw):
@@ -116,9 +139,19 @@ def drop_patient_row(frames, draw):
     frames[table] = frame.drop(index=draw(st.integers(0, len(frame) - 1))).reset_index(drop=True)
 
 
-FRAME_CORRUPTIONS = [corrupt_cells, out_of_range, drop_column, duplicate_rows, delete_rows,
-                     swap_dates, orphan_treatments, blank_required, respell_id, pad_or_recase_id,
-                     drop_patient_row]
+FRAME_CORRUPTIONS = [
+    corrupt_cells,
+    out_of_range,
+    drop_column,
+    duplicate_rows,
+    delete_rows,
+    swap_dates,
+    orphan_treatments,
+    blank_required,
+    respell_id,
+    pad_or_recase_id,
+    drop_patient_row,
+]
 
 
 def stray_bytes(path: Path, draw) -> None:
@@ -167,13 +200,15 @@ def distinct_raw_ids(paths: dict) -> set:
 
 
 # CI replays a fixed set of examples so a landing never depends on the draw
-@settings(max_examples=80, deadline=None, derandomize=bool(os.environ.get("CI")),
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=80, deadline=None, derandomize=bool(os.environ.get("CI")), suppress_health_check=[HealthCheck.too_slow]
+)
 @given(data=st.data())
 def test_any_corruption_ends_in_a_balanced_ledger_or_one_clear_error(data):
     frames = {table: frame.copy() for table, frame in PRISTINE.items()}
-    for corruption in data.draw(st.lists(st.sampled_from(FRAME_CORRUPTIONS + FILE_CORRUPTIONS),
-                                         min_size=1, max_size=3), label="corruptions"):
+    for corruption in data.draw(
+        st.lists(st.sampled_from(FRAME_CORRUPTIONS + FILE_CORRUPTIONS), min_size=1, max_size=3), label="corruptions"
+    ):
         if corruption in FRAME_CORRUPTIONS:
             corruption(frames, data.draw)
     with tempfile.TemporaryDirectory() as tmp:
@@ -221,12 +256,17 @@ def test_gb18030_and_xlsx_versions_of_the_extract_give_the_same_cohort(tmp_path)
     pd.testing.assert_frame_equal(run_data_stages(xlsx_paths)["cohort"], reference)
 
 
-@pytest.mark.parametrize("damage, expected", [
-    (lambda path: path.write_text(path.read_text().replace("lm_count,", "lesions,", 1)),
-     "lacks required column(s) ['lm_count']"),
-    (lambda path: path.write_bytes(b""), "is empty"),
-    (lambda path: path.write_bytes(path.read_bytes() + "备注\n".encode("gb18030")), "is not valid utf-8 text"),
-])
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        (
+            lambda path: path.write_text(path.read_text().replace("lm_count,", "lesions,", 1)),
+            "lacks required column(s) ['lm_count']",
+        ),
+        (lambda path: path.write_bytes(b""), "is empty"),
+        (lambda path: path.write_bytes(path.read_bytes() + "备注\n".encode("gb18030")), "is not valid utf-8 text"),
+    ],
+)
 def test_a_table_level_mistake_stops_snakemake_with_one_message_and_no_traceback(tmp_path, damage, expected):
     workdir = copy_workflow(tmp_path / "run")
     damage(workdir / "resources" / "extract" / "liver_metastases.csv")

@@ -20,24 +20,48 @@ CASES = {
     "E04": ({"lm": {"total_bilirubin_umol_l": "40"}}, "inadequate_organ_function"),
     "E05": ({"lm": {"total_bilirubin_umol_l": "", "platelets_1e9_l": "NA", "ecog": ""}}, None),
     "E06": ({"treatments": [{"treatment": "sunitinib", "dose_mg_day": "50"}]}, "no_imatinib"),
-    "E07": ({"treatments": [{"start_date": "2015-01-10", "end_date": "2015-12-01"},
-                            {"treatment": "sunitinib", "line": "2", "start_date": "2015-12-10", "dose_mg_day": "37.5"}]},
-            "lm_on_later_line_tki"),
-    "E08": ({"treatments": [{}, {"treatment": "sunitinib", "line": "2", "start_date": "2018-01-02", "dose_mg_day": "37.5"}]}, None),
+    "E07": (
+        {
+            "treatments": [
+                {"start_date": "2015-01-10", "end_date": "2015-12-01"},
+                {"treatment": "sunitinib", "line": "2", "start_date": "2015-12-10", "dose_mg_day": "37.5"},
+            ]
+        },
+        "lm_on_later_line_tki",
+    ),
+    "E08": (
+        {
+            "treatments": [
+                {},
+                {"treatment": "sunitinib", "line": "2", "start_date": "2018-01-02", "dose_mg_day": "37.5"},
+            ]
+        },
+        None,
+    ),
     "E09": ({"patient": {"other_malignancy": "yes"}}, "other_malignancy"),
     "E10": ({"follow_up": {"last_contact_date": "2016-03-01"}}, "no_follow_up"),
     # boundaries: exactly at the limit is fine; dead on the LM day has follow-up
     "E11": ({"lm": {"ecog": "1", "total_bilirubin_umol_l": "31.5", "neutrophils_1e9_l": "1.5"}}, None),
-    "E12": ({"follow_up": {"last_contact_date": "2016-03-01", "vital_status": "dead",
-                           "death_date": "2016-03-01"}}, None),
+    "E12": (
+        {"follow_up": {"last_contact_date": "2016-03-01", "vital_status": "dead", "death_date": "2016-03-01"}},
+        None,
+    ),
     "E13": ({"lm": {"neutrophils_1e9_l": "1.2", "alt_u_l": "250"}}, "inadequate_organ_function"),
     # a sunitinib line 2 started on the LM day counts as "on a later line"
-    "E14": ({"treatments": [{"start_date": "2015-01-10", "end_date": "2016-02-01"},
-                            {"treatment": "sunitinib", "line": "2", "start_date": "2016-03-01", "dose_mg_day": "37.5"}]},
-            "lm_on_later_line_tki"),
+    "E14": (
+        {
+            "treatments": [
+                {"start_date": "2015-01-10", "end_date": "2016-02-01"},
+                {"treatment": "sunitinib", "line": "2", "start_date": "2016-03-01", "dose_mg_day": "37.5"},
+            ]
+        },
+        "lm_on_later_line_tki",
+    ),
     # failing two criteria: excluded at the earlier step only
-    "E15": ({"patient": {"primary_pathology": "adenocarcinoma", "other_malignancy": "yes"},
-             "lm": {"ecog": "3"}}, "not_gist"),
+    "E15": (
+        {"patient": {"primary_pathology": "adenocarcinoma", "other_malignancy": "yes"}, "lm": {"ecog": "3"}},
+        "not_gist",
+    ),
     "E16": ({"lm": {"ecog": "2", "alt_u_l": "500"}}, "ecog_over_limit"),
 }
 
@@ -69,17 +93,21 @@ def test_patient_is_excluded_at_the_expected_step(verdicts, pid):
 
 def test_organ_function_reason_names_the_failing_labs(verdicts):
     assert verdicts.loc["E04", "reason"] == (
-        "liver, haematologic or renal function outside the limits: total_bilirubin_umol_l")
+        "liver, haematologic or renal function outside the limits: total_bilirubin_umol_l"
+    )
     assert verdicts.loc["E13", "reason"] == (
-        "liver, haematologic or renal function outside the limits: alt_u_l, neutrophils_1e9_l")
+        "liver, haematologic or renal function outside the limits: alt_u_l, neutrophils_1e9_l"
+    )
     # other steps keep their plain reason
     assert verdicts.loc["E16", "reason"] == "ECOG performance status above the limit"
 
 
 def test_thresholds_come_from_the_rules(make_patient, make_extract, typed_extract, rules):
-    frames = make_extract(make_patient("A", lm={"ecog": "2"}),
-                          make_patient("B", lm={"total_bilirubin_umol_l": "40"}),
-                          make_patient("C", patient={"primary_pathology": " gist "}))
+    frames = make_extract(
+        make_patient("A", lm={"ecog": "2"}),
+        make_patient("B", lm={"total_bilirubin_umol_l": "40"}),
+        make_patient("C", patient={"primary_pathology": " gist "}),
+    )
     tables, _ = typed_extract(frames)
     rules["max_ecog"] = 2
     rules["labs"]["total_bilirubin_umol_l"] = {"max": 50}
@@ -87,8 +115,9 @@ def test_thresholds_come_from_the_rules(make_patient, make_extract, typed_extrac
     assert verdicts["eligible"].tolist() == [True, True, True]
 
 
-def test_criteria_alone_still_judge_a_patient_without_lm_or_follow_up_record(make_patient, make_extract,
-                                                                             typed_extract, rules):
+def test_criteria_alone_still_judge_a_patient_without_lm_or_follow_up_record(
+    make_patient, make_extract, typed_extract, rules
+):
     # in the workflow validation quarantines such patients first (missing data); the
     # criteria must nonetheless give them a verdict rather than fail
     frames = make_extract(make_patient("N1", lm=False), make_patient("N2", follow_up=False))
@@ -113,7 +142,8 @@ def test_attrition_counts_add_up(verdicts):
     assert counts.loc["analysis cohort", "remaining"] == n_eligible == 5
     # raw = quarantined + sum of exclusions + analysed
     assert counts.loc["raw extract", "remaining"] == (
-        counts["excluded"].sum() + counts.loc["analysis cohort", "remaining"])
+        counts["excluded"].sum() + counts.loc["analysis cohort", "remaining"]
+    )
     # each step removes exactly its exclusions; remaining never grows
     remaining = table["remaining"].tolist()
     assert all(later <= earlier for earlier, later in zip(remaining, remaining[1:]))
@@ -121,19 +151,25 @@ def test_attrition_counts_add_up(verdicts):
         assert remaining[i - 1] - remaining[i] == table.loc[i, "excluded"]
 
 
-HISTOLOGIES = ["GIST", " gist ", "GIST (high risk)", "gastrointestinal stromal tumour", "leiomyosarcoma",
-               "GIST-like"]
+HISTOLOGIES = ["GIST", " gist ", "GIST (high risk)", "gastrointestinal stromal tumour", "leiomyosarcoma", "GIST-like"]
 
 
-@pytest.mark.parametrize("accepted, eligible", [
-    ("GIST", [True, True, False, False, False, False]),
-    (["GIST", "GIST (high risk)"], [True, True, True, False, False, False]),
-    (["gist", {"pattern": r"GIST \(.*\)"}, "Gastrointestinal stromal tumour"], [True, True, True, True, False, False]),
-    ([{"pattern": "gist.*"}], [True, True, True, False, False, True]),
-])
+@pytest.mark.parametrize(
+    "accepted, eligible",
+    [
+        ("GIST", [True, True, False, False, False, False]),
+        (["GIST", "GIST (high risk)"], [True, True, True, False, False, False]),
+        (
+            ["gist", {"pattern": r"GIST \(.*\)"}, "Gastrointestinal stromal tumour"],
+            [True, True, True, True, False, False],
+        ),
+        ([{"pattern": "gist.*"}], [True, True, True, False, False, True]),
+    ],
+)
 def test_histology_accepts_values_and_patterns(make_patient, make_extract, typed_extract, rules, accepted, eligible):
-    frames = make_extract(*(make_patient(f"H{i}", patient={"primary_pathology": text})
-                            for i, text in enumerate(HISTOLOGIES)))
+    frames = make_extract(
+        *(make_patient(f"H{i}", patient={"primary_pathology": text}) for i, text in enumerate(HISTOLOGIES))
+    )
     tables, _ = typed_extract(frames)
     rules["histology"] = accepted
     assert apply_criteria(tables, rules)["eligible"].tolist() == eligible
@@ -146,8 +182,9 @@ def test_an_invalid_histology_pattern_names_the_config_key(make_patient, make_ex
         apply_criteria(tables, rules)
 
 
-def test_every_value_that_excluded_a_patient_is_listed_with_its_count(make_patient, make_extract, typed_extract,
-                                                                      default_rules):
+def test_every_value_that_excluded_a_patient_is_listed_with_its_count(
+    make_patient, make_extract, typed_extract, default_rules
+):
     texts = ["GIST (high risk)"] * 6 + ["leiomyosarcoma"] * 2 + ["GIST"]
     patients = [make_patient(f"X{i}", patient={"primary_pathology": text}) for i, text in enumerate(texts)]
     patients.append(make_patient("Y", lm={"lm_evidence": "none"}))
@@ -164,12 +201,15 @@ def test_every_value_that_excluded_a_patient_is_listed_with_its_count(make_patie
     assert released["patients"].tolist() == ["suppressed", "<5", "<5"]
 
 
-@pytest.mark.parametrize("histology, valid", [
-    ("GIST", True),
-    (["GIST", {"pattern": r"GIST \(.*\)"}], True),
-    (["GIST", {"patern": "GIST.*"}], False),
-    ([], False),
-])
+@pytest.mark.parametrize(
+    "histology, valid",
+    [
+        ("GIST", True),
+        (["GIST", {"pattern": r"GIST \(.*\)"}], True),
+        (["GIST", {"patern": "GIST.*"}], False),
+        ([], False),
+    ],
+)
 def test_the_config_schema_takes_one_histology_or_a_list_of_values_and_patterns(histology, valid):
     import copy
     from pathlib import Path

@@ -21,6 +21,7 @@ def log_entry(log, row, column):
 
 # --- dates -------------------------------------------------------------------------------
 
+
 def test_date_spellings_parse_to_the_same_day_and_non_iso_ones_are_logged(tiny_extract, typed_extract):
     patients = tiny_extract["patients"]
     # file rows 2, 3, 4 (header = row 1)
@@ -48,8 +49,8 @@ def test_date_spellings_parse_to_the_same_day_and_non_iso_ones_are_logged(tiny_e
 
 def test_unparseable_date_becomes_missing_and_is_logged_with_its_file_row(tiny_extract, typed_extract):
     follow_up = tiny_extract["follow_up"]
-    follow_up.loc[1, "last_contact_date"] = "31/12/2021"   # P02, file row 3
-    follow_up.loc[2, "last_contact_date"] = "99999999"     # P03, beyond the Excel serial range
+    follow_up.loc[1, "last_contact_date"] = "31/12/2021"  # P02, file row 3
+    follow_up.loc[2, "last_contact_date"] = "99999999"  # P03, beyond the Excel serial range
     typed, log = typed_table(follow_up, "follow_up", typed_extract)
 
     assert pd.isna(typed.loc[1, "last_contact_date"])
@@ -64,9 +65,10 @@ def test_unparseable_date_becomes_missing_and_is_logged_with_its_file_row(tiny_e
 
 # --- numbers -----------------------------------------------------------------------------
 
+
 def test_float_columns_accept_decimal_spelling_and_log_non_numbers(tiny_extract, typed_extract):
     treatments = tiny_extract["treatments"]
-    treatments.loc[0, "dose_mg_day"] = "400.0"   # file row 2
+    treatments.loc[0, "dose_mg_day"] = "400.0"  # file row 2
     treatments.loc[1, "dose_mg_day"] = "400 mg"  # file row 3
     typed, log = typed_table(treatments, "treatments", typed_extract)
 
@@ -92,11 +94,15 @@ def test_integer_columns_accept_whole_decimals_but_not_fractions(tiny_extract, t
     assert (whole["status"], whole["conversion"], whole["converted"]) == ("converted", "whole number", "3")
     fraction = log_entry(log, 3, "lm_count")
     assert (fraction["value"], fraction["status"], fraction["conversion"]) == (
-        "2.5", "unparseable", "not a whole number")
+        "2.5",
+        "unparseable",
+        "not a whole number",
+    )
     assert log[(log["row"] == 4) & (log["column"] == "lm_count")].empty
 
 
 # --- codes and missing values ------------------------------------------------------------
+
 
 def test_codes_are_canonicalised_whatever_their_case_and_spaces(tiny_extract, typed_extract):
     patients = tiny_extract["patients"]
@@ -106,7 +112,11 @@ def test_codes_are_canonicalised_whatever_their_case_and_spaces(tiny_extract, ty
     assert list(typed["other_malignancy"]) == ["yes", "yes", "no"]
     upper = log_entry(log, 2, "other_malignancy")
     assert (upper["value"], upper["converted"], upper["status"], upper["conversion"]) == (
-        "YES", "yes", "converted", "code spelling")
+        "YES",
+        "yes",
+        "converted",
+        "code spelling",
+    )
     spaced = log_entry(log, 3, "other_malignancy")
     assert (spaced["value"], spaced["converted"], spaced["status"]) == (" Yes ", "yes", "converted")
     assert log[(log["row"] == 4) & (log["column"] == "other_malignancy")].empty
@@ -138,6 +148,7 @@ def test_missing_tokens_are_missing_but_none_stays_a_code(tiny_extract, typed_ex
 
 
 # --- table-level errors ------------------------------------------------------------------
+
 
 def write_text(path, text, encoding="utf-8"):
     path.write_bytes(text.encode(encoding))
@@ -171,9 +182,10 @@ def test_header_only_file_is_an_extract_error(tmp_path):
 
 
 def test_duplicate_header_column_is_an_extract_error(tmp_path):
-    path = write_text(tmp_path / "follow_up.csv",
-                      "patient_id,last_contact_date,vital_status,death_date,Vital_Status\n"
-                      "P01,2022-12-01,alive,,alive\n")
+    path = write_text(
+        tmp_path / "follow_up.csv",
+        "patient_id,last_contact_date,vital_status,death_date,Vital_Status\nP01,2022-12-01,alive,,alive\n",
+    )
     with pytest.raises(ExtractError, match="duplicate column") as error:
         read_raw_table(path, "follow_up")
     assert "vital_status" in str(error.value) and str(path) in str(error.value)
@@ -211,7 +223,7 @@ def test_utf8_bom_is_accepted(tmp_path, tiny_extract, typed_extract):
 
 def test_gb18030_csv_with_chinese_text_reads_with_its_encoding(tmp_path, tiny_extract):
     frame = tiny_extract["patients"].copy()
-    frame["备注"] = ["胃间质瘤", "小肠", "肝转移"]    # an extra column in Chinese
+    frame["备注"] = ["胃间质瘤", "小肠", "肝转移"]  # an extra column in Chinese
     path = write_text(tmp_path / "patients.csv", csv_text(frame), encoding="gb18030")
     raw = read_raw_table(path, "patients", encoding="gb18030")
     assert "备注" not in raw.columns
@@ -234,21 +246,25 @@ def test_extra_columns_are_ignored_and_column_names_normalised(tmp_path, tiny_ex
 
 def test_blank_header_cells_of_extra_columns_are_ignored(tmp_path):
     # exports often end every line with stray separators: unnamed, empty extra columns
-    path = write_text(tmp_path / "follow_up.csv",
-                      "patient_id,last_contact_date,vital_status,death_date,,\n"
-                      "P01,2022-12-01,alive,,,\n"
-                      "P02,2021-05-01,dead,2021-05-01,,\n")
+    path = write_text(
+        tmp_path / "follow_up.csv",
+        "patient_id,last_contact_date,vital_status,death_date,,\n"
+        "P01,2022-12-01,alive,,,\n"
+        "P02,2021-05-01,dead,2021-05-01,,\n",
+    )
     raw = read_raw_table(path, "follow_up")
     assert list(raw.columns) == ["source_row", "patient_id", "last_contact_date", "vital_status", "death_date"]
     assert list(raw["patient_id"]) == ["P01", "P02"]
 
 
 def test_rows_after_a_blank_line_keep_their_file_row(tmp_path, typed_extract):
-    path = write_text(tmp_path / "follow_up.csv",
-                      "patient_id,last_contact_date,vital_status,death_date\n"
-                      "P01,2022-12-01,alive,\n"
-                      "\n"
-                      "P02,2021-05-01,dead,31/05/2021\n")
+    path = write_text(
+        tmp_path / "follow_up.csv",
+        "patient_id,last_contact_date,vital_status,death_date\n"
+        "P01,2022-12-01,alive,\n"
+        "\n"
+        "P02,2021-05-01,dead,31/05/2021\n",
+    )
     raw = read_raw_table(path, "follow_up")
     assert list(raw["patient_id"]) == ["P01", "P02"]
     # P02 is on line 4 of the file: that is where a data manager must look
@@ -265,6 +281,7 @@ def test_utf8_bom_is_accepted_whatever_the_spelling_of_utf8(tmp_path, tiny_extra
 
 
 # --- other formats -----------------------------------------------------------------------
+
 
 def as_native(frame, typed):
     """The extract as a spreadsheet/Parquet user would save it: real dates and numbers."""
@@ -316,8 +333,7 @@ def test_parquet_cells_read_as_text_column_by_column_like_cell_by_cell():
         "float": pd.Series([1.0, np.nan, 400.0, 1e-7]),
         "int": pd.Series([1, 2, 3, 4]),
         "nullable int": pd.Series([1, None, 3, 4], dtype="Int64"),
-        "datetime": pd.to_datetime(pd.Series(["2020-01-01", None, "2021-02-03 04:05", "1999-12-31"]),
-                                   format="ISO8601"),
+        "datetime": pd.to_datetime(pd.Series(["2020-01-01", None, "2021-02-03 04:05", "1999-12-31"]), format="ISO8601"),
         "date objects": pd.Series([dt.date(2020, 1, 2), None, dt.date(2021, 3, 4), dt.date(1999, 1, 1)]),
         "mixed": pd.Series(["x", 3, dt.datetime(2020, 1, 1, 5), np.nan]),
         "categorical": pd.Series(pd.Categorical(["u", None, "v", "u"])),
@@ -346,6 +362,7 @@ def test_unknown_file_suffix_is_an_extract_error(tmp_path, tiny_extract):
 
 
 # --- user-facing error report ------------------------------------------------------------
+
 
 def test_report_extract_errors_exits_1_with_one_gistlm_line(capsys, tmp_path):
     log_path = tmp_path / "logs" / "ingest.log"
@@ -410,6 +427,7 @@ def test_pseudonyms_are_keyed_stable_and_keep_missing_ids(monkeypatch):
 
 # --- patient ids: text as written ---------------------------------------------------------
 
+
 def test_missing_value_spellings_in_the_id_column_are_ids(tiny_extract, typed_extract):
     patients = tiny_extract["patients"]
     patients["patient_id"] = ["NA", "#N/A", "null"]
@@ -456,11 +474,14 @@ def test_a_fractional_or_missing_parquet_id_is_kept_or_blank(tmp_path, tiny_extr
 
 # --- messages -------------------------------------------------------------------------------
 
+
 def test_a_directory_is_reported_as_a_directory(tmp_path):
     with pytest.raises(ExtractError) as error:
         read_raw_table(tmp_path, "follow_up")
-    assert str(error.value) == (f"follow_up: {tmp_path} is a directory, not a file; set raw.follow_up in the "
-                                "config to the table's .csv, .xlsx or .parquet file.")
+    assert str(error.value) == (
+        f"follow_up: {tmp_path} is a directory, not a file; set raw.follow_up in the "
+        "config to the table's .csv, .xlsx or .parquet file."
+    )
 
 
 @pytest.mark.parametrize("damage", ["truncated", "renamed CSV"])
@@ -473,17 +494,21 @@ def test_a_corrupt_xlsx_is_one_paragraph(tmp_path, tiny_extract, damage):
         write_text(path, csv_text(tiny_extract["patients"]))
     with pytest.raises(ExtractError) as error:
         read_raw_table(path, "patients")
-    assert str(error.value) == (f"patients: file {path} is not a readable Excel workbook (not a valid .xlsx); "
-                                "open it in Excel and save it again as .xlsx, or export the table as CSV.")
+    assert str(error.value) == (
+        f"patients: file {path} is not a readable Excel workbook (not a valid .xlsx); "
+        "open it in Excel and save it again as .xlsx, or export the table as CSV."
+    )
 
 
 def test_rows_after_a_quoted_line_break_are_numbered_by_file_line(tmp_path, typed_extract):
-    path = write_text(tmp_path / "follow_up.csv",
-                      "patient_id,last_contact_date,vital_status,death_date\n"
-                      'P01,2022-12-01,"alive\nand well",\n'
-                      "\n"
-                      'P02,2021-05-01,dead,"31/05\n\n/2021"\n'
-                      "P03,2021-05-01,alivee,\n")
+    path = write_text(
+        tmp_path / "follow_up.csv",
+        "patient_id,last_contact_date,vital_status,death_date\n"
+        'P01,2022-12-01,"alive\nand well",\n'
+        "\n"
+        'P02,2021-05-01,dead,"31/05\n\n/2021"\n'
+        "P03,2021-05-01,alivee,\n",
+    )
     raw = read_raw_table(path, "follow_up")
     # what an editor shows: P02 starts on line 5, P03 on line 8
     assert list(raw["source_row"]) == [2, 5, 8]

@@ -7,8 +7,8 @@ import pytest
 from gistlm.cohort.analysis_cohort import build_analysis_cohort, check_groups_estimable, check_someone_eligible
 from gistlm.cohort.eligibility import apply_criteria
 from gistlm.extract.errors import ExtractError
-from gistlm.quality.ledger import LedgerImbalance, ledger_entries, patient_ledger, raw_entry_count
 from gistlm.extract.spreadsheets import neutralise, read_csv, write_csv
+from gistlm.quality.ledger import LedgerImbalance, ledger_entries, patient_ledger, raw_entry_count
 
 
 def verdicts_of(ids, eligible=True):
@@ -26,7 +26,11 @@ def test_raw_entries_are_distinct_ids_as_written_plus_each_row_without_an_id():
 
 def test_ledger_entries_name_a_row_without_an_id_by_file_and_line():
     patients = pd.DataFrame({"source_row": [2, 3, 4, 7], "patient_id": ["A", None, "A", None]})
-    assert ledger_entries(patients, "x/patients.csv").tolist() == ["A", "x/patients.csv line 3", "x/patients.csv line 7"]
+    assert ledger_entries(patients, "x/patients.csv").tolist() == [
+        "A",
+        "x/patients.csv line 3",
+        "x/patients.csv line 7",
+    ]
 
 
 def test_a_ledger_short_of_the_raw_file_does_not_balance():
@@ -39,10 +43,10 @@ def test_a_ledger_short_of_the_raw_file_does_not_balance():
 
 
 def test_csv_cells_that_excel_would_run_are_neutralised_and_read_back_exactly(tmp_path):
-    values = ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx", "\rx", "'=x", "''-y", "'plain", "ok", "", None]
+    values = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\tx", "\rx", "'=x", "''-y", "'plain", "ok", "", None]
     frame = pd.DataFrame({"value": values, "row": range(len(values))})
     written = neutralise(frame)["value"].tolist()
-    assert written[:8] == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "'\rx", "''=x", "'''-y"]
+    assert written[:8] == ['\'=HYPERLINK("http://x")', "'+1", "'-2", "'@SUM(A1)", "'\tx", "'\rx", "''=x", "'''-y"]
     assert written[8:11] == ["'plain", "ok", ""]
     write_csv(frame, tmp_path / "cases.csv")
     text = (tmp_path / "cases.csv").read_text()
@@ -68,7 +72,9 @@ def test_a_group_without_patients_or_deaths_is_one_paragraph(tiny_extract, typed
     with pytest.raises(ExtractError) as error:
         check_groups_estimable(cohort, labels, "IM", "results/cohort/attrition.csv")
     message = str(error.value)
-    assert message.startswith("the 3 eligible patients cannot be compared by group: IM has no deaths among its "
-                              "1 patients; IM+RFA/TACE has no deaths among its 1 patients; IM+SBRT has no patients.")
+    assert message.startswith(
+        "the 3 eligible patients cannot be compared by group: IM has no deaths among its "
+        "1 patients; IM+RFA/TACE has no deaths among its 1 patients; IM+SBRT has no patients."
+    )
     assert "\n" not in message and "results/cohort/attrition.csv" in message
     check_groups_estimable(cohort[cohort["group"] == "IM+HR"], ["IM+HR"], "IM+HR", "a.csv")

@@ -5,11 +5,14 @@ each user mistake ends in one message, exit status 1 and no traceback (issue 10,
 import pandas as pd
 import pytest
 
-from gistlm.extract.pseudonyms import load_key, pseudonymise
 from benchmarks.workflow_runs import copy_workflow, edit_config, snakemake
+from gistlm.extract.pseudonyms import load_key, pseudonymise
 
-LEDGER_TARGETS = ["results/validation/ledger.csv", "results/validation/ledger_counts.csv",
-                  "results/cohort/exclusion_values.csv"]
+LEDGER_TARGETS = [
+    "results/validation/ledger.csv",
+    "results/validation/ledger_counts.csv",
+    "results/cohort/exclusion_values.csv",
+]
 DEAD = {"last_contact_date": "2021-05-01", "vital_status": "dead", "death_date": "2021-05-01"}
 IMATINIB = {"start_date": "2016-03-10"}
 
@@ -33,8 +36,11 @@ def raw_entries(path):
 def one_message(run):
     """The run's `gistlm:` lines (the script's and Snakemake's copy of its log are one)."""
     # the tests write their extract where the shipped one lies, so the synthetic-data warning shows too
-    return {line for line in run.stderr.splitlines()
-            if line.startswith("gistlm:") and not line.startswith("gistlm: WARNING: synthetic demonstration data")}
+    return {
+        line
+        for line in run.stderr.splitlines()
+        if line.startswith("gistlm:") and not line.startswith("gistlm: WARNING: synthetic demonstration data")
+    }
 
 
 def write_extract(workdir, frames):
@@ -119,7 +125,8 @@ def test_free_text_histology_that_excluded_someone_is_listed(messy_run):
     workdir, _ = messy_run
     values = read(workdir, "cohort/exclusion_values.csv", dtype=str)
     assert values.to_dict("records") == [
-        {"step": "not_gist", "column": "primary_pathology", "value": "GIST (high risk)", "patients": "<5"}]
+        {"step": "not_gist", "column": "primary_pathology", "value": "GIST (high risk)", "patients": "<5"}
+    ]
 
 
 def test_failure_rows_are_editor_lines_and_formula_cells_are_neutralised(messy_run):
@@ -133,8 +140,9 @@ def test_failure_rows_are_editor_lines_and_formula_cells_are_neutralised(messy_r
 
 def test_no_eligible_patient_ends_in_one_message(tmp_path, make_patient, make_extract):
     workdir = copy_workflow(tmp_path / "gistlm")
-    write_extract(workdir, make_extract(*(make_patient(f"P{i}", patient={"primary_pathology": "schwannoma"})
-                                          for i in range(4))))
+    write_extract(
+        workdir, make_extract(*(make_patient(f"P{i}", patient={"primary_pathology": "schwannoma"}) for i in range(4)))
+    )
     run = snakemake(workdir, *LEDGER_TARGETS, check=False)
     assert run.returncode == 1
     assert one_message(run) == {"gistlm: 0 of 4 patients are eligible; see results/cohort/attrition.csv."}
@@ -143,15 +151,21 @@ def test_no_eligible_patient_ends_in_one_message(tmp_path, make_patient, make_ex
 
 def test_a_group_without_deaths_ends_in_one_paragraph(tmp_path, make_patient, make_extract):
     workdir = copy_workflow(tmp_path / "gistlm")
-    write_extract(workdir, make_extract(
-        make_patient("A", follow_up=DEAD), make_patient("B"),
-        make_patient("C", treatments=[IMATINIB, procedure("hepatic_resection")]),
-        make_patient("D", treatments=[IMATINIB, procedure("tace")], follow_up=DEAD)))
+    write_extract(
+        workdir,
+        make_extract(
+            make_patient("A", follow_up=DEAD),
+            make_patient("B"),
+            make_patient("C", treatments=[IMATINIB, procedure("hepatic_resection")]),
+            make_patient("D", treatments=[IMATINIB, procedure("tace")], follow_up=DEAD),
+        ),
+    )
     run = snakemake(workdir, *LEDGER_TARGETS, check=False)
     assert run.returncode == 1
     (message,) = one_message(run)
-    assert message.startswith("gistlm: the 4 eligible patients cannot be compared by group: "
-                              "IM+HR has no deaths among its 1 patients.")
+    assert message.startswith(
+        "gistlm: the 4 eligible patients cannot be compared by group: IM+HR has no deaths among its 1 patients."
+    )
     assert "Traceback" not in run.stderr
 
 
@@ -159,26 +173,37 @@ def test_numeric_parquet_ids_of_different_types_are_one_patient(tmp_path, make_p
     """int64 ids in patients, float64 in the other tables: the same patients, counted once."""
     workdir = copy_workflow(tmp_path / "gistlm")
     frames = make_extract(
-        make_patient("1", follow_up=DEAD), make_patient("2"),
+        make_patient("1", follow_up=DEAD),
+        make_patient("2"),
         make_patient("3", treatments=[IMATINIB, procedure("hepatic_resection")], follow_up=DEAD),
-        make_patient("4", treatments=[IMATINIB, procedure("rfa")], follow_up=DEAD))
+        make_patient("4", treatments=[IMATINIB, procedure("rfa")], follow_up=DEAD),
+    )
     folder = workdir / "resources" / "extract"
     for name, frame in frames.items():
-        frame.assign(patient_id=frame["patient_id"].astype("int64" if name == "patients" else "float64")
-                     ).to_parquet(folder / f"{name}.parquet", index=False)
-    edit_config(workdir, lambda config: config["raw"].update(
-        {name: f"resources/extract/{name}.parquet" for name in frames}))
+        frame.assign(patient_id=frame["patient_id"].astype("int64" if name == "patients" else "float64")).to_parquet(
+            folder / f"{name}.parquet", index=False
+        )
+    edit_config(
+        workdir, lambda config: config["raw"].update({name: f"resources/extract/{name}.parquet" for name in frames})
+    )
     snakemake(workdir, *LEDGER_TARGETS)
     counts = read(workdir, "validation/ledger_counts.csv").set_index("status")["patients"]
     assert counts.to_dict() == {"analysed": 4, "excluded": 0, "quarantined": 0, "raw patients": 4}
 
 
-@pytest.mark.parametrize("damage, expected", [
-    (lambda folder: (folder / "follow_up.csv").unlink() or (folder / "follow_up.csv").mkdir(),
-     "gistlm: follow_up: resources/extract/follow_up.csv is a directory, not a file; set raw.follow_up"),
-    (lambda folder: (folder / "follow_up.xlsx").write_bytes(b"PK\x03\x04 cut short"),
-     "gistlm: follow_up: file resources/extract/follow_up.xlsx is not a readable Excel workbook"),
-])
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        (
+            lambda folder: (folder / "follow_up.csv").unlink() or (folder / "follow_up.csv").mkdir(),
+            "gistlm: follow_up: resources/extract/follow_up.csv is a directory, not a file; set raw.follow_up",
+        ),
+        (
+            lambda folder: (folder / "follow_up.xlsx").write_bytes(b"PK\x03\x04 cut short"),
+            "gistlm: follow_up: file resources/extract/follow_up.xlsx is not a readable Excel workbook",
+        ),
+    ],
+)
 def test_a_table_path_mistake_is_one_message(tmp_path, damage, expected):
     workdir = copy_workflow(tmp_path / "gistlm")
     damage(workdir / "resources" / "extract")

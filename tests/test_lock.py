@@ -39,10 +39,12 @@ def test_the_lock_pins_every_declared_dependency_within_its_range():
     pins = locked()
     missing = [str(requirement) for requirement in declared() if canonicalize_name(requirement.name) not in pins]
     assert missing == [], "not in requirements.lock (regenerate it: README, Quick start)"
-    outside = [(str(requirement), str(pins[canonicalize_name(requirement.name)])) for requirement in declared()
-               if not requirement.specifier.contains(pins[canonicalize_name(requirement.name)], prereleases=True)]
+    outside = [
+        (str(requirement), str(pins[canonicalize_name(requirement.name)]))
+        for requirement in declared()
+        if not requirement.specifier.contains(pins[canonicalize_name(requirement.name)], prereleases=True)
+    ]
     assert outside == [], "locked versions outside pyproject.toml's ranges"
-
 
 
 def quick_start_commands() -> list[str]:

@@ -29,9 +29,15 @@ def test_lineage_of_the_cox_table_reaches_the_raw_files(finished_run, monkeypatc
     assert [step["rule"] for step in steps[:2]] == ["cox_regression", "derive_analysis_cohort"]
     # the counts it publishes are suppressed by the release-wide disclosure register
     assert {"apply_eligibility", "disclosure_register", "local_treatment_dates", "pool_sites"} <= {
-        step["rule"] for step in steps}
-    assert steps[0]["params"]["covariates"] == ["age_over_cutoff", "male", "extrahepatic_disease",
-                                               "lm_count_over_cutoff", "lm_bilobar"]
+        step["rule"] for step in steps
+    }
+    assert steps[0]["params"]["covariates"] == [
+        "age_over_cutoff",
+        "male",
+        "extrahepatic_disease",
+        "lm_count_over_cutoff",
+        "lm_bilobar",
+    ]
     assert "src/gistlm/survival/overall_survival.py" in steps[0]["code"]
     raw = {path for step in steps if step["rule"] == "ingest_table" for path in step["inputs"]}
     assert {f"resources/extract/{t}.csv" for t in ["patients", "liver_metastases", "treatments", "follow_up"]} <= raw
@@ -50,7 +56,13 @@ def test_a_hand_edited_result_is_flagged(finished_run, tmp_path, monkeypatch, ca
 def test_provenance_json_gathers_every_job_with_versions_and_config(finished_run):
     provenance = json.loads((finished_run / "results" / "provenance.json").read_text())
     records = provenance["records"]
-    assert {"ingest_table[main][patients]", "validate_extract[main]", "pool_sites", "cox_regression", "render_report"} <= set(records)
+    assert {
+        "ingest_table[main][patients]",
+        "validate_extract[main]",
+        "pool_sites",
+        "cox_regression",
+        "render_report",
+    } <= set(records)
     cox = records["cox_regression"]
     assert cox["versions"]["lifelines"] and cox["versions"]["python"]
     assert cox["outputs"]["results/survival/cox.csv"] and cox["started"] <= cox["finished"]

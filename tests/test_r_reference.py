@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from data_stages import CONFIG, DEFAULT_EXTRACT, run_data_stages
 from scipy.stats import norm
 
-from data_stages import CONFIG, DEFAULT_EXTRACT, run_data_stages
 from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
 from gistlm.estimators.kaplan_meier import kaplan_meier, log_log_interval
 from gistlm.survival.overall_survival import EVENT, TIME, cox_models, fit_cox, kaplan_meier_table, os_rates, ph_tests
@@ -86,15 +86,18 @@ def test_weighted_cox_equals_coxph_robust_and_cluster(key, weighted):
     assert len(data) == expected["n"].iloc[0] and data[death].sum() == expected["events"].iloc[0]
     frame = data[[time, death, *terms, *([entry] if entry else [])]].assign(
         _weight=data["weight"].to_numpy(float) if weighted else 1.0,
-        _cluster=np.arange(len(data)) if cluster is None else data[cluster])
-    fit = CoxFitter().fit(frame, duration_col=time, event_col=death, weights_col="_weight", entry_col=entry,
-                          cluster_col="_cluster")
+        _cluster=np.arange(len(data)) if cluster is None else data[cluster],
+    )
+    fit = CoxFitter().fit(
+        frame, duration_col=time, event_col=death, weights_col="_weight", entry_col=entry, cluster_col="_cluster"
+    )
     table = hazard_ratio_table(fit)
     assert table["term"].tolist() == expected["term"].tolist()
     np.testing.assert_allclose(table["coef"], expected["coef"], rtol=0, atol=1e-6)
     np.testing.assert_allclose(table["se"], expected["robust_se"], rtol=1e-6)
-    naive = CoxFitter().fit(frame.drop(columns="_cluster"), duration_col=time, event_col=death,
-                            weights_col="_weight", entry_col=entry)
+    naive = CoxFitter().fit(
+        frame.drop(columns="_cluster"), duration_col=time, event_col=death, weights_col="_weight", entry_col=entry
+    )
     np.testing.assert_allclose(naive.standard_errors_, expected["se"], rtol=1e-6)
     assert fit.log_likelihood_ == pytest.approx(expected["loglik"].iloc[0], rel=1e-9)
 
@@ -142,16 +145,27 @@ def test_cox_fitter_has_lifelines_shape_and_rs_values():
     assert fitter.params_.index.tolist() == terms and fitter.params_.index.name == "covariate"
     assert fitter.standard_errors_.index.tolist() == terms
     summary = fitter.summary
-    assert summary.columns.tolist() == ["coef", "exp(coef)", "se(coef)", "coef lower 90%", "coef upper 90%",
-                                        "exp(coef) lower 90%", "exp(coef) upper 90%", "z", "p"]
+    assert summary.columns.tolist() == [
+        "coef",
+        "exp(coef)",
+        "se(coef)",
+        "coef lower 90%",
+        "coef upper 90%",
+        "exp(coef) lower 90%",
+        "exp(coef) upper 90%",
+        "z",
+        "p",
+    ]
     np.testing.assert_allclose(summary["coef"], expected.loc[terms, "coef"], rtol=0, atol=1e-6)
     np.testing.assert_allclose(summary["se(coef)"], expected.loc[terms, "se"], rtol=1e-6)
     np.testing.assert_allclose(summary["exp(coef)"], np.exp(expected.loc[terms, "coef"]), rtol=1e-6)
     z = norm.ppf(0.95)
-    np.testing.assert_allclose(summary["exp(coef) upper 90%"],
-                               np.exp(expected.loc[terms, "coef"] + z * expected.loc[terms, "se"]), rtol=1e-6)
-    np.testing.assert_allclose(summary["p"], 2 * norm.sf(np.abs(expected.loc[terms, "coef"] / expected.loc[terms, "se"])),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        summary["exp(coef) upper 90%"], np.exp(expected.loc[terms, "coef"] + z * expected.loc[terms, "se"]), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        summary["p"], 2 * norm.sf(np.abs(expected.loc[terms, "coef"] / expected.loc[terms, "se"])), rtol=1e-5
+    )
     robust = CoxFitter().fit(data, duration_col=TIME, event_col=EVENT, robust=True)
     np.testing.assert_allclose(robust.standard_errors_, expected.loc[terms, "robust_se"], rtol=1e-6)
     assert robust.log_likelihood_ == pytest.approx(expected["loglik"].iloc[0], rel=1e-9)
@@ -190,12 +204,20 @@ ZPH_MODELS = {
     ("shipped", "multivariable"): SHIPPED_TERMS,
     ("shipped", "univariable_group"): ["hr", "rfa"],
 }
-ZPH_CASES = [(key, weighted, transform) for key in ZPH_MODELS for weighted in [False, True]
-             for transform in ["km", "rank", "identity", "log"] if not (weighted and key[0] == "shipped")]
+ZPH_CASES = [
+    (key, weighted, transform)
+    for key in ZPH_MODELS
+    for weighted in [False, True]
+    for transform in ["km", "rank", "identity", "log"]
+    if not (weighted and key[0] == "shipped")
+]
 
 
-@pytest.mark.parametrize("key, weighted, transform", ZPH_CASES,
-                         ids=[f"{'-'.join(k)}-{'weighted' if w else 'unweighted'}-{t}" for k, w, t in ZPH_CASES])
+@pytest.mark.parametrize(
+    "key, weighted, transform",
+    ZPH_CASES,
+    ids=[f"{'-'.join(k)}-{'weighted' if w else 'unweighted'}-{t}" for k, w, t in ZPH_CASES],
+)
 def test_ph_test_equals_cox_zph(key, weighted, transform):
     terms = ZPH_MODELS[key]
     strata = ["site"] if key[1] == "stratified_site" else None
@@ -236,8 +258,12 @@ def test_shipped_cohort_is_the_pipelines_analysis_data():
 
 # --- Kaplan-Meier ---------------------------------------------------------------------------
 
-KM_DATA = {"lung": ("sex", ["1", "2"]), "tied": ("group", GROUPS), "km_small": (None, ["all"]),
-           "shipped": ("group", GROUPS)}
+KM_DATA = {
+    "lung": ("sex", ["1", "2"]),
+    "tied": ("group", GROUPS),
+    "km_small": (None, ["all"]),
+    "shipped": ("group", GROUPS),
+}
 
 
 def km_data(name: str) -> pd.DataFrame:
@@ -252,8 +278,9 @@ def test_km_intervals_equal_survfit_and_are_missing_where_rs_are(name):
     death) or 0; km.csv, landmark_km.csv and os_rates.csv come from these functions."""
     table = kaplan_meier_table(km_data(name), KM_DATA[name][1], 0.05)
     expected = read("km.csv").query("dataset == @name").astype({"strata": str})
-    merged = expected.merge(table, left_on=["strata", "time"], right_on=["group", "time"], how="left",
-                            validate="one_to_one")
+    merged = expected.merge(
+        table, left_on=["strata", "time"], right_on=["group", "time"], how="left", validate="one_to_one"
+    )
     assert merged["survival"].notna().all()
     np.testing.assert_array_equal(merged["at_risk"], merged["n_risk"])
     np.testing.assert_allclose(merged["survival"], merged["surv"], rtol=0, atol=1e-12)
@@ -291,6 +318,7 @@ def test_os_rates_equal_survfit_summary(name):
 
 # --- the references themselves ----------------------------------------------------------------
 
+
 def r_with_survival() -> bool:
     if not shutil.which("Rscript"):
         return False
@@ -305,8 +333,11 @@ def test_r_script_reproduces_the_stored_references(tmp_path):
     subprocess.run(["Rscript", str(SCRIPT), str(tmp_path)], check=True, capture_output=True)
     # shipped_cohort.csv is Python's input to the script; entropy_balance*.csv are
     # tests/reference/entropy_balance.R's (tests/test_balancing.py)
-    stored = sorted(path.name for path in REFERENCE.glob("*.csv")
-                    if path.name != "shipped_cohort.csv" and not path.name.startswith("entropy_balance"))
+    stored = sorted(
+        path.name
+        for path in REFERENCE.glob("*.csv")
+        if path.name != "shipped_cohort.csv" and not path.name.startswith("entropy_balance")
+    )
     assert sorted(path.name for path in tmp_path.glob("*.csv")) == stored
     for name in stored:
         if name == "versions.csv":

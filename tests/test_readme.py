@@ -26,12 +26,13 @@ from benchmarks.workflow_runs import REPO, WORKFLOW_PARTS
 
 pytestmark = pytest.mark.slow
 
-INSTALL_AND_RUN = ("python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.lock"
-                   " && pip install --no-deps -e . && snakemake --cores 4")
+INSTALL_AND_RUN = (
+    "python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.lock"
+    " && pip install --no-deps -e . && snakemake --cores 4"
+)
 # README command -> what this test runs instead (a smaller size, or a config pointing at files that exist)
 SMALLER = {
-    "gistlm synthesize --patients 100000 --sites 12 --out registry":
-        "gistlm synthesize --patients 300 --sites 2 --out registry",
+    "gistlm synthesize --patients 100000 --sites 12 --out registry": "gistlm synthesize --patients 300 --sites 2 --out registry",
 }
 RUN = {
     INSTALL_AND_RUN,
@@ -48,8 +49,7 @@ RUN = {
 }
 NOT_RUN = {
     "python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.lock && pip install --no-deps -e ."
-    " && ruff check . && ruff format --check . && snakefmt --check . && snakemake --lint && pytest":
-        "the test suite itself, which holds this test (CI runs it: .ci/run)",
+    " && ruff check . && ruff format --check . && snakefmt --check . && snakemake --lint && pytest": "the test suite itself, which holds this test (CI runs it: .ci/run)",
     "pip install uv": "the tool that regenerates requirements.lock from PyPI; tests/test_lock.py checks the lock",
     "pytest tests/test_slurm.py": "the Slurm test (tests/test_slurm.py) is part of the suite",
     'pytest -m "not slow"': "the fast lane of this very suite",
@@ -63,8 +63,7 @@ NOT_RUN = {
     "snakemake --workflow-profile profiles/slurm --configfile cluster.yaml": "needs a Slurm cluster",
     "snakemake --workflow-profile profiles/slurm --unlock": "needs a Slurm cluster",
     "python benchmarks/workflow_timing.py": "a benchmark (two timed whole runs), not a check",
-    "python benchmarks/scale.py --patients 100000 1000000 --set causal.bootstrap.replicates=100":
-        "a benchmark at 100k and 1M patients (minutes to hours)",
+    "python benchmarks/scale.py --patients 100000 1000000 --set causal.bootstrap.replicates=100": "a benchmark at 100k and 1M patients (minutes to hours)",
     "python benchmarks/causal_simulation.py": "a simulation study of the estimators, not a check",
     "python benchmarks/side_by_side.py --patients 200000 --sites 20 --repeats 1": "a benchmark against R (minutes)",
     "python benchmarks/import_costs.py [--compare OLD_CHECKOUT]": "a benchmark of every rule script's imports",
@@ -92,8 +91,9 @@ def test_every_readme_command_is_run_or_has_a_reason():
 
 def clean_environment() -> dict:
     """The user's shell: no PYTHONPATH, no active venv, this test's venv off PATH."""
-    environment = {key: value for key, value in os.environ.items()
-                   if key not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}}
+    environment = {
+        key: value for key, value in os.environ.items() if key not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}
+    }
     ours = str(Path(sys.executable).parent)
     environment["PATH"] = os.pathsep.join(part for part in environment["PATH"].split(os.pathsep) if part != ours)
     return environment
@@ -101,8 +101,14 @@ def clean_environment() -> dict:
 
 def shell(workdir: Path, command: str, timeout: float = 1800) -> subprocess.CompletedProcess:
     """`command` in bash in the installed venv (activated as the README does)."""
-    run = subprocess.run(["bash", "-c", f". .venv/bin/activate && {command}"], cwd=workdir, capture_output=True,
-                         text=True, env=clean_environment(), timeout=timeout)
+    run = subprocess.run(
+        ["bash", "-c", f". .venv/bin/activate && {command}"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=clean_environment(),
+        timeout=timeout,
+    )
     assert run.returncode == 0, f"{command} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     return run
 
@@ -117,8 +123,14 @@ def installed(tmp_path_factory):
         ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
         shutil.copytree(source, workdir / part, ignore=ignore) if source.is_dir() else shutil.copy2(source, workdir)
     started = time.monotonic()
-    run = subprocess.run(["bash", "-c", INSTALL_AND_RUN], cwd=workdir, capture_output=True, text=True,
-                         env=clean_environment(), timeout=3600)
+    run = subprocess.run(
+        ["bash", "-c", INSTALL_AND_RUN],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=clean_environment(),
+        timeout=3600,
+    )
     seconds = time.monotonic() - started
     assert run.returncode == 0, f"README command 1 failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     print(f"README command 1 (fresh venv, install from requirements.lock, whole run): {seconds:.0f} s")
@@ -167,8 +179,10 @@ def test_synthesize_and_a_users_config_file(installed):
     sites = yaml.safe_load((workdir / "registry" / "sites.yaml").read_text())["sites"]
     assert [site["name"] for site in sites] == ["S01", "S02"]
     # the README's my_extract.yaml, its paths pointing at tables that exist here
-    own = {"raw": {table: sites[0][table] for table in ["patients", "liver_metastases", "treatments", "follow_up"]}
-           | {"encoding": "utf-8"}}
+    own = {
+        "raw": {table: sites[0][table] for table in ["patients", "liver_metastases", "treatments", "follow_up"]}
+        | {"encoding": "utf-8"}
+    }
     (workdir / "my_extract.yaml").write_text(yaml.safe_dump(own))
     planned = shell(workdir, "snakemake --cores 4 --configfile my_extract.yaml --dry-run").stdout
     assert "registry/site_01/patients.csv" in planned and "resources/extract" not in planned

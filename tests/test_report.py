@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gistlm.report.render import embed_png, failure_summary, fmt_number, fmt_p, fmt_percent, records, render_report
 from gistlm.cohort.table_one import table_one
+from gistlm.report.render import embed_png, failure_summary, fmt_number, fmt_p, fmt_percent, records, render_report
 
 GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
 SMD_COLUMNS = {"SMD (IM,IM+HR)", "SMD (IM,IM+RFA/TACE)", "SMD (IM+HR,IM+RFA/TACE)"}
@@ -17,14 +17,26 @@ SMD_COLUMNS = {"SMD (IM,IM+HR)", "SMD (IM,IM+RFA/TACE)", "SMD (IM+HR,IM+RFA/TACE
 
 @pytest.fixture(scope="module")
 def cohort():
-    frame = pd.DataFrame({
-        "group": ["IM"] * 4 + ["IM+HR"] * 3 + ["IM+RFA/TACE"] * 3,
-        # IM 50/60/70/missing: mean 60, SD 10; IM+HR 40/45/50: 45 (5); IM+RFA/TACE 65/70/75: 70 (5)
-        "age_at_lm_years": [50, 60, 70, np.nan, 40, 45, 50, 65, 70, 75.0],
-        "male": [1, 0, 1, np.nan, 1, 1, 0, 0, np.nan, 1.0],
-        "mutation": ["KIT_exon11", "KIT_exon9", "KIT_exon11", "PDGFRA", "KIT_exon11", "KIT_exon11",
-                     "KIT_exon9", "KIT_exon9", "KIT_exon11", "wild_type"],
-    })
+    frame = pd.DataFrame(
+        {
+            "group": ["IM"] * 4 + ["IM+HR"] * 3 + ["IM+RFA/TACE"] * 3,
+            # IM 50/60/70/missing: mean 60, SD 10; IM+HR 40/45/50: 45 (5); IM+RFA/TACE 65/70/75: 70 (5)
+            "age_at_lm_years": [50, 60, 70, np.nan, 40, 45, 50, 65, 70, 75.0],
+            "male": [1, 0, 1, np.nan, 1, 1, 0, 0, np.nan, 1.0],
+            "mutation": [
+                "KIT_exon11",
+                "KIT_exon9",
+                "KIT_exon11",
+                "PDGFRA",
+                "KIT_exon11",
+                "KIT_exon11",
+                "KIT_exon9",
+                "KIT_exon9",
+                "KIT_exon11",
+                "wild_type",
+            ],
+        }
+    )
     frame["group"] = pd.Categorical(frame["group"], categories=GROUPS)
     return frame
 
@@ -35,8 +47,16 @@ def table(cohort):
 
 
 def test_table_one_columns(table):
-    assert list(table.columns) == ["variable", "level", "Missing", "Overall", *GROUPS,
-                                   "SMD (IM+HR,IM+RFA/TACE)", "SMD (IM,IM+HR)", "SMD (IM,IM+RFA/TACE)"]
+    assert list(table.columns) == [
+        "variable",
+        "level",
+        "Missing",
+        "Overall",
+        *GROUPS,
+        "SMD (IM+HR,IM+RFA/TACE)",
+        "SMD (IM,IM+HR)",
+        "SMD (IM,IM+RFA/TACE)",
+    ]
     assert SMD_COLUMNS <= set(table.columns)
 
 
@@ -85,7 +105,7 @@ def test_table_one_smd_of_a_continuous_variable_by_hand(table):
     age = table[table["level"] != "Missing"].set_index("variable").loc["age_at_lm_years, mean (SD)"]
 
     def smd(m1, s1, m2, s2):
-        return (m2 - m1) / math.sqrt((s1 ** 2 + s2 ** 2) / 2)
+        return (m2 - m1) / math.sqrt((s1**2 + s2**2) / 2)
 
     assert float(age["SMD (IM,IM+HR)"]) == pytest.approx(smd(60, 10, 45, 5), abs=1e-3)
     assert float(age["SMD (IM,IM+RFA/TACE)"]) == pytest.approx(smd(60, 10, 70, 5), abs=1e-3)
@@ -111,39 +131,61 @@ def test_table_one_missing_column_counts_a_categorical_variable(table):
 
 # --- formatting filters ------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, expected", [
-    (0.0004, "<0.001"), (0.000999, "<0.001"), (0.001, "0.001"), (0.0123, "0.012"),
-    (0.5, "0.500"), (1.0, "1.000"), (None, "–"), (float("nan"), "–"), (np.float64(0.04712), "0.047"),
-])
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (0.0004, "<0.001"),
+        (0.000999, "<0.001"),
+        (0.001, "0.001"),
+        (0.0123, "0.012"),
+        (0.5, "0.500"),
+        (1.0, "1.000"),
+        (None, "–"),
+        (float("nan"), "–"),
+        (np.float64(0.04712), "0.047"),
+    ],
+)
 def test_fmt_p(value, expected):
     assert fmt_p(value) == expected
 
 
-@pytest.mark.parametrize("args, expected", [
-    ((132.6,), "132.60"), ((132.6, 1), "132.6"), ((44.83, 0), "45"), ((None,), "–"),
-    ((float("nan"), 1, "not reached"), "not reached"), ((np.float64(0.361), 3), "0.361"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ((132.6,), "132.60"),
+        ((132.6, 1), "132.6"),
+        ((44.83, 0), "45"),
+        ((None,), "–"),
+        ((float("nan"), 1, "not reached"), "not reached"),
+        ((np.float64(0.361), 3), "0.361"),
+    ],
+)
 def test_fmt_number(args, expected):
     assert fmt_number(*args) == expected
 
 
-@pytest.mark.parametrize("value, expected", [(0.611, "61.1%"), (0.9195, "92.0%"), (1.0, "100.0%"),
-                                             (None, "–"), (float("nan"), "–")])
+@pytest.mark.parametrize(
+    "value, expected", [(0.611, "61.1%"), (0.9195, "92.0%"), (1.0, "100.0%"), (None, "–"), (float("nan"), "–")]
+)
 def test_fmt_percent(value, expected):
     assert fmt_percent(value) == expected
 
 
 # --- rendering ---------------------------------------------------------------------------
 
+
 def test_render_report_uses_the_filters(tmp_path):
     template = tmp_path / "tiny.html.j2"
     template.write_text(
         "p={{ p | p }} hr={{ hr | num(3) }} rate={{ rate | pct }} median={{ median | num(1, 'NR') }}\n"
         "{% for row in rows %}[{{ row.group }}:{{ row.n }}]{% endfor %}\n<i>{{ note }}</i>\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     rows = records(pd.DataFrame({"group": ["IM", "IM+HR"], "n": [126, 81]}))
-    html = render_report(template, {"p": 0.0004, "hr": 0.3612, "rate": 0.611, "median": float("nan"),
-                                    "rows": rows, "note": "a < b & c"})
+    html = render_report(
+        template, {"p": 0.0004, "hr": 0.3612, "rate": 0.611, "median": float("nan"), "rows": rows, "note": "a < b & c"}
+    )
     lines = html.splitlines()
     # "<0.001" is HTML-escaped, so a browser shows it as written
     assert lines[0] == "p=&lt;0.001 hr=0.361 rate=61.1% median=NR"
@@ -166,14 +208,21 @@ def test_records_turn_missing_values_into_none():
 
 
 def test_failure_summary_counts_by_table_column_and_check():
-    failures = pd.DataFrame({
-        "table": ["patients", "patients", "follow_up"], "row": [2, 3, 4],
-        "column": ["sex", "sex", "death_date"],
-        "check": ["isin(['M', 'F'])"] * 2 + ["death_date given when dead"],
-        "value": ["X", "Y", "nan"], "patient_id": ["P01", "P02", "P03"]})
+    failures = pd.DataFrame(
+        {
+            "table": ["patients", "patients", "follow_up"],
+            "row": [2, 3, 4],
+            "column": ["sex", "sex", "death_date"],
+            "check": ["isin(['M', 'F'])"] * 2 + ["death_date given when dead"],
+            "value": ["X", "Y", "nan"],
+            "patient_id": ["P01", "P02", "P03"],
+        }
+    )
     summary = failure_summary(failures)
-    assert summary.values.tolist() == [["follow_up", "death_date", "death_date given when dead", 1],
-                                       ["patients", "sex", "isin(['M', 'F'])", 2]]
+    assert summary.values.tolist() == [
+        ["follow_up", "death_date", "death_date given when dead", 1],
+        ["patients", "sex", "isin(['M', 'F'])", 2],
+    ]
     assert failure_summary(failures.iloc[0:0]).empty
 
 
@@ -193,8 +242,14 @@ def test_small_counts_are_hidden_and_a_lone_one_gets_a_secondary_partner():
     medians = pd.DataFrame({"group": ["IM", "IM+HR", "IM+RFA/TACE", "All"], "events": [23, 4, 6, 33]})
     hidden = suppress_with_total(medians, ["events"], medians["group"] == "All", 5)
     assert list(hidden["events"]) == ["23", "<5", "suppressed", "33"]
-    attrition = pd.DataFrame({"step": ["raw extract", "a", "b", "analysis cohort"],
-                              "remaining": [20, 17, 10, 10], "excluded": [0, 3, 7, 0], "reason": ""})
+    attrition = pd.DataFrame(
+        {
+            "step": ["raw extract", "a", "b", "analysis cohort"],
+            "remaining": [20, 17, 10, 10],
+            "excluded": [0, 3, 7, 0],
+            "reason": "",
+        }
+    )
     released = release_attrition(attrition, 5)
     assert list(released["excluded"]) == [0, "<5", "suppressed", 0]
     assert list(released["remaining"]) == [20, "", "", 10]
@@ -202,22 +257,27 @@ def test_small_counts_are_hidden_and_a_lone_one_gets_a_secondary_partner():
 
 # --- Table 1 as a journal prints it ----------------------------------------------------------
 
-DICTIONARY = {"age_at_lm_years": {"label": "Age at LM diagnosis, years"},
-              "male": {"label": "Sex", "levels": {"0": "Female", "1": "Male"}, "one_row": "1"},
-              "primary_site": {"label": "Primary tumour site",
-                               "levels": {"stomach": "Stomach", "small_intestine": "Small intestine",
-                                          "colorectum": "Colorectum"}}}
+DICTIONARY = {
+    "age_at_lm_years": {"label": "Age at LM diagnosis, years"},
+    "male": {"label": "Sex", "levels": {"0": "Female", "1": "Male"}, "one_row": "1"},
+    "primary_site": {
+        "label": "Primary tumour site",
+        "levels": {"stomach": "Stomach", "small_intestine": "Small intestine", "colorectum": "Colorectum"},
+    },
+}
 
 
 @pytest.fixture(scope="module")
 def journal_table(tmp_path_factory):
     """60 patients: stomach large in every group; small intestine and colorectum small in some."""
-    from gistlm.report.data_dictionary import resolved
     from gistlm.cohort.table_one import journal_table_one
+    from gistlm.report.data_dictionary import resolved
 
-    sites = {"IM": [("stomach", 20), ("small_intestine", 7), ("colorectum", 3)],
-             "IM+HR": [("stomach", 14), ("small_intestine", 4), ("colorectum", 2)],
-             "IM+RFA/TACE": [("stomach", 6), ("small_intestine", 3), ("colorectum", 1)]}
+    sites = {
+        "IM": [("stomach", 20), ("small_intestine", 7), ("colorectum", 3)],
+        "IM+HR": [("stomach", 14), ("small_intestine", 4), ("colorectum", 2)],
+        "IM+RFA/TACE": [("stomach", 6), ("small_intestine", 3), ("colorectum", 1)],
+    }
     males = {"IM": 15, "IM+HR": 10, "IM+RFA/TACE": 2}
     frames = []
     for group, levels in sites.items():
@@ -225,8 +285,11 @@ def journal_table(tmp_path_factory):
         male = [1.0] * males[group] + [0.0] * (len(site) - males[group])
         if group == "IM":
             male[-1] = np.nan  # one IM patient without a recorded sex (a female otherwise)
-        frames.append(pd.DataFrame({"group": group, "primary_site": site, "male": male,
-                                    "age_at_lm_years": np.linspace(40, 80, len(site))}))
+        frames.append(
+            pd.DataFrame(
+                {"group": group, "primary_site": site, "male": male, "age_at_lm_years": np.linspace(40, 80, len(site))}
+            )
+        )
     cohort = pd.concat(frames, ignore_index=True)
     path = tmp_path_factory.mktemp("table_one") / "table_one.csv"
     table_one(cohort, GROUPS, ["age_at_lm_years"], ["male", "primary_site"]).to_csv(path, index=False)
@@ -236,9 +299,13 @@ def journal_table(tmp_path_factory):
 
 def test_journal_table_one_labels_levels_and_binary_rows(journal_table):
     assert list(journal_table["Characteristic"][journal_table["Characteristic"] != ""]) == [
-        "Patients, n", "Age at LM diagnosis, years, mean (SD)", "Male, n (%)", "Primary tumour site, n (%)"]
+        "Patients, n",
+        "Age at LM diagnosis, years, mean (SD)",
+        "Male, n (%)",
+        "Primary tumour site, n (%)",
+    ]
     site = journal_table.index[journal_table["Characteristic"] == "Primary tumour site, n (%)"][0]
-    assert list(journal_table.loc[site + 1:site + 3, "Level"]) == ["Stomach", "Small intestine", "Colorectum"]
+    assert list(journal_table.loc[site + 1 : site + 3, "Level"]) == ["Stomach", "Small intestine", "Colorectum"]
     assert "Female" not in set(journal_table["Level"])  # a binary variable is one row
     male = journal_table.index[journal_table["Characteristic"] == "Male, n (%)"][0]
     assert journal_table.loc[male + 1, "Level"] == "Missing"  # missing values as their own line
@@ -263,10 +330,17 @@ def test_journal_table_one_hides_only_small_cells_and_their_complements_within_t
 def test_cox_terms_and_levels_by_name():
     from gistlm.report.data_dictionary import level_label, resolved, term_label
 
-    dictionary = resolved({"age_over_cutoff": {"label": "Age", "levels": {"0": "Age ≤ {age_years} years",
-                                                                            "1": "Age > {age_years} years"},
-                                               "one_row": "1"},
-                           "male": DICTIONARY["male"]}, {"age_years": 60})
+    dictionary = resolved(
+        {
+            "age_over_cutoff": {
+                "label": "Age",
+                "levels": {"0": "Age ≤ {age_years} years", "1": "Age > {age_years} years"},
+                "one_row": "1",
+            },
+            "male": DICTIONARY["male"],
+        },
+        {"age_years": 60},
+    )
     assert term_label("age_over_cutoff", dictionary) == "Age > 60 years vs Age ≤ 60 years"
     assert term_label("male", dictionary) == "Male vs Female"
     assert term_label("IM+HR vs IM", dictionary) == "IM+HR vs IM"
@@ -281,7 +355,14 @@ def test_love_plot_names_covariates_by_the_dictionary():
     dictionary = resolved({**DICTIONARY, "ecog": {"label": "ECOG performance status"}}, {})
     assert covariate_label("male", dictionary) == "Male"
     assert covariate_label("ecog", dictionary) == "ECOG performance status"
-    balance = pd.DataFrame({"comparison": "IM+HR vs IM", "weighting": "entropy balancing", "covariate": ["male", "ecog"],
-                            "smd_unweighted": [0.3, 0.2], "smd_weighted": [0.05, 0.02]})
+    balance = pd.DataFrame(
+        {
+            "comparison": "IM+HR vs IM",
+            "weighting": "entropy balancing",
+            "covariate": ["male", "ecog"],
+            "smd_unweighted": [0.3, 0.2],
+            "smd_weighted": [0.05, 0.02],
+        }
+    )
     figure = love_plot(balance, 0.1, dictionary)
     assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == ["ECOG performance status", "Male"]

@@ -6,8 +6,15 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # the flags this offline, root-run machine needs (no sandbox, no background networking)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +64,19 @@ def test_every_page_renders_with_the_network_off(finished_run, browser, tmp_path
     off: no request leaves the machine, nothing fails to load, the pages show their content."""
     results = finished_run / "results"
     pages = sorted(results.rglob("*.html"))
-    assert {results / "report.html", results / "release" / "report.html", results / "data_docs" / "index.html"} <= set(pages)
+    assert {results / "report.html", results / "release" / "report.html", results / "data_docs" / "index.html"} <= set(
+        pages
+    )
     context = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
     outside, failed = [], []
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-                  else (outside.append(route.request.url), route.abort()))
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(("file:", "data:"))
+            else (outside.append(route.request.url), route.abort())
+        ),
+    )
     for path in pages:
         page = context.new_page()
         errors = []

@@ -42,8 +42,14 @@ def test_two_clean_runs_give_identical_bytes(finished_run, tmp_path):
 
 def test_a_run_killed_mid_way_and_restarted_matches_an_uninterrupted_one(finished_run, tmp_path):
     run = copy_workflow(tmp_path / "killed")
-    job = subprocess.Popen([*SNAKEMAKE, "--cores", "2"], cwd=run, start_new_session=True, env=with_own_package(run),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    job = subprocess.Popen(
+        [*SNAKEMAKE, "--cores", "2"],
+        cwd=run,
+        start_new_session=True,
+        env=with_own_package(run),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     analysis = run / "results" / "cohort" / "analysis.parquet"
     deadline = time.monotonic() + 120
     while not analysis.exists() and time.monotonic() < deadline and job.poll() is None:
@@ -76,8 +82,13 @@ def package_code_of(package: Path):
             inside = re.match(r"def (package_code|module_file)\(", line) is not None
         if inside:
             blocks.append(line)
-    namespace = {"ast": ast, "Path": Path, "WorkflowError": WorkflowError, "PACKAGE": package,
-                 "workflow": SimpleNamespace(basedir=package.parents[1])}
+    namespace = {
+        "ast": ast,
+        "Path": Path,
+        "WorkflowError": WorkflowError,
+        "PACKAGE": package,
+        "workflow": SimpleNamespace(basedir=package.parents[1]),
+    }
     exec(compile("\n".join(blocks), "common.smk", "exec"), namespace)
     assert {"package_code", "module_file"} <= set(namespace)
     return namespace["package_code"]
@@ -100,12 +111,20 @@ def test_package_code_follows_dotted_modules_and_their_packages(tmp_path):
         (package / name).parent.mkdir(parents=True, exist_ok=True)
         (package / name).write_text(text)
     package_code = package_code_of(package)
-    cox = {"src/gistlm/estimators/__init__.py", "src/gistlm/estimators/cox.py",
-           "src/gistlm/estimators/partial_likelihood.py"}
+    cox = {
+        "src/gistlm/estimators/__init__.py",
+        "src/gistlm/estimators/cox.py",
+        "src/gistlm/estimators/partial_likelihood.py",
+    }
     assert set(package_code("by_module")) == {"src/gistlm/by_module.py", *cox}
     assert set(package_code("by_name")) == {"src/gistlm/by_name.py", *cox}
     assert set(package_code("flat")) == {"src/gistlm/flat.py", "src/gistlm/by_name.py", *cox}
-    assert set(package_code("by_import")) == {"src/gistlm/by_import.py", "src/gistlm/estimators/__init__.py",
-                                              "src/gistlm/estimators/kaplan_meier.py"}
-    assert set(package_code("estimators.kaplan_meier")) == {"src/gistlm/estimators/__init__.py",
-                                                            "src/gistlm/estimators/kaplan_meier.py"}
+    assert set(package_code("by_import")) == {
+        "src/gistlm/by_import.py",
+        "src/gistlm/estimators/__init__.py",
+        "src/gistlm/estimators/kaplan_meier.py",
+    }
+    assert set(package_code("estimators.kaplan_meier")) == {
+        "src/gistlm/estimators/__init__.py",
+        "src/gistlm/estimators/kaplan_meier.py",
+    }

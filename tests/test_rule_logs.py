@@ -5,7 +5,6 @@ import logging
 import re
 import sys
 import warnings
-from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
@@ -23,7 +22,7 @@ def test_stderr_warnings_and_progress_go_to_the_rule_log(tmp_path, monkeypatch):
     try:
         log = rule_log.open_rule_log(SimpleNamespace(rule="step", log=[str(log_path)]))
         print("a library's message", file=sys.stderr)
-        warnings.warn("a pandas-style warning", UserWarning)
+        warnings.warn("a pandas-style warning", UserWarning, stacklevel=2)
         log.info("12 of 20 patients eligible")
         logging.getLogger("some.library").info("chatter below warning level")
         assert rule_log.console() is terminal  # one-paragraph errors still reach the user

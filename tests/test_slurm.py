@@ -23,7 +23,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from slurm_cluster import (
     INSTALL_HINT,
     NODE_CPUS,
@@ -31,6 +30,7 @@ from slurm_cluster import (
     SlurmUnusable,
     missing_daemons,
 )
+
 from benchmarks.workflow_runs import REPO, SNAKEMAKE, copy_workflow, with_own_package
 
 PROFILE_PATH = REPO / "profiles" / "slurm" / "config.yaml"
@@ -46,12 +46,18 @@ LOCAL_RULES = {"all", "gather_provenance", "release"}
 # quiet machine, so it polls after 2 s.
 # (The plugin trusts squeue for job states when MinJobAge >= 3x this delay.)
 SLURM_ARGS = [
-    "--workflow-profile", "profiles/slurm",
-    "--executor", "slurm",
-    "--jobs", "4",
-    "--slurm-status-command", "squeue",
-    "--slurm-init-seconds-before-status-checks", "2",
-    "--seconds-between-status-checks", "2",
+    "--workflow-profile",
+    "profiles/slurm",
+    "--executor",
+    "slurm",
+    "--jobs",
+    "4",
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-init-seconds-before-status-checks",
+    "2",
+    "--seconds-between-status-checks",
+    "2",
     "--slurm-keep-successful-logs",
 ]
 
@@ -78,16 +84,19 @@ def cluster(tmp_path_factory):
         cluster.stop()
 
 
-def run_snakemake(workdir: Path, args: list[str], env: dict[str, str],
-                  timeout: float) -> tuple[str, float]:
+def run_snakemake(workdir: Path, args: list[str], env: dict[str, str], timeout: float) -> tuple[str, float]:
     """Run snakemake in `workdir` (at most `timeout` s); its output and wall time."""
-    env = dict(env, PYTHONPATH=with_own_package(workdir)["PYTHONPATH"],
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
+    env = dict(
+        env,
+        PYTHONPATH=with_own_package(workdir)["PYTHONPATH"],
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+    )
     log = workdir / "snakemake.out"
     start = time.monotonic()
     with open(log, "w") as output:
-        process = subprocess.Popen([*SNAKEMAKE, *args], cwd=workdir, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [*SNAKEMAKE, *args], cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
         timed_out = False
         try:
             process.wait(timeout=timeout)
@@ -104,8 +113,7 @@ def run_snakemake(workdir: Path, args: list[str], env: dict[str, str],
     text = log.read_text(errors="replace")
     if process.returncode != 0:
         why = f"timed out after {timeout:.0f} s" if timed_out else f"exit {process.returncode}"
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({why}, {seconds:.0f} s):\n"
-                             f"{text[-6000:]}")
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({why}, {seconds:.0f} s):\n{text[-6000:]}")
     return text, seconds
 
 
@@ -113,8 +121,9 @@ def run_snakemake(workdir: Path, args: list[str], env: dict[str, str],
 def slurm_run(cluster, tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("slurm_run") / "gistlm")
     output, seconds = run_snakemake(workdir, SLURM_ARGS, cluster.env(), SLURM_RUN_TIMEOUT)
-    print(f"\nSlurm run: {seconds:.0f} s, {len(submissions(output))} sbatch submissions: "
-          f"snakemake {' '.join(SLURM_ARGS)}")
+    print(
+        f"\nSlurm run: {seconds:.0f} s, {len(submissions(output))} sbatch submissions: snakemake {' '.join(SLURM_ARGS)}"
+    )
     return workdir, output
 
 
@@ -135,8 +144,7 @@ def local_run(slurm_run, tmp_path_factory):
 def submissions(output: str) -> list[tuple[str, str]]:
     """(Slurm job id, log folder) of every job the plugin submitted: the folder is
     group_<group>_<its rules> for a group job, rule_<rule> for a single job."""
-    return re.findall(r"has been submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/(\w+)[/.]",
-                      output)
+    return re.findall(r"has been submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/(\w+)[/.]", output)
 
 
 def rules_run_in(slurm_log: Path) -> list[str]:
@@ -147,8 +155,7 @@ def rules_run_in(slurm_log: Path) -> list[str]:
 def planned_jobs(output: str) -> dict[str, int]:
     """Jobs per rule of the run, from the job-stats table Snakemake prints first."""
     table = output.split("Job stats:")[1].split("\n\n")[0]
-    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)
-            if rule != "total"}
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M) if rule != "total"}
 
 
 def group_of(rules: list[str]) -> str:
@@ -161,13 +168,15 @@ def group_of(rules: list[str]) -> str:
 def test_every_rule_is_in_a_job_group_of_the_profile():
     """A rule in no group still runs on Slurm, but as a submission of its own: new rules
     belong in the profile's `groups:` (and a renamed rule must be renamed there too)."""
-    listed = subprocess.run([*SNAKEMAKE, "--list-rules"], cwd=REPO, env=with_own_package(REPO),
-                            capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        [*SNAKEMAKE, "--list-rules"], cwd=REPO, env=with_own_package(REPO), capture_output=True, text=True, check=True
+    )
     # "rule (docstring)"; a long docstring continues on indented lines
     rules = set(re.findall(r"^(\w+)(?= \(|$)", listed.stdout, flags=re.M))
     groups = PROFILE["groups"]
     assert rules - LOCAL_RULES - set(groups) == set(), (
-        f"add these rules to a job group in {PROFILE_PATH.relative_to(REPO)} (groups:)")
+        f"add these rules to a job group in {PROFILE_PATH.relative_to(REPO)} (groups:)"
+    )
     assert set(groups) - rules == set(), "the profile groups rules the workflow does not have"
     # each group says how many of its unconnected parts one Slurm job bundles
     assert set(PROFILE["group-components"]) == set(groups.values())
@@ -190,9 +199,9 @@ def test_the_workflow_went_to_slurm_as_one_job_per_group(slurm_run, cluster):
     planned = planned_jobs(output)
     assert planned["ingest_table"] == 4 and planned["bootstrap_chunk"] == 2
     assert Counter(rule for rules in ran.values() for rule in rules) == Counter(
-        {rule: count for rule, count in planned.items() if rule not in LOCAL_RULES})
-    assert all(PROFILE["groups"][rule] == group for job, group in groups.items()
-               for rule in ran[job])
+        {rule: count for rule, count in planned.items() if rule not in LOCAL_RULES}
+    )
+    assert all(PROFILE["groups"][rule] == group for job, group in groups.items() for rule in ran[job])
     finished = re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", output)
     local = LOCAL_RULES & set(planned)  # `release` runs only when asked for
     assert local == {"all", "gather_provenance"} and local <= set(finished)
@@ -200,8 +209,9 @@ def test_the_workflow_went_to_slurm_as_one_job_per_group(slurm_run, cluster):
     # profile sizes a group job for (at most the node's: more would never start)
     run_id = re.search(r"SLURM run ID: (\S+)", output).group(1)
     queue = cluster.client("squeue", "--noheader", "--states=all", "--format=%i|%T|%j|%C")
-    jobs = {job: (state, name, int(cpus))
-            for job, state, name, cpus in (line.split("|") for line in queue.stdout.split())}
+    jobs = {
+        job: (state, name, int(cpus)) for job, state, name, cpus in (line.split("|") for line in queue.stdout.split())
+    }
     assert set(groups) <= set(jobs), queue.stdout
     for job, group in groups.items():
         state, name, cpus = jobs[job]

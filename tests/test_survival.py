@@ -10,7 +10,14 @@ from lifelines.statistics import logrank_test, multivariate_logrank_test
 from lifelines.utils import median_survival_times
 from scipy.stats import chi2, norm
 
-from gistlm.survival.overall_survival import COX_FIT_OPTIONS, cox_models, kaplan_meier_table, logrank_tests, median_os, os_rates
+from gistlm.survival.overall_survival import (
+    COX_FIT_OPTIONS,
+    cox_models,
+    kaplan_meier_table,
+    logrank_tests,
+    median_os,
+    os_rates,
+)
 
 GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
 ALPHA = 0.05
@@ -23,18 +30,29 @@ def cohort():
     IM+RFA/TACE followed for at most 100 months; times on a 0.5-month grid so some tie."""
     rng = np.random.default_rng(20230630)
     rows = []
-    for group, n, scale, max_follow_up in [("IM", 45, 85.0, 150.0), ("IM+HR", 35, 1200.0, 150.0),
-                                           ("IM+RFA/TACE", 25, 70.0, 100.0)]:
+    for group, n, scale, max_follow_up in [
+        ("IM", 45, 85.0, 150.0),
+        ("IM+HR", 35, 1200.0, 150.0),
+        ("IM+RFA/TACE", 25, 70.0, 100.0),
+    ]:
         age = rng.integers(0, 2, n).astype(float)
         male = rng.integers(0, 2, n).astype(float)
         event_time = rng.exponential(scale * np.exp(-0.6 * age), n)
         censor_time = rng.uniform(5, max_follow_up, n)
         time = np.round(np.minimum(event_time, censor_time) * 2) / 2 + 0.5
-        rows.append(pd.DataFrame({"group": group, "os_months": time,
-                                  "death": (event_time <= censor_time).astype("int64"),
-                                  "age_over_cutoff": age, "male": male}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "group": group,
+                    "os_months": time,
+                    "death": (event_time <= censor_time).astype("int64"),
+                    "age_over_cutoff": age,
+                    "male": male,
+                }
+            )
+        )
     frame = pd.concat(rows, ignore_index=True)
-    frame.loc[[3, 50, 90], "age_over_cutoff"] = np.nan   # missing covariate: complete cases
+    frame.loc[[3, 50, 90], "age_over_cutoff"] = np.nan  # missing covariate: complete cases
     frame["group"] = pd.Categorical(frame["group"], categories=GROUPS)
     return frame
 
@@ -49,6 +67,7 @@ def members(cohort, group):
 
 
 # --- Kaplan-Meier ------------------------------------------------------------------------
+
 
 def test_km_table_matches_lifelines_at_every_event_time(cohort):
     table = kaplan_meier_table(cohort, GROUPS, ALPHA)
@@ -84,12 +103,13 @@ def test_km_survival_and_log_log_ci_by_hand(cohort):
     lower = np.exp(-np.exp(np.log(-np.log(survival)) + z * se))
     upper = np.exp(-np.exp(np.log(-np.log(survival)) - z * se))
     np.testing.assert_allclose(rows["survival"], survival)
-    ok = survival < 1   # defined where some event has happened
+    ok = survival < 1  # defined where some event has happened
     np.testing.assert_allclose(rows["ci_lower"][ok], lower[ok], rtol=1e-9)
     np.testing.assert_allclose(rows["ci_upper"][ok], upper[ok], rtol=1e-9)
 
 
 # --- medians and rates -------------------------------------------------------------------
+
 
 def test_median_os_and_ci_match_lifelines(cohort):
     medians = median_os(cohort, GROUPS, ALPHA).set_index("group")
@@ -100,8 +120,7 @@ def test_median_os_and_ci_match_lifelines(cohort):
         ci = median_survival_times(fit.confidence_interval_)
         expected = [fit.median_survival_time_, ci.iloc[0, 0], ci.iloc[0, 1]]
         expected = [value if np.isfinite(value) else np.nan for value in expected]
-        np.testing.assert_allclose(medians.loc[group, ["median", "ci_lower", "ci_upper"]].astype(float),
-                                   expected)
+        np.testing.assert_allclose(medians.loc[group, ["median", "ci_lower", "ci_upper"]].astype(float), expected)
         assert medians.loc[group, "n"] == len(frame)
         assert medians.loc[group, "events"] == frame["death"].sum()
     # IM reaches 0.5; IM+HR does not: its median (and upper limit) is missing, not infinite
@@ -120,8 +139,7 @@ def test_median_follow_up_by_reverse_km(cohort):
         ci = median_survival_times(fit.confidence_interval_)
         assert follow_up.loc[group, "ci_lower"] == pytest.approx(ci.iloc[0, 0])
     # reverse KM: censoring is the event, so the median differs from the OS median
-    assert follow_up.loc["All", "median"] != median_os(cohort, GROUPS, ALPHA).set_index("group").loc[
-        "All", "median"]
+    assert follow_up.loc["All", "median"] != median_os(cohort, GROUPS, ALPHA).set_index("group").loc["All", "median"]
 
 
 def test_os_rates_at_fixed_months(cohort):
@@ -152,8 +170,7 @@ def test_os_rates_at_fixed_months(cohort):
 
 
 def test_os_rate_between_event_times_is_the_step_value():
-    frame = pd.DataFrame({"group": "IM", "os_months": [2.0, 4.0, 6.0, 8.0, 10.0],
-                          "death": [1, 0, 1, 0, 0]})
+    frame = pd.DataFrame({"group": "IM", "os_months": [2.0, 4.0, 6.0, 8.0, 10.0], "death": [1, 0, 1, 0, 0]})
     rates = os_rates(frame, ["IM"], ALPHA, [1, 3, 7, 10, 11]).set_index("month")
     assert rates.loc[1, "survival"] == 1.0 and rates.loc[1, ["ci_lower", "ci_upper"]].isna().all()
     assert rates.loc[3, "survival"] == pytest.approx(0.8)
@@ -163,6 +180,7 @@ def test_os_rate_between_event_times_is_the_step_value():
 
 
 # --- log-rank ----------------------------------------------------------------------------
+
 
 def test_logrank_global_and_pairwise_with_holm(cohort):
     table = logrank_tests(cohort, GROUPS, "IM").set_index("comparison")
@@ -191,8 +209,13 @@ def test_logrank_global_and_pairwise_with_holm(cohort):
 
 
 def test_logrank_of_identical_groups_is_not_significant():
-    frame = pd.DataFrame({"group": ["IM"] * 4 + ["IM+HR"] * 4 + ["IM+RFA/TACE"] * 4,
-                          "os_months": [5.0, 10, 15, 20] * 3, "death": [1, 0, 1, 1] * 3})
+    frame = pd.DataFrame(
+        {
+            "group": ["IM"] * 4 + ["IM+HR"] * 4 + ["IM+RFA/TACE"] * 4,
+            "os_months": [5.0, 10, 15, 20] * 3,
+            "death": [1, 0, 1, 1] * 3,
+        }
+    )
     table = logrank_tests(frame, GROUPS, "IM").set_index("comparison")
     assert table.loc["global", "statistic"] == pytest.approx(0.0, abs=1e-12)
     assert table["p_value"].tolist() == pytest.approx([1.0, 1.0, 1.0])
@@ -200,6 +223,7 @@ def test_logrank_of_identical_groups_is_not_significant():
 
 
 # --- Cox ---------------------------------------------------------------------------------
+
 
 def fit_direct(cohort, columns):
     data = cohort[["os_months", "death", *columns]].dropna()
@@ -254,6 +278,7 @@ def test_cox_fits_reach_the_maximum(cohort):
     """lifelines' default stopping rule stops short (issue 12: 1.6e-4 on the shipped cohort);
     at our fit the score is zero."""
     from gistlm.estimators.cox import CoxFitter
+
     table, _ = cox_models(cohort, GROUPS, "IM", COVARIATES, ALPHA)
     full = table[table["model"] == "multivariable"]
     data = cohort.assign(hr=(cohort["group"] == "IM+HR") * 1.0, rfa=(cohort["group"] == "IM+RFA/TACE") * 1.0)
@@ -267,9 +292,15 @@ def test_cox_fits_reach_the_maximum(cohort):
 
 def test_cox_ci_follows_alpha(cohort):
     table, _ = cox_models(cohort, GROUPS, "IM", COVARIATES, 0.10)
-    fit, _ = fit_direct(cohort.assign(**{"IM+HR vs IM": (cohort["group"] == "IM+HR").astype(float),
-                                         "IM+RFA/TACE vs IM": (cohort["group"] == "IM+RFA/TACE").astype(float)}),
-                        ["IM+HR vs IM", "IM+RFA/TACE vs IM"])
+    fit, _ = fit_direct(
+        cohort.assign(
+            **{
+                "IM+HR vs IM": (cohort["group"] == "IM+HR").astype(float),
+                "IM+RFA/TACE vs IM": (cohort["group"] == "IM+RFA/TACE").astype(float),
+            }
+        ),
+        ["IM+HR vs IM", "IM+RFA/TACE vs IM"],
+    )
     row = table.iloc[0]
     z = norm.ppf(0.95)
     coef, se = fit.summary.loc["IM+HR vs IM", ["coef", "se(coef)"]]
@@ -281,6 +312,7 @@ def test_a_cox_model_without_a_maximum_stops_with_one_paragraph(cohort):
     """A covariate that does not vary among the analysed patients has no estimate: the
     run stops naming the model, its patients and deaths, and the config key to change."""
     from gistlm.extract.errors import ExtractError
+
     with pytest.raises(ExtractError) as stop:
         cox_models(cohort.assign(male=1.0), GROUPS, "IM", COVARIATES, ALPHA)
     message = str(stop.value)

@@ -8,27 +8,30 @@ group sizes and the attrition that truth.json promises.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-try:
-    from gistlm import synthetic as sc
-except ImportError:  # running without an installed package
-    sys.path.insert(0, str(ROOT / "src"))
-    from gistlm import synthetic as sc
+from gistlm import synthetic as sc
 from gistlm.cohort.eligibility import STEPS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DAYS_PER_MONTH = 30.4375
 CUTOFF = pd.Timestamp("2023-06-30")
 PUBLISHED_10Y = {"IM": 0.611, "IM+HR": 0.919, "IM+RFA/TACE": 0.552}
-BRIEF_ATTRITION = {"not_gist": 3, "no_lm_evidence": 2, "ecog_over_limit": 4,
-                   "inadequate_organ_function": 7, "no_imatinib": 4, "lm_on_later_line_tki": 3,
-                   "other_malignancy": 3, "no_follow_up": 3}
+BRIEF_ATTRITION = {
+    "not_gist": 3,
+    "no_lm_evidence": 2,
+    "ecog_over_limit": 4,
+    "inadequate_organ_function": 7,
+    "no_imatinib": 4,
+    "lm_on_later_line_tki": 3,
+    "other_malignancy": 3,
+    "no_follow_up": 3,
+}
 TKIS = {"imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib"}
 
 
@@ -37,8 +40,7 @@ TKIS = {"imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib"}
 # ---------------------------------------------------------------------------------------
 def read_extract(folder: Path) -> dict[str, pd.DataFrame]:
     """Read the CSVs as a pipeline would meet them: all text, empty cell = missing."""
-    return {name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)
-            for name in sc.TABLES}
+    return {name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False) for name in sc.TABLES}
 
 
 def as_text(tables: dict[str, pd.DataFrame], tmp: Path) -> dict[str, pd.DataFrame]:
@@ -71,16 +73,18 @@ def rule_failures(t: dict[str, pd.DataFrame], quarantine: set[str] = frozenset()
     later = tr[tr["treatment"].isin(TKIS) & (num(tr["line"]) >= 2) & (tr["start"] <= tr["lm"])]
     dead = fu["vital_status"] == "dead"
     ids = pat.index.to_series()
-    fails = pd.DataFrame({
-        "not_gist": pat["primary_pathology"] != "GIST",
-        "no_lm_evidence": ~lm["lm_evidence"].isin(["biopsy", "imaging"]),
-        "ecog_over_limit": num(lm["ecog"]) > 1,
-        "inadequate_organ_function": lab_fail,
-        "no_imatinib": ~ids.isin(has_imatinib),
-        "lm_on_later_line_tki": ids.isin(set(later["patient_id"])),
-        "other_malignancy": pat["other_malignancy"] == "yes",
-        "no_follow_up": ~dead & (date(fu["last_contact_date"]) <= lm_date),
-    })
+    fails = pd.DataFrame(
+        {
+            "not_gist": pat["primary_pathology"] != "GIST",
+            "no_lm_evidence": ~lm["lm_evidence"].isin(["biopsy", "imaging"]),
+            "ecog_over_limit": num(lm["ecog"]) > 1,
+            "inadequate_organ_function": lab_fail,
+            "no_imatinib": ~ids.isin(has_imatinib),
+            "lm_on_later_line_tki": ids.isin(set(later["patient_id"])),
+            "other_malignancy": pat["other_malignancy"] == "yes",
+            "no_follow_up": ~dead & (date(fu["last_contact_date"]) <= lm_date),
+        }
+    )
     return fails.drop(index=list(quarantine))
 
 
@@ -106,15 +110,19 @@ def apply_rules(t: dict[str, pd.DataFrame], quarantine: set[str] = frozenset()) 
     end = date(fu["death_date"]).where(dead, date(fu["last_contact_date"]))
     months = (end - lm_date).dt.days / DAYS_PER_MONTH
     age = (lm_date - date(pat["birth_date"])).dt.days / 365.25
-    eligible = pd.DataFrame({
-        "group": group, "time": months.clip(upper=200.0),
-        "death": (dead & (months <= 200)).astype(int),
-        "age_over_60": (age > 60).astype(int),
-        "male": (pat["sex"] == "M").astype(int),
-        "extrahepatic_disease": (lm["extrahepatic_disease"] == "yes").astype(int),
-        "lm_count_over_3": (num(lm["lm_count"]) > 3).astype(int),
-        "lm_bilobar": (lm["lm_bilobar"] == "yes").astype(int),
-    }, index=remaining)
+    eligible = pd.DataFrame(
+        {
+            "group": group,
+            "time": months.clip(upper=200.0),
+            "death": (dead & (months <= 200)).astype(int),
+            "age_over_60": (age > 60).astype(int),
+            "male": (pat["sex"] == "M").astype(int),
+            "extrahepatic_disease": (lm["extrahepatic_disease"] == "yes").astype(int),
+            "lm_count_over_3": (num(lm["lm_count"]) > 3).astype(int),
+            "lm_bilobar": (lm["lm_bilobar"] == "yes").astype(int),
+        },
+        index=remaining,
+    )
     return {"attrition": attrition, "eligible": eligible}
 
 
@@ -197,7 +205,8 @@ def test_same_seed_gives_identical_tables_and_truth(default):
 def test_different_seed_gives_different_data(default):
     other, _ = sc.generate_extract(seed=1)
     assert not other["liver_metastases"]["lm_diagnosis_date"].equals(
-        default[0]["liver_metastases"]["lm_diagnosis_date"])
+        default[0]["liver_metastases"]["lm_diagnosis_date"]
+    )
     a, _ = sc.generate_extract(seed=1, n_patients=500)
     b, _ = sc.generate_extract(seed=2, n_patients=500)
     assert not a["follow_up"].equals(b["follow_up"])
@@ -309,13 +318,15 @@ def test_default_calibration_with_lifelines(default_text):
     assert 40 <= fig["follow_up"] <= 50
     assert fig["follow_up"] == pytest.approx(truth["calibration"]["median_follow_up_months_reverse_km"], abs=0.01)
     # Multivariable Cox on the fixed (immortal-time-biased) groups
-    x = elig.assign(hr=(elig["group"] == "IM+HR").astype(int),
-                    rt=(elig["group"] == "IM+RFA/TACE").astype(int)).drop(columns="group")
+    x = elig.assign(hr=(elig["group"] == "IM+HR").astype(int), rt=(elig["group"] == "IM+RFA/TACE").astype(int)).drop(
+        columns="group"
+    )
     cph = lifelines.CoxPHFitter().fit(x, "time", "death")
     assert cph.hazard_ratios_["age_over_60"] > 1 and cph.summary.loc["age_over_60", "p"] < 0.05
     assert cph.hazard_ratios_["hr"] < 1
     assert cph.hazard_ratios_["age_over_60"] == pytest.approx(
-        truth["calibration"]["cox_fixed_group_breslow"]["age_over_60"]["hr"], rel=0.1)
+        truth["calibration"]["cox_fixed_group_breslow"]["age_over_60"]["hr"], rel=0.1
+    )
 
 
 def test_imatinib_starts_soon_after_lm_for_most(default_text):
@@ -374,7 +385,7 @@ def test_natural_mode_local_treatment_timing(natural):
     t, _ = natural
     tr = t["treatments"]
     tr = tr.assign(start=date(tr["start_date"]))
-    im_start = (tr[tr["treatment"] == "imatinib"].groupby("patient_id")["start"].max())
+    im_start = tr[tr["treatment"] == "imatinib"].groupby("patient_id")["start"].max()
     first_proc = tr[tr["treatment"].isin(["hepatic_resection", "rfa", "tace"])].groupby("patient_id")["start"].min()
     months = ((first_proc - im_start.reindex(first_proc.index)).dt.days / DAYS_PER_MONTH).dropna()
     assert months.between(2.9, 18.1).mean() > 0.98
@@ -447,7 +458,8 @@ def test_shipped_extract_equals_a_fresh_generation(default, tmp_path):
     for name in [f"{t}.csv" for t in sc.TABLES] + ["truth.json"]:
         assert (shipped / name).read_bytes() == (tmp_path / name).read_bytes(), (
             f"resources/extract/{name} drifted from the generator: "
-            "regenerate with `PYTHONPATH=src python -m gistlm.synthetic`")
+            "regenerate with `PYTHONPATH=src python -m gistlm.synthetic`"
+        )
 
 
 def test_parameters_name_only_the_pipelines_exclusion_steps():

@@ -25,6 +25,7 @@ def cases(failures):
 
 # --- defects: (mutation of the raw extract, expected failure cases, quarantined patient) --
 
+
 def bad_sex(f):
     f["patients"].loc[1, "sex"] = "X"
 
@@ -34,8 +35,10 @@ def duplicate_patient(f):
 
 
 def orphan_treatment(f):
-    append_row(f["treatments"], {"patient_id": "P99", "treatment": "imatinib", "line": "1",
-                                 "start_date": "2016-01-01", "dose_mg_day": "400"})  # row 8
+    append_row(
+        f["treatments"],
+        {"patient_id": "P99", "treatment": "imatinib", "line": "1", "start_date": "2016-01-01", "dose_mg_day": "400"},
+    )  # row 8
 
 
 def no_lm_row(f):
@@ -105,49 +108,96 @@ def lm_before_primary(f):
 
 DEFECTS = {
     "bad sex code": (bad_sex, {("patients", 3, "sex", "isin(['M', 'F'])")}, "P02"),
-    "duplicate patient_id": (duplicate_patient, {
-        ("patients", 4, "patient_id", "field_uniqueness"),
-        ("patients", 5, "patient_id", "field_uniqueness")}, "P03"),
-    "no liver_metastases row": (no_lm_row, {
-        ("patients", 3, "patient_id", "patient has a liver_metastases row")}, "P02"),
-    "no follow_up row": (no_follow_up_row, {
-        ("patients", 4, "patient_id", "patient has a follow_up row")}, "P03"),
-    "two liver_metastases rows": (two_lm_rows, {
-        ("liver_metastases", 2, "patient_id", "more than one row per patient"),
-        ("liver_metastases", 5, "patient_id", "more than one row per patient")}, "P01"),
-    "death (= last contact) before LM": (death_before_lm, {
-        ("follow_up", 3, "last_contact_date", "last_contact_date on or after lm_diagnosis_date"),
-        ("follow_up", 3, "death_date", "death_date on or after lm_diagnosis_date"),
-        ("treatments", 3, "start_date", "start_date on or before last_contact_date"),
-        ("treatments", 4, "start_date", "start_date on or before last_contact_date")}, "P02"),
-    "death before LM, contact after": (death_before_lm_contact_after, {
-        ("follow_up", 3, "death_date", "death_date on or after lm_diagnosis_date"),
-        ("follow_up", 3, "death_date", "death_date equals last_contact_date")}, "P02"),
-    "death_date != last contact": (death_not_last_contact, {
-        ("follow_up", 3, "death_date", "death_date equals last_contact_date")}, "P02"),
-    "dead without death_date": (dead_without_death_date, {
-        ("follow_up", 3, "death_date", "death_date given when dead")}, "P02"),
-    "alive with death_date": (alive_with_death_date, {
-        ("follow_up", 2, "death_date", "death_date empty unless dead")}, "P01"),
-    "procedure before LM": (procedure_before_lm, {
-        ("treatments", 4, "start_date", "procedure on or after lm_diagnosis_date")}, "P02"),
-    "TKI end before start": (tki_end_before_start, {
-        ("treatments", 5, "end_date", "end_date on or after start_date")}, "P03"),
-    "TKI line reused": (tki_line_reused, {
-        ("treatments", 5, "line", "TKI line number not reused"),
-        ("treatments", 6, "line", "TKI line number not reused")}, "P03"),
-    "TKI without line": (tki_without_line, {
-        ("treatments", 6, "line", "TKI row has a line number")}, "P03"),
-    "date after today": (date_in_future, {
-        ("follow_up", 2, "last_contact_date", "date not in the future")}, "P01"),
-    "unparseable date": (unparseable_birth_date, {
-        ("patients", 2, "birth_date", "not_nullable"),
-        ("patients", 2, "birth_date", "parse: not a date (YYYY-MM-DD)")}, "P01"),
-    "lm_count out of range": (lm_count_zero, {
-        ("liver_metastases", 4, "lm_count", "greater_than_or_equal_to(1)")}, "P03"),
-    "LM before primary diagnosis": (lm_before_primary, {
-        ("liver_metastases", 2, "lm_diagnosis_date",
-         "lm_diagnosis_date on or after primary_diagnosis_date")}, "P01"),
+    "duplicate patient_id": (
+        duplicate_patient,
+        {("patients", 4, "patient_id", "field_uniqueness"), ("patients", 5, "patient_id", "field_uniqueness")},
+        "P03",
+    ),
+    "no liver_metastases row": (
+        no_lm_row,
+        {("patients", 3, "patient_id", "patient has a liver_metastases row")},
+        "P02",
+    ),
+    "no follow_up row": (no_follow_up_row, {("patients", 4, "patient_id", "patient has a follow_up row")}, "P03"),
+    "two liver_metastases rows": (
+        two_lm_rows,
+        {
+            ("liver_metastases", 2, "patient_id", "more than one row per patient"),
+            ("liver_metastases", 5, "patient_id", "more than one row per patient"),
+        },
+        "P01",
+    ),
+    "death (= last contact) before LM": (
+        death_before_lm,
+        {
+            ("follow_up", 3, "last_contact_date", "last_contact_date on or after lm_diagnosis_date"),
+            ("follow_up", 3, "death_date", "death_date on or after lm_diagnosis_date"),
+            ("treatments", 3, "start_date", "start_date on or before last_contact_date"),
+            ("treatments", 4, "start_date", "start_date on or before last_contact_date"),
+        },
+        "P02",
+    ),
+    "death before LM, contact after": (
+        death_before_lm_contact_after,
+        {
+            ("follow_up", 3, "death_date", "death_date on or after lm_diagnosis_date"),
+            ("follow_up", 3, "death_date", "death_date equals last_contact_date"),
+        },
+        "P02",
+    ),
+    "death_date != last contact": (
+        death_not_last_contact,
+        {("follow_up", 3, "death_date", "death_date equals last_contact_date")},
+        "P02",
+    ),
+    "dead without death_date": (
+        dead_without_death_date,
+        {("follow_up", 3, "death_date", "death_date given when dead")},
+        "P02",
+    ),
+    "alive with death_date": (
+        alive_with_death_date,
+        {("follow_up", 2, "death_date", "death_date empty unless dead")},
+        "P01",
+    ),
+    "procedure before LM": (
+        procedure_before_lm,
+        {("treatments", 4, "start_date", "procedure on or after lm_diagnosis_date")},
+        "P02",
+    ),
+    "TKI end before start": (
+        tki_end_before_start,
+        {("treatments", 5, "end_date", "end_date on or after start_date")},
+        "P03",
+    ),
+    "TKI line reused": (
+        tki_line_reused,
+        {
+            ("treatments", 5, "line", "TKI line number not reused"),
+            ("treatments", 6, "line", "TKI line number not reused"),
+        },
+        "P03",
+    ),
+    "TKI without line": (tki_without_line, {("treatments", 6, "line", "TKI row has a line number")}, "P03"),
+    "date after today": (date_in_future, {("follow_up", 2, "last_contact_date", "date not in the future")}, "P01"),
+    "unparseable date": (
+        unparseable_birth_date,
+        {
+            ("patients", 2, "birth_date", "not_nullable"),
+            ("patients", 2, "birth_date", "parse: not a date (YYYY-MM-DD)"),
+        },
+        "P01",
+    ),
+    "lm_count out of range": (
+        lm_count_zero,
+        {("liver_metastases", 4, "lm_count", "greater_than_or_equal_to(1)")},
+        "P03",
+    ),
+    "LM before primary diagnosis": (
+        lm_before_primary,
+        {("liver_metastases", 2, "lm_diagnosis_date", "lm_diagnosis_date on or after primary_diagnosis_date")},
+        "P01",
+    ),
 }
 
 
@@ -189,17 +239,16 @@ def test_each_defect_is_reported_and_quarantines_exactly_its_patient(defect, tin
 
 
 def test_several_defects_collect_every_reason_per_patient(tiny_extract, typed_extract):
-    bad_sex(tiny_extract)                 # P02
+    bad_sex(tiny_extract)  # P02
     dead_without_death_date(tiny_extract)  # P02
-    tki_end_before_start(tiny_extract)     # P03
+    tki_end_before_start(tiny_extract)  # P03
     tables, conversions = typed_extract(tiny_extract)
     validated, failures, quarantined = validate_extract(tables, conversions, TODAY)
 
     assert len(failures) == 3
     reasons = dict(zip(quarantined["patient_id"], quarantined["reasons"]))
     assert reasons == {
-        "P02": "follow_up.death_date row 3: death_date given when dead; "
-               "patients.sex row 3: isin(['M', 'F'])",
+        "P02": "follow_up.death_date row 3: death_date given when dead; patients.sex row 3: isin(['M', 'F'])",
         "P03": "treatments.end_date row 5: end_date on or after start_date",
     }
     assert list(validated["patients"]["patient_id"]) == ["P01"]
@@ -222,11 +271,12 @@ def test_failure_rows_are_file_rows_when_read_from_csv(tmp_path, tiny_extract, w
 
 
 def test_schema_failures_alone_name_table_row_column_and_value(tiny_extract, typed_extract):
-    tiny_extract["patients"].loc[2, "primary_size_cm"] = "75"   # P03, le=60
+    tiny_extract["patients"].loc[2, "primary_size_cm"] = "75"  # P03, le=60
     tables, _ = typed_extract(tiny_extract)
     failures = schema_failures("patients", tables["patients"])
     assert failures[["table", "row", "column", "check", "value", "patient_id"]].values.tolist() == [
-        ["patients", 4, "primary_size_cm", "less_than_or_equal_to(60)", "75.0", "P03"]]
+        ["patients", 4, "primary_size_cm", "less_than_or_equal_to(60)", "75.0", "P03"]
+    ]
 
 
 def test_cross_table_failures_without_defects_is_empty(tiny_extract, typed_extract):
@@ -235,13 +285,19 @@ def test_cross_table_failures_without_defects_is_empty(tiny_extract, typed_extra
 
 
 def test_quarantine_ignores_failures_without_a_patient():
-    failures = pd.DataFrame({
-        "table": ["patients", "patients"], "row": [pd.NA, 3], "column": ["sex", "sex"],
-        "check": ["dtype('str')", "isin(['M', 'F'])"], "value": ["object", "X"],
-        "patient_id": [None, "P02"],
-    })
+    failures = pd.DataFrame(
+        {
+            "table": ["patients", "patients"],
+            "row": [pd.NA, 3],
+            "column": ["sex", "sex"],
+            "check": ["dtype('str')", "isin(['M', 'F'])"],
+            "value": ["object", "X"],
+            "patient_id": [None, "P02"],
+        }
+    )
     assert quarantine(failures).to_dict("records") == [
-        {"patient_id": "P02", "reasons": "patients.sex row 3: isin(['M', 'F'])"}]
+        {"patient_id": "P02", "reasons": "patients.sex row 3: isin(['M', 'F'])"}
+    ]
 
 
 def test_an_orphan_row_is_a_failure_case_but_no_quarantined_patient(tiny_extract, typed_extract):
@@ -259,15 +315,18 @@ def test_a_follow_up_id_differing_only_in_case_quarantines_the_patient(tiny_extr
     tiny_extract["follow_up"].loc[1, "patient_id"] = "p02"
     tables, conversions = typed_extract(tiny_extract)
     validated, failures, quarantined = validate_extract(tables, conversions, TODAY)
-    assert cases(failures) == {("patients", 3, "patient_id", "patient has a follow_up row"),
-                               ("follow_up", 3, "patient_id", "patient_id not in patients")}
+    assert cases(failures) == {
+        ("patients", 3, "patient_id", "patient has a follow_up row"),
+        ("follow_up", 3, "patient_id", "patient_id not in patients"),
+    }
     assert quarantined.to_dict("records") == [
-        {"patient_id": "P02", "reasons": "patients.patient_id row 3: patient has a follow_up row"}]
+        {"patient_id": "P02", "reasons": "patients.patient_id row 3: patient has a follow_up row"}
+    ]
     assert set(validated["patients"]["patient_id"]) == {"P01", "P03"}
 
 
 def test_a_patients_row_without_id_is_a_quarantine_entry_of_its_own(tiny_extract, typed_extract):
-    tiny_extract["patients"].loc[1, "patient_id"] = "  "   # P02's row, file line 3
+    tiny_extract["patients"].loc[1, "patient_id"] = "  "  # P02's row, file line 3
     tables, conversions = typed_extract(tiny_extract)
     validated, failures, quarantined = validate_extract(tables, conversions, TODAY, "extract/patients.csv")
     entries = dict(zip(quarantined["patient_id"], quarantined["reasons"]))

@@ -18,9 +18,21 @@ TRUTH = json.loads((REPO / "resources" / "extract" / "truth.json").read_text())
 GROUPS = CONFIG["groups"]["labels"]
 REPORT_STAGE = {"baseline_table", "draw_figures", "render_report", "gather_provenance"}
 # the causal analyses (workflow/rules/causal.smk) sit downstream of the cohort and survival
-CAUSAL = {"local_treatment_dates", "time_varying_cox", "landmark_analysis", "landmark_weighted", "clone_censor_weight",
-          "propensity_weights", "iptw_survival", "restricted_mean_survival", "e_values",
-          "bootstrap_chunk", "bootstrap_gather", "draw_causal_figures", "render_causal_section"}
+CAUSAL = {
+    "local_treatment_dates",
+    "time_varying_cox",
+    "landmark_analysis",
+    "landmark_weighted",
+    "clone_censor_weight",
+    "propensity_weights",
+    "iptw_survival",
+    "restricted_mean_survival",
+    "e_values",
+    "bootstrap_chunk",
+    "bootstrap_gather",
+    "draw_causal_figures",
+    "render_causal_section",
+}
 # results/release/ (workflow/rules/release.smk) sits downstream of every released table and the report
 RELEASE = {"release_tables", "disclosure_audit", "release_manifest"}
 
@@ -77,7 +89,9 @@ def test_kaplan_meier_equals_lifelines_on_the_analysis_table(finished_run, cohor
         # no log(-log) interval where survival is 1 (time 0, before the first death), as R
         certain = (ours["survival"] == 1).to_numpy()
         assert certain[0] and ours["ci_lower"].isna().tolist() == certain.tolist()
-        np.testing.assert_allclose(ours["ci_lower"][~certain], fit.confidence_interval_.loc[ours.index].iloc[:, 0][~certain])
+        np.testing.assert_allclose(
+            ours["ci_lower"][~certain], fit.confidence_interval_.loc[ours.index].iloc[:, 0][~certain]
+        )
         ten_year = rates[(rates["group"] == group) & (rates["month"] == 120)]["survival"].item()
         assert ten_year == pytest.approx(fit.survival_function_at_times(120).item())
 
@@ -106,8 +120,14 @@ def test_multivariable_cox_equals_lifelines_on_the_analysis_table(finished_run, 
 def test_report_is_one_self_contained_file(finished_run):
     html = (finished_run / "results" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 2
-    assert "src=\"http" not in html and "href=\"http" not in html
-    for text in ["Analysis cohort: <b>238</b>", "IM+HR vs IM", "Descriptive data", "log-rank tests", "Published versus reproduced"]:
+    assert 'src="http' not in html and 'href="http' not in html
+    for text in [
+        "Analysis cohort: <b>238</b>",
+        "IM+HR vs IM",
+        "Descriptive data",
+        "log-rank tests",
+        "Published versus reproduced",
+    ]:
         assert text in html
     # no patient identifier, raw or pseudonymous, reaches the report
     raw_ids = pd.read_csv(REPO / "resources" / "extract" / "patients.csv", dtype=str)["patient_id"]
@@ -150,17 +170,42 @@ def test_editing_the_report_template_reruns_only_the_report(finished_run, tmp_pa
 def test_changing_cox_covariates_reruns_only_cox_and_report(finished_run, tmp_path):
     run = clone_run(finished_run, tmp_path / "run")
     edit_config(run, lambda config: config["survival"]["cox_covariates"].remove("lm_bilobar"))
-    assert planned_rules(run) == {"cox_regression", "draw_figures", "render_report", "gather_provenance",
-                                  "time_varying_cox", "landmark_analysis", "e_values",
-                                  "draw_causal_figures", "render_causal_section"} | RELEASE
+    assert (
+        planned_rules(run)
+        == {
+            "cox_regression",
+            "draw_figures",
+            "render_report",
+            "gather_provenance",
+            "time_varying_cox",
+            "landmark_analysis",
+            "e_values",
+            "draw_causal_figures",
+            "render_causal_section",
+        }
+        | RELEASE
+    )
 
 
 def test_changing_an_eligibility_threshold_reruns_eligibility_onwards(finished_run, tmp_path):
     run = clone_run(finished_run, tmp_path / "run")
     edit_config(run, lambda config: config["eligibility"]["labs"]["alt_u_l"].update(max=150))
-    assert planned_rules(run) == {"apply_eligibility", "derive_analysis_cohort", "kaplan_meier", "cox_regression",
-                                  "site_hazard_ratios", "patient_ledger", "data_quality_suite",
-                                  "disclosure_register"} | REPORT_STAGE | CAUSAL | RELEASE
+    assert (
+        planned_rules(run)
+        == {
+            "apply_eligibility",
+            "derive_analysis_cohort",
+            "kaplan_meier",
+            "cox_regression",
+            "site_hazard_ratios",
+            "patient_ledger",
+            "data_quality_suite",
+            "disclosure_register",
+        }
+        | REPORT_STAGE
+        | CAUSAL
+        | RELEASE
+    )
 
 
 def test_editing_the_survival_module_reruns_survival_and_report(finished_run, tmp_path):
@@ -169,15 +214,32 @@ def test_editing_the_survival_module_reruns_survival_and_report(finished_run, tm
         module.write("\n# edited\n")
     planned = planned_rules(run)
     # survival's fitters are reused by the causal modules, which rerun with it
-    survival = {"kaplan_meier", "cox_regression", "site_hazard_ratios", "draw_figures", "render_report",
-                "gather_provenance"}
+    survival = {
+        "kaplan_meier",
+        "cox_regression",
+        "site_hazard_ratios",
+        "draw_figures",
+        "render_report",
+        "gather_provenance",
+    }
     assert survival <= planned and planned - survival <= CAUSAL | RELEASE | {"disclosure_register"}
 
 
 # every rule that imports gistlm.survival.overall_survival, gistlm.causal.propensity or gistlm.causal.immortal_time fits
 # through gistlm.estimators, and no rule before the analysis cohort does
-ESTIMATOR_USERS = {"kaplan_meier", "cox_regression", "site_hazard_ratios", "draw_figures", "render_report",
-                   "gather_provenance", "disclosure_register"} | CAUSAL | RELEASE
+ESTIMATOR_USERS = (
+    {
+        "kaplan_meier",
+        "cox_regression",
+        "site_hazard_ratios",
+        "draw_figures",
+        "render_report",
+        "gather_provenance",
+        "disclosure_register",
+    }
+    | CAUSAL
+    | RELEASE
+)
 
 
 @pytest.mark.parametrize("module", ["estimators/cox.py", "estimators/__init__.py"])

@@ -12,8 +12,7 @@ from gistlm.provenance import lineage
 def provenance_command(args) -> int:
     records_path = Path(args.records)
     if not records_path.is_file():
-        print(f"gistlm: {records_path} not found; run the workflow first (snakemake --cores 4).",
-              file=sys.stderr)
+        print(f"gistlm: {records_path} not found; run the workflow first (snakemake --cores 4).", file=sys.stderr)
         return 2
     provenance = json.loads(records_path.read_text())
     # jobs run on request only (e.g. results/report.pdf) are not gathered: read their records too
@@ -24,12 +23,16 @@ def provenance_command(args) -> int:
     target = Path(args.path)
     bookkeeping = target.parts[:2] == ("results", "provenance") or target.stem == "gather_provenance"
     if target.resolve() == records_path.resolve() or bookkeeping:
-        print(f"{target}: provenance bookkeeping itself (a record, or rule gather_provenance's own "
-              "log or benchmark, which joins the records); trace a result instead.")
+        print(
+            f"{target}: provenance bookkeeping itself (a record, or rule gather_provenance's own "
+            "log or benchmark, which joins the records); trace a result instead."
+        )
         return 0
     if target.name == "snakemake-report.zip":
-        print(f"{target}: Snakemake's own report (snakemake --report), built from this run's outputs "
-              "flagged with report(); trace the files inside it, e.g. results/survival/cox.csv.")
+        print(
+            f"{target}: Snakemake's own report (snakemake --report), built from this run's outputs "
+            "flagged with report(); trace the files inside it, e.g. results/survival/cox.csv."
+        )
         return 0
     steps = lineage(provenance, str(target))
     if not steps:
@@ -53,8 +56,11 @@ def describe(target: Path, steps: list[dict]) -> str:
         lines += [f"   output  {path}  sha256 {digest[:16]}" for path, digest in step["outputs"].items()]
         lines += [f"   !! {problem}" for problem in step["problems"]]
     flagged = sum(len(step["problems"]) for step in steps)
-    lines.append(f"\n{flagged} file(s) no longer match their recorded hash." if flagged
-                 else "\nEvery recorded hash matches the files on disk.")
+    lines.append(
+        f"\n{flagged} file(s) no longer match their recorded hash."
+        if flagged
+        else "\nEvery recorded hash matches the files on disk."
+    )
     return "\n".join(lines)
 
 

@@ -23,20 +23,25 @@ from gistlm.extract.errors import ExtractError, report_extract_errors
 RAW_TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
 # the synthetic extract shipped with the workflow (the default `raw` of config/config.yaml)
 SHIPPED_EXTRACT = Path("resources", "extract")
-SYNTHETIC_WARNING = ("synthetic demonstration data, not patients: this run analysed the shipped extract "
-                     f"{SHIPPED_EXTRACT}/; name your own four tables in a config file "
-                     "(snakemake --cores 4 --configfile my_extract.yaml)")
+SYNTHETIC_WARNING = (
+    "synthetic demonstration data, not patients: this run analysed the shipped extract "
+    f"{SHIPPED_EXTRACT}/; name your own four tables in a config file "
+    "(snakemake --cores 4 --configfile my_extract.yaml)"
+)
 
 
 # --- checks run from the Snakefile -------------------------------------------------------
+
 
 def check_settings(config: dict, workflow) -> None:
     """Unknown keys, schema violations and an incomplete user extract; exits with one paragraph."""
     user = UserSettings(workflow)
     with report_extract_errors():
         # libyaml's parser when installed: the pure-Python one took ~0.3 s of every run's start
-        schema = yaml.load(Path(workflow.basedir, "config", "schema.yaml").read_text(),
-                           Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        schema = yaml.load(
+            Path(workflow.basedir, "config", "schema.yaml").read_text(),
+            Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
+        )
         mistakes = schema_mistakes(config, schema, user)
         mistakes += incomplete_user_extract(user)
         raise_mistakes(mistakes)
@@ -47,9 +52,14 @@ def check_consistency(config: dict, workflow) -> None:
     contract, the analysis cohort or each other; exits with one paragraph."""
     user = UserSettings(workflow)
     with report_extract_errors():
-        mistakes = (mixed_extract_mistakes(config, workflow.basedir) + encoding_mistakes(config)
-                    + date_mistakes(config) + lab_mistakes(config) + group_mistakes(config)
-                    + covariate_mistakes(config))
+        mistakes = (
+            mixed_extract_mistakes(config, workflow.basedir)
+            + encoding_mistakes(config)
+            + date_mistakes(config)
+            + lab_mistakes(config)
+            + group_mistakes(config)
+            + covariate_mistakes(config)
+        )
         raise_mistakes([f"config key `{key}` ({user.where(key)}) {text}" for key, text in mistakes])
 
 
@@ -91,6 +101,7 @@ def sentence(text: str) -> str:
 
 # --- the schema, with unknown keys named ---------------------------------------------------
 
+
 def schema_mistakes(config: dict, schema: dict, user: UserSettings) -> list[str]:
     """Each schema violation as a sentence naming the config key, in the order of the keys."""
     from jsonschema import Draft202012Validator
@@ -106,12 +117,17 @@ def schema_mistakes(config: dict, schema: dict, user: UserSettings) -> list[str]
             mistakes += [unknown_key(place, key, valid, user) for key in sorted(set(error.instance) - set(valid))]
         elif error.validator == "required" and tuple(place) not in misspelt:
             missing = dotted([*place, error.message.split("'")[1]])
-            mistakes.append(f"config key `{missing}` is missing (needed beside the settings in {user.where(missing)})"
-                            if place else f"config section `{missing}` is missing")
+            mistakes.append(
+                f"config key `{missing}` is missing (needed beside the settings in {user.where(missing)})"
+                if place
+                else f"config section `{missing}` is missing"
+            )
         elif error.validator == "enum":
             key = dotted(place)
-            mistakes.append(f"config key `{key}` ({user.where(key)}) is `{error.instance}`, which is not one of "
-                            f"{', '.join(map(str, error.validator_value))}{nearest(error.instance, error.validator_value)}")
+            mistakes.append(
+                f"config key `{key}` ({user.where(key)}) is `{error.instance}`, which is not one of "
+                f"{', '.join(map(str, error.validator_value))}{nearest(error.instance, error.validator_value)}"
+            )
         elif error.validator != "required":
             key = dotted(place)
             mistakes.append(f"config key `{key}` ({user.where(key)}) is not valid: {error.message}")
@@ -143,25 +159,36 @@ def incomplete_user_extract(user: UserSettings) -> list[str]:
     if user.config.get("sites") or not named or len(named) == len(RAW_TABLES):
         return []
     missing = ", ".join(f"`raw.{table}`" for table in RAW_TABLES if table not in raw)
-    return [f"your configuration ({user.where('raw')[len('set in '):]}) names "
-            f"{', '.join(f'`raw.{table}`' for table in named)} but not {missing}: a configuration "
-            "that names one raw table must name all four, so that the shipped synthetic extract "
-            f"({SHIPPED_EXTRACT}/) is never mixed with your data; add the missing path"]
+    return [
+        f"your configuration ({user.where('raw')[len('set in ') :]}) names "
+        f"{', '.join(f'`raw.{table}`' for table in named)} but not {missing}: a configuration "
+        "that names one raw table must name all four, so that the shipped synthetic extract "
+        f"({SHIPPED_EXTRACT}/) is never mixed with your data; add the missing path"
+    ]
 
 
 # --- consistency (after the schema filled in the defaults) --------------------------------
 
+
 def mixed_extract_mistakes(config: dict, basedir: str | Path) -> list[tuple[str, str]]:
     """Tables of the shipped synthetic extract beside the user's own: never analysed together."""
-    shipped = [(site, table) for site, tables in analysed_tables(config).items() for table, path in tables.items()
-               if from_shipped_extract(path, basedir)]
+    shipped = [
+        (site, table)
+        for site, tables in analysed_tables(config).items()
+        for table, path in tables.items()
+        if from_shipped_extract(path, basedir)
+    ]
     if not shipped or len(shipped) == len(RAW_TABLES) * len(analysed_tables(config)):
         return []
     names = [site["name"] for site in config["sites"]]
-    return [(f"sites[{names.index(site) + 1}].{table}" if config["sites"] else f"raw.{table}",
-             f"is `{analysed_tables(config)[site][table]}`, a table of the shipped synthetic extract, while other "
-             "tables are your own: synthetic and real patients are never analysed together; name your own file")
-            for site, table in shipped]
+    return [
+        (
+            f"sites[{names.index(site) + 1}].{table}" if config["sites"] else f"raw.{table}",
+            f"is `{analysed_tables(config)[site][table]}`, a table of the shipped synthetic extract, while other "
+            "tables are your own: synthetic and real patients are never analysed together; name your own file",
+        )
+        for site, table in shipped
+    ]
 
 
 def encoding_mistakes(config: dict) -> list[tuple[str, str]]:
@@ -169,8 +196,12 @@ def encoding_mistakes(config: dict) -> list[tuple[str, str]]:
     try:
         codecs.lookup(encoding)
     except LookupError:
-        return [("raw.encoding", f"is `{encoding}`, which Python does not know as a text encoding; "
-                 "use e.g. utf-8 or gb18030")]
+        return [
+            (
+                "raw.encoding",
+                f"is `{encoding}`, which Python does not know as a text encoding; use e.g. utf-8 or gb18030",
+            )
+        ]
     return []
 
 
@@ -188,9 +219,15 @@ def lab_mistakes(config: dict) -> list[tuple[str, str]]:
     from gistlm.extract.schema import column_types
 
     columns = [name for name, kind in column_types("liver_metastases").items() if kind in {"float64", "Int64"}]
-    return [(f"eligibility.labs.{lab}", "names no numeric column of the liver_metastases table "
-             f"(src/gistlm/extract/schema.py){nearest(lab, columns)}")
-            for lab in config["eligibility"]["labs"] if lab not in columns]
+    return [
+        (
+            f"eligibility.labs.{lab}",
+            "names no numeric column of the liver_metastases table "
+            f"(src/gistlm/extract/schema.py){nearest(lab, columns)}",
+        )
+        for lab in config["eligibility"]["labs"]
+        if lab not in columns
+    ]
 
 
 def group_mistakes(config: dict) -> list[tuple[str, str]]:
@@ -198,25 +235,50 @@ def group_mistakes(config: dict) -> list[tuple[str, str]]:
     groups = config["groups"]
     labels = groups["labels"]
     known = f"one of `groups.labels` ({', '.join(labels)})"
-    mistakes = [(f"groups.{key}", f"is `{groups[key]}`, which is not {known}{nearest(groups[key], labels)}")
-                for key in ["reference", "default"] if groups[key] not in labels]
+    mistakes = [
+        (f"groups.{key}", f"is `{groups[key]}`, which is not {known}{nearest(groups[key], labels)}")
+        for key in ["reference", "default"]
+        if groups[key] not in labels
+    ]
     ruled = [rule["label"] for rule in groups["precedence"]]
-    mistakes += [(f"groups.precedence[{number}].label", f"is `{label}`, which is not {known}{nearest(label, labels)}")
-                 for number, label in enumerate(ruled, 1) if label not in labels]
+    mistakes += [
+        (f"groups.precedence[{number}].label", f"is `{label}`, which is not {known}{nearest(label, labels)}")
+        for number, label in enumerate(ruled, 1)
+        if label not in labels
+    ]
     if repeated := sorted({label for label in ruled if ruled.count(label) > 1}):
-        mistakes.append(("groups.precedence", f"gives the label {', '.join(repeated)} to more than one rule; "
-                         "each local-treatment group has one rule"))
+        mistakes.append(
+            (
+                "groups.precedence",
+                f"gives the label {', '.join(repeated)} to more than one rule; each local-treatment group has one rule",
+            )
+        )
     if groups["default"] in ruled:
-        mistakes.append(("groups.default", f"(`{groups['default']}`) is the group of patients without local "
-                         "treatment, so no `groups.precedence` rule may assign it"))
+        mistakes.append(
+            (
+                "groups.default",
+                f"(`{groups['default']}`) is the group of patients without local "
+                "treatment, so no `groups.precedence` rule may assign it",
+            )
+        )
     if mistakes:
         return mistakes
     if unassigned := [label for label in labels if label != groups["default"] and label not in ruled]:
-        mistakes.append(("groups.labels", f"lists {', '.join(unassigned)}, which neither `groups.default` nor any "
-                         "`groups.precedence` rule assigns, so that group would be empty"))
+        mistakes.append(
+            (
+                "groups.labels",
+                f"lists {', '.join(unassigned)}, which neither `groups.default` nor any "
+                "`groups.precedence` rule assigns, so that group would be empty",
+            )
+        )
     if groups["reference"] != groups["default"]:
-        mistakes.append(("groups.reference", f"is `{groups['reference']}`, but every analysis compares a local "
-                         f"treatment with none: it must be the group of `groups.default` (`{groups['default']}`)"))
+        mistakes.append(
+            (
+                "groups.reference",
+                f"is `{groups['reference']}`, but every analysis compares a local "
+                f"treatment with none: it must be the group of `groups.default` (`{groups['default']}`)",
+            )
+        )
     return mistakes
 
 
@@ -232,9 +294,16 @@ def covariate_mistakes(config: dict) -> list[tuple[str, str]]:
         "causal.propensity.covariates": (config["causal"]["propensity"]["covariates"], COVARIATES),
         "causal.clone_censor_weight.covariates": (config["causal"]["clone_censor_weight"]["covariates"], COVARIATES),
     }
-    return [(key, f"names `{name}`, which is not a column of the analysis cohort (src/gistlm/cohort/analysis_cohort.py)"
-             f"{nearest(name, columns)}")
-            for key, (names, columns) in lists.items() for name in names if name not in columns]
+    return [
+        (
+            key,
+            f"names `{name}`, which is not a column of the analysis cohort (src/gistlm/cohort/analysis_cohort.py)"
+            f"{nearest(name, columns)}",
+        )
+        for key, (names, columns) in lists.items()
+        for name in names
+        if name not in columns
+    ]
 
 
 def nearest(name, valid: list) -> str:
@@ -248,6 +317,7 @@ def nearest(name, valid: list) -> str:
 
 # --- what was analysed ---------------------------------------------------------------------
 
+
 def analysed_tables(config: dict) -> dict[str, dict[str, str]]:
     """Site -> table -> path of every raw table the run reads."""
     if config["sites"]:
@@ -257,8 +327,9 @@ def analysed_tables(config: dict) -> dict[str, dict[str, str]]:
 
 def is_synthetic(config: dict, basedir: str | Path) -> bool:
     """Does the run read any table of the shipped synthetic extract?"""
-    return any(from_shipped_extract(path, basedir)
-               for tables in analysed_tables(config).values() for path in tables.values())
+    return any(
+        from_shipped_extract(path, basedir) for tables in analysed_tables(config).values() for path in tables.values()
+    )
 
 
 def from_shipped_extract(path: str, basedir: str | Path) -> bool:
@@ -289,15 +360,21 @@ def closing_summary(config: dict, workflow) -> str:
     warnings = [SYNTHETIC_WARNING] if is_synthetic(config, basedir) else []
     counts = ledger_counts(Path("results", "validation", "ledger_counts.csv"))
     if counts:
-        raw = counts.get("raw patients", sum(counts.get(status, 0) for status in ["analysed", "excluded", "quarantined"]))
-        lines.append(f"Raw patients: {raw}; analysed {counts.get('analysed', 0)}, excluded "
-                     f"{counts.get('excluded', 0)} (results/cohort/attrition.csv), quarantined "
-                     f"{counts.get('quarantined', 0)} (results/validation/quarantine.csv).")
+        raw = counts.get(
+            "raw patients", sum(counts.get(status, 0) for status in ["analysed", "excluded", "quarantined"])
+        )
+        lines.append(
+            f"Raw patients: {raw}; analysed {counts.get('analysed', 0)}, excluded "
+            f"{counts.get('excluded', 0)} (results/cohort/attrition.csv), quarantined "
+            f"{counts.get('quarantined', 0)} (results/validation/quarantine.csv)."
+        )
         if counts.get("quarantined"):
             share = counts["quarantined"] / raw if raw else 0
-            warnings.append(f"{counts['quarantined']} of {raw} patients ({share:.0%}) were quarantined for data "
-                            "faults and are not analysed; see results/validation/quarantine.csv and "
-                            "results/validation/failure_cases.csv")
+            warnings.append(
+                f"{counts['quarantined']} of {raw} patients ({share:.0%}) were quarantined for data "
+                "faults and are not analysed; see results/validation/quarantine.csv and "
+                "results/validation/failure_cases.csv"
+            )
     if Path("results", "report.html").exists():
         lines.append("Report: results/report.html")
     lines += [f"WARNING: {warning}." for warning in warnings]

@@ -12,15 +12,27 @@ import platform
 import subprocess
 import sys
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from gistlm.extract.errors import report_extract_errors
 from gistlm.rule_log import describe, open_rule_log
 
-KEY_PACKAGES = ["snakemake", "pandas", "numpy", "pyarrow", "lifelines", "pandera",
-                "great-expectations", "matplotlib", "tableone", "statsmodels", "jinja2", "gistlm"]
+KEY_PACKAGES = [
+    "snakemake",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "lifelines",
+    "pandera",
+    "great-expectations",
+    "matplotlib",
+    "tableone",
+    "statsmodels",
+    "jinja2",
+    "gistlm",
+]
 CHUNK = 1 << 20
 
 
@@ -29,8 +41,11 @@ def sha256(path: str | Path) -> str:
     path = Path(path)
     digest = hashlib.sha256()
     # Snakemake stamps a finished output folder with .snakemake_timestamp: not content
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp") \
-        if path.is_dir() else [path]
+    files = (
+        sorted(p for p in path.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp")
+        if path.is_dir()
+        else [path]
+    )
     for file in files:
         if path.is_dir():
             digest.update(str(file.relative_to(path)).encode() + b"\0")
@@ -56,6 +71,7 @@ def package_versions() -> dict[str, str]:
 
 def git_state(directory: str | Path) -> dict:
     """Commit of the workflow's checkout and whether its tracked files were edited."""
+
     def git(*args):
         run = subprocess.run(["git", "-C", str(directory), *args], capture_output=True, text=True)
         return run.stdout.strip() if run.returncode == 0 else None
@@ -105,7 +121,7 @@ def rule_script() -> str:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @contextmanager
@@ -165,11 +181,18 @@ def lineage(provenance: dict, path: str) -> list[dict]:
             continue
         key, record = found
         seen.add(key)
-        steps.append({
-            "step": key, "rule": record["rule"], "params": record["params"],
-            "code": record["code"], "inputs": record["inputs"], "outputs": record["outputs"],
-            "finished": record["finished"], "problems": _problems(record),
-        })
+        steps.append(
+            {
+                "step": key,
+                "rule": record["rule"],
+                "params": record["params"],
+                "code": record["code"],
+                "inputs": record["inputs"],
+                "outputs": record["outputs"],
+                "finished": record["finished"],
+                "problems": _problems(record),
+            }
+        )
         todo += list(record["inputs"])
     return steps
 
@@ -191,8 +214,7 @@ def run_summary(raw_record_paths: list[str], config: dict, directory: str | Path
     raw_files = {}
     for path in raw_record_paths:
         record = json.loads(Path(path).read_text())
-        raw_files.update({name: digest for name, digest in record["inputs"].items()
-                          if name not in record["code"]})
+        raw_files.update({name: digest for name, digest in record["inputs"].items() if name not in record["code"]})
     return {
         "raw_files": dict(sorted(raw_files.items())),
         "data_sha256": text_sha256(json.dumps(raw_files, sort_keys=True)),

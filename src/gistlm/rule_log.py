@@ -27,8 +27,9 @@ def open_rule_log(smk) -> logging.Logger:
     # a fresh log per run of the job: a job killed and run again does not say everything twice
     sys.stderr = open(smk.log[0], "w", buffering=1, encoding="utf-8")
     # the libraries' warnings, and our own progress
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
-                        force=True)
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True
+    )
     logger.setLevel(logging.INFO)
     logging.captureWarnings(True)
     return logger

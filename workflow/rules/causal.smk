@@ -20,13 +20,13 @@ rule local_treatment_dates:
     output:
         provenance="results/provenance/local_treatment_dates.json",
         dates="results/cohort/treatment_dates.csv",
-    params:
-        precedence=setting("groups", "precedence"),
-        days_per_month=setting("outcome", "days_per_month"),
     log:
         "results/logs/local_treatment_dates.log",
     benchmark:
         "results/benchmarks/local_treatment_dates.tsv"
+    params:
+        precedence=setting("groups", "precedence"),
+        days_per_month=setting("outcome", "days_per_month"),
     script:
         "../scripts/local_treatment_dates.py"
 
@@ -40,9 +40,17 @@ rule time_varying_cox:
         code=package_code("causal.immortal_time", "release.disclosure", "release.count_register"),
     output:
         provenance="results/provenance/time_varying_cox.json",
-        cox=report("results/causal/time_varying_cox.csv", caption="../report/time_varying_cox.rst",
-                   category="Causal analyses", subcategory="Immortal time"),
+        cox=report(
+            "results/causal/time_varying_cox.csv",
+            caption="../report/time_varying_cox.rst",
+            category="Causal analyses",
+            subcategory="Immortal time",
+        ),
         rows="results/cohort/start_stop.csv",
+    log:
+        "results/logs/time_varying_cox.log",
+    benchmark:
+        "results/benchmarks/time_varying_cox.tsv"
     params:
         precedence=setting("groups", "precedence"),
         reference=setting("groups", "reference"),
@@ -50,10 +58,6 @@ rule time_varying_cox:
         covariates=setting("survival", "cox_covariates"),
         alpha=setting("survival", "alpha"),
         min_cell_count=setting("privacy", "min_cell_count"),
-    log:
-        "results/logs/time_varying_cox.log",
-    benchmark:
-        "results/benchmarks/time_varying_cox.tsv"
     script:
         "../scripts/time_varying_cox.py"
 
@@ -68,19 +72,23 @@ rule landmark_analysis:
     output:
         provenance="results/provenance/landmark_analysis.json",
         km="results/causal/landmark_km.csv",
-        cox=report("results/causal/landmark_cox.csv", caption="../report/landmark_cox.rst",
-                   category="Causal analyses", subcategory="Immortal time"),
+        cox=report(
+            "results/causal/landmark_cox.csv",
+            caption="../report/landmark_cox.rst",
+            category="Causal analyses",
+            subcategory="Immortal time",
+        ),
         groups="results/causal/landmark_groups.csv",
+    log:
+        "results/logs/landmark_analysis.log",
+    benchmark:
+        "results/benchmarks/landmark_analysis.tsv"
     params:
         groups=setting("groups"),
         landmarks=setting("causal", "landmarks_months"),
         covariates=setting("survival", "cox_covariates"),
         alpha=setting("survival", "alpha"),
         min_cell_count=setting("privacy", "min_cell_count"),
-    log:
-        "results/logs/landmark_analysis.log",
-    benchmark:
-        "results/benchmarks/landmark_analysis.tsv"
     script:
         "../scripts/landmark_analysis.py"
 
@@ -95,12 +103,20 @@ rule landmark_weighted:
     output:
         provenance="results/provenance/landmark_weighted.json",
         km="results/causal/landmark_weighted_km.csv",
-        cox=report("results/causal/landmark_weighted_cox.csv", caption="../report/landmark_weighted_cox.rst",
-                   category="Causal analyses", subcategory="Immortal time and confounding"),
+        cox=report(
+            "results/causal/landmark_weighted_cox.csv",
+            caption="../report/landmark_weighted_cox.rst",
+            category="Causal analyses",
+            subcategory="Immortal time and confounding",
+        ),
         rmst="results/causal/landmark_weighted_rmst.csv",
         balance="results/causal/landmark_weighted_balance.csv",
         groups="results/causal/landmark_weighted_groups.csv",
         diagnostics="results/causal/landmark_weighted_diagnostics.csv",
+    log:
+        "results/logs/landmark_weighted.log",
+    benchmark:
+        "results/benchmarks/landmark_weighted.tsv"
     params:
         groups=setting("groups"),
         landmarks=setting("causal", "landmarks_months"),
@@ -112,10 +128,6 @@ rule landmark_weighted:
             "alpha": setting("survival", "alpha"),
         },
         min_cell_count=setting("privacy", "min_cell_count"),
-    log:
-        "results/logs/landmark_weighted.log",
-    benchmark:
-        "results/benchmarks/landmark_weighted.tsv"
     script:
         "../scripts/landmark_weighted.py"
 
@@ -130,19 +142,23 @@ rule clone_censor_weight:
     output:
         provenance="results/provenance/clone_censor_weight.json",
         km="results/causal/ccw_km.csv",
-        cox=report("results/causal/ccw_cox.csv", caption="../report/ccw_cox.rst", category="Causal analyses",
-                   subcategory="Target-trial emulation"),
+        cox=report(
+            "results/causal/ccw_cox.csv",
+            caption="../report/ccw_cox.rst",
+            category="Causal analyses",
+            subcategory="Target-trial emulation",
+        ),
         weights="results/causal/ccw_weights.csv",
+    log:
+        "results/logs/clone_censor_weight.log",
+    benchmark:
+        "results/benchmarks/clone_censor_weight.tsv"
     params:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
         settings=setting("causal", "clone_censor_weight"),
         alpha=setting("survival", "alpha"),
         min_cell_count=setting("privacy", "min_cell_count"),
-    log:
-        "results/logs/clone_censor_weight.log",
-    benchmark:
-        "results/benchmarks/clone_censor_weight.tsv"
     script:
         "../scripts/clone_censor_weight.py"
 
@@ -158,17 +174,21 @@ rule propensity_weights:
         weights="results/cohort/balancing_weights.csv",
         summary="results/causal/weights_summary.csv",
         balance="results/causal/balance.csv",
-        verdict=report("results/causal/balance_verdict.csv", caption="../report/balance_verdict.rst",
-                       category="Causal analyses", subcategory="Propensity score weighting"),
+        verdict=report(
+            "results/causal/balance_verdict.csv",
+            caption="../report/balance_verdict.rst",
+            category="Causal analyses",
+            subcategory="Propensity score weighting",
+        ),
+    log:
+        "results/logs/propensity_weights.log",
+    benchmark:
+        "results/benchmarks/propensity_weights.tsv"
     params:
         labels=setting("groups", "labels"),
         propensity=setting("causal", "propensity"),
         weighting=setting("causal", "weighting"),
         min_cell_count=setting("privacy", "min_cell_count"),
-    log:
-        "results/logs/propensity_weights.log",
-    benchmark:
-        "results/benchmarks/propensity_weights.tsv"
     script:
         "../scripts/propensity_weights.py"
 
@@ -180,14 +200,28 @@ rule iptw_survival:
         cohort=rules.derive_analysis_cohort.output.cohort,
         weights=rules.propensity_weights.output.weights,
         verdict=rules.propensity_weights.output.verdict,
-        code=package_code("estimators.balancing", "causal.diagnostics", "causal.effect_measures", "causal.propensity", "release.disclosure"),
+        code=package_code(
+            "estimators.balancing",
+            "causal.diagnostics",
+            "causal.effect_measures",
+            "causal.propensity",
+            "release.disclosure",
+        ),
     output:
         provenance="results/provenance/iptw_survival.json",
         diagnostics="results/causal/weighted_diagnostics.csv",
         km="results/causal/iptw_km.csv",
-        cox=report("results/causal/iptw_cox.csv", caption="../report/iptw_cox.rst", category="Causal analyses",
-                   subcategory="Propensity score weighting"),
+        cox=report(
+            "results/causal/iptw_cox.csv",
+            caption="../report/iptw_cox.rst",
+            category="Causal analyses",
+            subcategory="Propensity score weighting",
+        ),
         survival_at="results/causal/iptw_survival_at.csv",
+    log:
+        "results/logs/iptw_survival.log",
+    benchmark:
+        "results/benchmarks/iptw_survival.tsv"
     params:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
@@ -195,10 +229,6 @@ rule iptw_survival:
         survival_at_months=setting("causal", "survival_at_months"),
         diagnostics=setting("causal", "diagnostics"),
         min_cell_count=setting("privacy", "min_cell_count"),
-    log:
-        "results/logs/iptw_survival.log",
-    benchmark:
-        "results/benchmarks/iptw_survival.tsv"
     script:
         "../scripts/iptw_survival.py"
 
@@ -211,17 +241,21 @@ rule restricted_mean_survival:
         code=package_code("causal.effect_measures", "estimators.balancing", "causal.propensity"),
     output:
         provenance="results/provenance/restricted_mean_survival.json",
-        rmst=report("results/causal/rmst.csv", caption="../report/rmst.rst", category="Causal analyses",
-                    subcategory="Estimates by method"),
+        rmst=report(
+            "results/causal/rmst.csv",
+            caption="../report/rmst.rst",
+            category="Causal analyses",
+            subcategory="Estimates by method",
+        ),
+    log:
+        "results/logs/restricted_mean_survival.log",
+    benchmark:
+        "results/benchmarks/restricted_mean_survival.tsv"
     params:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
         horizons=setting("causal", "rmst_horizons_months"),
         alpha=setting("survival", "alpha"),
-    log:
-        "results/logs/restricted_mean_survival.log",
-    benchmark:
-        "results/benchmarks/restricted_mean_survival.tsv"
     script:
         "../scripts/restricted_mean_survival.py"
 
@@ -239,11 +273,21 @@ rule e_values:
         landmark_diagnostics=rules.landmark_weighted.output.diagnostics,
         cohort=rules.derive_analysis_cohort.output.cohort,
         dates=rules.local_treatment_dates.output.dates,
-        code=package_code("causal.effect_measures", "causal.diagnostics", "estimators.balancing", "causal.immortal_time"),
+        code=package_code(
+            "causal.effect_measures", "causal.diagnostics", "estimators.balancing", "causal.immortal_time"
+        ),
     output:
         provenance="results/provenance/e_values.json",
-        table=report("results/causal/e_values.csv", caption="../report/e_values.rst", category="Causal analyses",
-                     subcategory="Estimates by method"),
+        table=report(
+            "results/causal/e_values.csv",
+            caption="../report/e_values.rst",
+            category="Causal analyses",
+            subcategory="Estimates by method",
+        ),
+    log:
+        "results/logs/e_values.log",
+    benchmark:
+        "results/benchmarks/e_values.tsv"
     params:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
@@ -252,10 +296,6 @@ rule e_values:
         groups=setting("groups"),
         landmarks=setting("causal", "landmarks_months"),
         min_cell_count=setting("privacy", "min_cell_count"),
-    log:
-        "results/logs/e_values.log",
-    benchmark:
-        "results/benchmarks/e_values.tsv"
     script:
         "../scripts/e_values.py"
 
@@ -268,6 +308,10 @@ rule bootstrap_chunk:
     output:
         provenance="results/provenance/bootstrap_chunk/{chunk}.json",
         replicates="results/causal/bootstrap/chunk_{chunk}.csv",
+    log:
+        "results/logs/bootstrap_chunk/{chunk}.log",
+    benchmark:
+        "results/benchmarks/bootstrap_chunk/{chunk}.tsv"
     params:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
@@ -278,10 +322,6 @@ rule bootstrap_chunk:
             "rmst_horizons_months": setting("causal", "rmst_horizons_months"),
         },
         bootstrap=setting("causal", "bootstrap"),
-    log:
-        "results/logs/bootstrap_chunk/{chunk}.log",
-    benchmark:
-        "results/benchmarks/bootstrap_chunk/{chunk}.tsv"
     script:
         "../scripts/bootstrap_chunk.py"
 
@@ -294,8 +334,16 @@ rule bootstrap_gather:
         code=package_code("causal.bootstrap"),
     output:
         provenance="results/provenance/bootstrap_gather.json",
-        intervals=report("results/causal/bootstrap_ci.csv", caption="../report/bootstrap_ci.rst",
-                         category="Causal analyses", subcategory="Propensity score weighting"),
+        intervals=report(
+            "results/causal/bootstrap_ci.csv",
+            caption="../report/bootstrap_ci.rst",
+            category="Causal analyses",
+            subcategory="Propensity score weighting",
+        ),
+    log:
+        "results/logs/bootstrap_gather.log",
+    benchmark:
+        "results/benchmarks/bootstrap_gather.tsv"
     params:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
@@ -307,10 +355,6 @@ rule bootstrap_gather:
         },
         alpha=setting("survival", "alpha"),
         max_degenerate_share=setting("causal", "diagnostics", "max_degenerate_share"),
-    log:
-        "results/logs/bootstrap_gather.log",
-    benchmark:
-        "results/benchmarks/bootstrap_gather.tsv"
     script:
         "../scripts/bootstrap_gather.py"
 
@@ -327,26 +371,46 @@ rule draw_causal_figures:
         code=package_code("report.causal_figures"),
     output:
         provenance="results/provenance/draw_causal_figures.json",
-        love=report("results/causal/figures/love.png", caption="../report/love.rst", category="Causal analyses",
-                    subcategory="Propensity score weighting"),
-        overlap=report("results/causal/figures/overlap.png", caption="../report/overlap.rst",
-                       category="Causal analyses", subcategory="Propensity score weighting"),
-        landmark=report("results/causal/figures/landmark_km.png", caption="../report/landmark_km.rst",
-                        category="Causal analyses", subcategory="Immortal time"),
-        iptw=report("results/causal/figures/iptw_km.png", caption="../report/iptw_km.rst",
-                    category="Causal analyses", subcategory="Propensity score weighting"),
-        ccw=report("results/causal/figures/ccw_km.png", caption="../report/ccw_km.rst", category="Causal analyses",
-                   subcategory="Target-trial emulation"),
+        love=report(
+            "results/causal/figures/love.png",
+            caption="../report/love.rst",
+            category="Causal analyses",
+            subcategory="Propensity score weighting",
+        ),
+        overlap=report(
+            "results/causal/figures/overlap.png",
+            caption="../report/overlap.rst",
+            category="Causal analyses",
+            subcategory="Propensity score weighting",
+        ),
+        landmark=report(
+            "results/causal/figures/landmark_km.png",
+            caption="../report/landmark_km.rst",
+            category="Causal analyses",
+            subcategory="Immortal time",
+        ),
+        iptw=report(
+            "results/causal/figures/iptw_km.png",
+            caption="../report/iptw_km.rst",
+            category="Causal analyses",
+            subcategory="Propensity score weighting",
+        ),
+        ccw=report(
+            "results/causal/figures/ccw_km.png",
+            caption="../report/ccw_km.rst",
+            category="Causal analyses",
+            subcategory="Target-trial emulation",
+        ),
+    log:
+        "results/logs/draw_causal_figures.log",
+    benchmark:
+        "results/benchmarks/draw_causal_figures.tsv"
     params:
         labels=setting("groups", "labels"),
         threshold=setting("causal", "propensity", "balance_threshold"),
         min_cell_count=setting("privacy", "min_cell_count"),
         dictionary=setting("data_dictionary"),
         cutoffs=setting("covariate_cutoffs"),
-    log:
-        "results/logs/draw_causal_figures.log",
-    benchmark:
-        "results/benchmarks/draw_causal_figures.tsv"
     script:
         "../scripts/draw_causal_figures.py"
 
@@ -377,10 +441,21 @@ rule render_causal_section:
         iptw_png=rules.draw_causal_figures.output.iptw,
         ccw_png=rules.draw_causal_figures.output.ccw,
         template=shipped("src/gistlm/report/templates/causal_section.html.j2"),
-        code=package_code("report.render", "causal.bootstrap", "causal.effect_measures", "estimators.balancing", "causal.diagnostics", "report.data_dictionary"),
+        code=package_code(
+            "report.render",
+            "causal.bootstrap",
+            "causal.effect_measures",
+            "estimators.balancing",
+            "causal.diagnostics",
+            "report.data_dictionary",
+        ),
     output:
         provenance="results/provenance/render_causal_section.json",
         html="results/causal/section.html",
+    log:
+        "results/logs/render_causal_section.log",
+    benchmark:
+        "results/benchmarks/render_causal_section.tsv"
     params:
         plan={
             "causal": setting("causal"),
@@ -390,9 +465,5 @@ rule render_causal_section:
             "data_dictionary": setting("data_dictionary"),
             "covariate_cutoffs": setting("covariate_cutoffs"),
         },
-    log:
-        "results/logs/render_causal_section.log",
-    benchmark:
-        "results/benchmarks/render_causal_section.tsv"
     script:
         "../scripts/render_causal_section.py"

@@ -234,4 +234,5 @@ def declare_software():
 
 
 # Too short to be worth a cluster job (0.3 s measured): runs on the submitting host.
-localrules: gather_provenance
+localrules:
+    gather_provenance,

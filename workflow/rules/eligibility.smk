@@ -9,13 +9,13 @@ rule apply_eligibility:
         verdicts="results/cohort/eligibility.parquet",
         attrition=report("results/cohort/attrition.csv", caption="../report/attrition.rst", category="Participants"),
         exclusion_values="results/cohort/exclusion_values.csv",
-    params:
-        tables=RAW_TABLES,
-        rules=setting("eligibility"),
-        min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/apply_eligibility.log",
     benchmark:
         "results/benchmarks/apply_eligibility.tsv"
+    params:
+        tables=RAW_TABLES,
+        rules=setting("eligibility"),
+        min_cell_count=setting("privacy", "min_cell_count"),
     script:
         "../scripts/apply_eligibility.py"

@@ -9,15 +9,15 @@ rule derive_analysis_cohort:
     output:
         provenance="results/provenance/derive_analysis_cohort.json",
         cohort="results/cohort/analysis.parquet",
+    log:
+        "results/logs/derive_analysis_cohort.log",
+    benchmark:
+        "results/benchmarks/derive_analysis_cohort.tsv"
     params:
         tables=RAW_TABLES,
         groups=setting("groups"),
         outcome=setting("outcome"),
         covariate_cutoffs=setting("covariate_cutoffs"),
-    log:
-        "results/logs/derive_analysis_cohort.log",
-    benchmark:
-        "results/benchmarks/derive_analysis_cohort.tsv"
     script:
         "../scripts/derive_analysis_cohort.py"
 
@@ -41,13 +41,13 @@ rule patient_ledger:
         csv="results/validation/ledger.csv",
         counts="results/validation/ledger_counts.csv",
         by_site="results/validation/ledger_by_site.csv",
-    params:
-        sites=list(SITES),
-        encoding=setting("raw", "encoding"),
     log:
         "results/logs/patient_ledger.log",
     benchmark:
         "results/benchmarks/patient_ledger.tsv"
+    params:
+        sites=list(SITES),
+        encoding=setting("raw", "encoding"),
     script:
         "../scripts/patient_ledger.py"
 
@@ -59,16 +59,18 @@ rule data_quality_suite:
         code=package_code("quality.expectations"),
     output:
         provenance="results/provenance/data_quality_suite.json",
-        results=report("results/validation/expectations.csv", caption="../report/expectations.rst", category="Data quality"),
+        results=report(
+            "results/validation/expectations.csv", caption="../report/expectations.rst", category="Data quality"
+        ),
         docs=directory("results/data_docs"),
+    log:
+        "results/logs/data_quality_suite.log",
+    benchmark:
+        "results/benchmarks/data_quality_suite.tsv"
     params:
         quality=setting("quality"),
         groups=setting("groups", "labels"),
         covariates=setting("table_one", "continuous") + setting("table_one", "categorical"),
         max_months=setting("outcome", "max_months"),
-    log:
-        "results/logs/data_quality_suite.log",
-    benchmark:
-        "results/benchmarks/data_quality_suite.tsv"
     script:
         "../scripts/data_quality_suite.py"

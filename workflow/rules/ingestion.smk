@@ -7,15 +7,15 @@ rule ingest_table:
         provenance="results/provenance/ingest_table/{site}/{table}.json",
         table="results/interim/{site}/{table}.parquet",
         conversions="results/interim/{site}/{table}.conversions.csv",
+    log:
+        "results/logs/ingest_table/{site}/{table}.log",
+    benchmark:
+        "results/benchmarks/ingest_table/{site}/{table}.tsv"
     params:
         encoding=setting("raw", "encoding"),
         privacy=setting("privacy"),
         # a new key must re-pseudonymise: its fingerprint (never the key) is a param
         key_fingerprint=pseudonym_key_fingerprint(),
         namespace=pseudonym_namespace,
-    log:
-        "results/logs/ingest_table/{site}/{table}.log",
-    benchmark:
-        "results/benchmarks/ingest_table/{site}/{table}.tsv"
     script:
         "../scripts/ingest_table.py"

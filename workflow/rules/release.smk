@@ -48,14 +48,14 @@ rule disclosure_register:
         provenance="results/provenance/disclosure_register.json",
         # the true counts: stays in the hospital
         register=DISCLOSURE_REGISTER,
-    params:
-        groups=setting("groups"),
-        landmarks=setting("causal", "landmarks_months"),
-        min_cell_count=setting("privacy", "min_cell_count"),
     log:
         "results/logs/disclosure_register.log",
     benchmark:
         "results/benchmarks/disclosure_register.tsv"
+    params:
+        groups=setting("groups"),
+        landmarks=setting("causal", "landmarks_months"),
+        min_cell_count=setting("privacy", "min_cell_count"),
     script:
         "../scripts/disclosure_register.py"
 
@@ -71,6 +71,10 @@ rule release_tables:
     output:
         provenance="results/provenance/release_tables.json",
         tables=directory("results/release/tables"),
+    log:
+        "results/logs/release_tables.log",
+    benchmark:
+        "results/benchmarks/release_tables.tsv"
     params:
         groups=setting("groups", "labels"),
         min_cell_count=setting("privacy", "min_cell_count"),
@@ -78,10 +82,6 @@ rule release_tables:
         dictionary=setting("data_dictionary"),
         cutoffs=setting("covariate_cutoffs"),
         alpha=setting("survival", "alpha"),
-    log:
-        "results/logs/release_tables.log",
-    benchmark:
-        "results/benchmarks/release_tables.tsv"
     script:
         "../scripts/release_tables.py"
 
@@ -95,12 +95,12 @@ rule disclosure_audit:
     output:
         provenance="results/provenance/disclosure_audit.json",
         audit="results/release/disclosure_audit.csv",
-    params:
-        release=setting("privacy", "release"),
     log:
         "results/logs/disclosure_audit.log",
     benchmark:
         "results/benchmarks/disclosure_audit.tsv"
+    params:
+        release=setting("privacy", "release"),
     script:
         "../scripts/disclosure_audit.py"
 
@@ -108,22 +108,22 @@ rule disclosure_audit:
 rule release_manifest:
     """results/release/: the report and figures beside the tables, and MANIFEST.tsv (file, SHA-256, bytes, audit verdict)."""
     input:
+        **RELEASED_FIGURES,
         report=rules.render_report.output.html,
         tables=rules.release_tables.output.tables,
         audit=rules.disclosure_audit.output.audit,
-        **RELEASED_FIGURES,
         code=package_code("release.audit", "provenance"),
     output:
         provenance="results/provenance/release_manifest.json",
         report="results/release/report.html",
         figures=directory("results/release/figures"),
         manifest="results/release/MANIFEST.tsv",
-    params:
-        figures=sorted(RELEASED_FIGURES),
     log:
         "results/logs/release_manifest.log",
     benchmark:
         "results/benchmarks/release_manifest.tsv"
+    params:
+        figures=sorted(RELEASED_FIGURES),
     script:
         "../scripts/release_manifest.py"
 
@@ -134,4 +134,5 @@ rule release:
         rules.release_manifest.output.manifest,
 
 
-localrules: release
+localrules:
+    release,

@@ -6,14 +6,14 @@ rule baseline_table:
     output:
         provenance="results/provenance/baseline_table.json",
         table=report("results/cohort/table_one.csv", caption="../report/table_one.rst", category="Participants"),
-    params:
-        groups=setting("groups", "labels"),
-        continuous=setting("table_one", "continuous"),
-        categorical=setting("table_one", "categorical"),
     log:
         "results/logs/baseline_table.log",
     benchmark:
         "results/benchmarks/baseline_table.tsv"
+    params:
+        groups=setting("groups", "labels"),
+        continuous=setting("table_one", "continuous"),
+        categorical=setting("table_one", "categorical"),
     script:
         "../scripts/baseline_table.py"
 
@@ -27,9 +27,25 @@ rule draw_figures:
         code=package_code("report.figures"),
     output:
         provenance="results/provenance/draw_figures.json",
-        km=report("results/figures/km.png", caption="../report/km.rst", category="Overall survival", subcategory="Figures"),
-        forest=report("results/figures/forest.png", caption="../report/forest.rst", category="Overall survival", subcategory="Figures"),
-        site_forest=report("results/figures/site_forest.png", caption="../report/site_forest.rst", category="Overall survival", subcategory="Sites"),
+        km=report(
+            "results/figures/km.png", caption="../report/km.rst", category="Overall survival", subcategory="Figures"
+        ),
+        forest=report(
+            "results/figures/forest.png",
+            caption="../report/forest.rst",
+            category="Overall survival",
+            subcategory="Figures",
+        ),
+        site_forest=report(
+            "results/figures/site_forest.png",
+            caption="../report/site_forest.rst",
+            category="Overall survival",
+            subcategory="Sites",
+        ),
+    log:
+        "results/logs/draw_figures.log",
+    benchmark:
+        "results/benchmarks/draw_figures.tsv"
     params:
         groups=setting("groups", "labels"),
         alpha=setting("survival", "alpha"),
@@ -37,10 +53,6 @@ rule draw_figures:
         min_cell_count=setting("privacy", "min_cell_count"),
         dictionary=setting("data_dictionary"),
         cutoffs=setting("covariate_cutoffs"),
-    log:
-        "results/logs/draw_figures.log",
-    benchmark:
-        "results/benchmarks/draw_figures.tsv"
     script:
         "../scripts/draw_figures.py"
 
@@ -71,17 +83,24 @@ rule render_report:
         published=shipped("resources/published_results.yaml"),
         causal=rules.render_causal_section.output.html,
         template=shipped("src/gistlm/report/templates/report.html.j2"),
-        code=package_code("report.render", "cohort.table_one", "provenance", "release.disclosure", "extract.spreadsheets", "report.data_dictionary"),
+        code=package_code(
+            "report.render",
+            "cohort.table_one",
+            "provenance",
+            "release.disclosure",
+            "extract.spreadsheets",
+            "report.data_dictionary",
+        ),
     output:
         provenance="results/provenance/render_report.json",
         html="results/report.html",
-    params:
-        plan=analysis_plan(),
-        config=setting(),
     log:
         "results/logs/render_report.log",
     benchmark:
         "results/benchmarks/render_report.tsv"
+    params:
+        plan=analysis_plan(),
+        config=setting(),
     script:
         "../scripts/render_report.py"
 
@@ -93,12 +112,12 @@ rule gather_provenance:
         code=package_code("provenance"),
     output:
         provenance="results/provenance.json",
-    params:
-        config=setting(),
     log:
         "results/logs/gather_provenance.log",
     benchmark:
         "results/benchmarks/gather_provenance.tsv"
+    params:
+        config=setting(),
     script:
         "../scripts/gather_provenance.py"
 

@@ -6,18 +6,18 @@ rule validate_extract:
         **by_table(rules.ingest_table.output.conversions, "_conversions"),
         code=package_code("quality.validation", "extract.spreadsheets"),
     output:
-        provenance="results/provenance/validate_extract/{site}.json",
         **by_table("results/validated/{site}/{table}.parquet"),
+        provenance="results/provenance/validate_extract/{site}.json",
         failures="results/validation/{site}/failure_cases.csv",
         quarantine="results/validation/{site}/quarantine.csv",
-    params:
-        tables=RAW_TABLES,
-        latest_date=setting("validation", "latest_date"),
-        patients_file=raw_patients_file,
     log:
         "results/logs/validate_extract/{site}.log",
     benchmark:
         "results/benchmarks/validate_extract/{site}.tsv"
+    params:
+        tables=RAW_TABLES,
+        latest_date=setting("validation", "latest_date"),
+        patients_file=raw_patients_file,
     script:
         "../scripts/validate_extract.py"
 
@@ -31,17 +31,16 @@ rule pool_sites:
         quarantine=all_sites(rules.validate_extract.output.quarantine),
         code=package_code("quality.sites", "extract.spreadsheets"),
     output:
-        provenance="results/provenance/pool_sites.json",
         **by_table("results/validated/{table}.parquet"),
+        provenance="results/provenance/pool_sites.json",
         failures="results/validation/failure_cases.csv",
         quarantine="results/validation/quarantine.csv",
-    params:
-        sites=list(SITES),
-        tables=RAW_TABLES,
     log:
         "results/logs/pool_sites.log",
     benchmark:
         "results/benchmarks/pool_sites.tsv"
+    params:
+        sites=list(SITES),
+        tables=RAW_TABLES,
     script:
         "../scripts/pool_sites.py"
-

@@ -1,10 +1,11 @@
 """Rule apply_eligibility: validated tables -> one verdict per patient, attrition counts and the
 text values that excluded patients."""
+
 import pandas as pd
 
 from gistlm.cohort.eligibility import apply_criteria, attrition, exclusion_values, release_exclusion_values
-from gistlm.provenance import recorded
 from gistlm.extract.spreadsheets import write_csv
+from gistlm.provenance import recorded
 
 with recorded(snakemake) as log:
     tables = {name: pd.read_parquet(snakemake.input[name]) for name in snakemake.params.tables}

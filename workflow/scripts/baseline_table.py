@@ -1,4 +1,5 @@
 """Rule baseline_table: analysis cohort -> Table 1 by group (tableone)."""
+
 import pandas as pd
 
 from gistlm.cohort.table_one import table_one

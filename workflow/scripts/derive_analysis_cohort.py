@@ -1,5 +1,6 @@
 """Rule derive_analysis_cohort: eligible patients -> group, OS and covariates (or one message
 why there is nothing to compare)."""
+
 import pandas as pd
 
 from gistlm.cohort.analysis_cohort import build_analysis_cohort, check_groups_estimable, check_someone_eligible
@@ -20,4 +21,7 @@ with recorded(snakemake) as log:
     cohort = build_analysis_cohort(tables, eligible, settings)
     check_groups_estimable(cohort, groups["labels"], groups["reference"], snakemake.input.attrition)
     cohort.to_parquet(snakemake.output.cohort, index=False)
-    log.info("patients per group: %s", ", ".join(f"{group} {n}" for group, n in cohort["group"].value_counts().sort_index().items()))
+    log.info(
+        "patients per group: %s",
+        ", ".join(f"{group} {n}" for group, n in cohort["group"].value_counts().sort_index().items()),
+    )

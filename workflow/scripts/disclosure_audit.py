@@ -1,11 +1,12 @@
 """Rule disclosure_audit: released tables + register -> results/release/disclosure_audit.csv (stops a release that leaks)."""
+
 import sys
 from pathlib import Path
 
-from gistlm.release.count_register import read_register
-from gistlm.release.audit import audit, failure_message, failures, read_released
 from gistlm.extract.errors import ExtractError
 from gistlm.provenance import recorded
+from gistlm.release.audit import audit, failure_message, failures, read_released
+from gistlm.release.count_register import read_register
 
 with recorded(snakemake):
     result = audit(read_register(snakemake.input.register), read_released(snakemake.input.tables))

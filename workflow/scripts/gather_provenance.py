@@ -1,4 +1,5 @@
 """Rule gather_provenance: every job's record -> results/provenance.json."""
+
 import json
 from pathlib import Path
 

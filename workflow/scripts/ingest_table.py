@@ -1,8 +1,9 @@
 """Rule ingest_table: one raw table of one site -> typed Parquet (pseudonymous ids) + conversion log."""
+
 from gistlm.extract.ingestion import read_raw_table, type_raw_table
-from gistlm.provenance import recorded
 from gistlm.extract.pseudonyms import load_key, pseudonymise
 from gistlm.extract.spreadsheets import write_csv
+from gistlm.provenance import recorded
 
 with recorded(snakemake):
     table, privacy = snakemake.wildcards.table, snakemake.params.privacy

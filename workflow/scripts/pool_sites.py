@@ -1,9 +1,10 @@
 """Rule pool_sites: every site's validated tables, failures and quarantine -> pooled ones."""
+
 import pandas as pd
 
+from gistlm.extract.spreadsheets import read_csv, write_csv
 from gistlm.provenance import recorded
 from gistlm.quality.sites import pool_tables, stack_sites
-from gistlm.extract.spreadsheets import read_csv, write_csv
 
 
 def read_text_table(path):

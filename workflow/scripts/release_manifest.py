@@ -1,11 +1,12 @@
 """Rule release_manifest: report, figures, audited tables -> results/release/ with MANIFEST.tsv."""
+
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from gistlm.release.audit import manifest
 from gistlm.provenance import recorded
+from gistlm.release.audit import manifest
 
 with recorded(snakemake):
     inputs, output = snakemake.input, snakemake.output

@@ -1,23 +1,25 @@
 """Rule render_report: results tables and figures -> results/report.html (small cells hidden)."""
+
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from gistlm.report.data_dictionary import covariate_label, resolved, term_label
-from gistlm.release.disclosure import release_attrition, release_ledger, release_site_counts
-from gistlm.provenance import recorded, run_summary
-from gistlm.report.render import embed_png, failure_summary, published_vs_reproduced, records, render_report
-from gistlm.extract.spreadsheets import read_csv
 from gistlm.cohort.table_one import journal_table_one
+from gistlm.extract.spreadsheets import read_csv
+from gistlm.provenance import recorded, run_summary
+from gistlm.release.disclosure import release_attrition, release_ledger, release_site_counts
+from gistlm.report.data_dictionary import covariate_label, resolved, term_label
+from gistlm.report.render import embed_png, failure_summary, published_vs_reproduced, records, render_report
 
 with recorded(snakemake):
     inputs, plan = snakemake.input, snakemake.params.plan
     minimum, groups = plan["privacy"]["min_cell_count"], plan["groups"]["labels"]
     tables = {name: pd.read_csv(inputs[name]) for name in ["median", "follow_up", "rates", "logrank", "cox", "ph_test"]}
     dictionary = resolved(plan["data_dictionary"], plan["covariate_cutoffs"])
-    table_one = journal_table_one(pd.read_csv(inputs.table_one, dtype=str, keep_default_na=False, na_values=[""]),
-                                  groups, dictionary, minimum)
+    table_one = journal_table_one(
+        pd.read_csv(inputs.table_one, dtype=str, keep_default_na=False, na_values=[""]), groups, dictionary, minimum
+    )
     failures = read_csv(inputs.failures, dtype={"value": str})
     published = yaml.safe_load(Path(inputs.published).read_text())["figures"]
     context = {

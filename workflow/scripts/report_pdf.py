@@ -1,4 +1,5 @@
 """Rule report_pdf: results/report.html -> results/report.pdf (headless Chromium)."""
+
 from gistlm.provenance import recorded
 from gistlm.report.render import print_pdf
 

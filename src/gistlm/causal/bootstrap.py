@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from gistlm.causal.effect_measures import marginal_method
-from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, survival_at
-from gistlm.estimators.balancing import WEIGHTING_LABELS, group_weights, weightings
 from gistlm.causal.propensity import covariate_design, group_codes
-from gistlm.survival.overall_survival import EVENT, TIME
+from gistlm.estimators.balancing import WEIGHTING_LABELS, group_weights, weightings
 from gistlm.estimators.cox import CoxFitter
+from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, survival_at
+from gistlm.survival.overall_survival import EVENT, TIME
 
 CI_METHOD = "bootstrap percentile"
 
@@ -61,8 +61,14 @@ def group_hazard_ratios(time, event, group, weights, labels: list[str], referenc
     fitted = [label for label in others if event[group == label].any()]
     keep = np.isin(group, [reference, *fitted])
     if fitted:
-        frame = pd.DataFrame({"time": np.asarray(time)[keep], "event": event[keep], "weight": np.asarray(weights)[keep],
-                              **{label: (group[keep] == label).astype(float) for label in fitted}})
+        frame = pd.DataFrame(
+            {
+                "time": np.asarray(time)[keep],
+                "event": event[keep],
+                "weight": np.asarray(weights)[keep],
+                **{label: (group[keep] == label).astype(float) for label in fitted},
+            }
+        )
         fit = CoxFitter(center=False).fit(frame, duration_col="time", event_col="event", weights_col="weight")
         for label, coefficient in fit.params_.items():
             result[f"{label} vs {reference}"] = float(np.exp(coefficient)) if fit.converged_ else np.nan
@@ -81,12 +87,17 @@ def analysis_arrays(cohort: pd.DataFrame, labels: list[str], covariates: list[st
     """
     design = covariate_design(cohort, covariates, drop_first=True)
     complete = design.notna().all(axis=1).to_numpy()
-    return {"design": design.to_numpy()[complete], "codes": group_codes(cohort["group"][complete], labels),
-            "time": cohort[TIME].to_numpy(float)[complete], "event": cohort[EVENT].to_numpy()[complete]}
+    return {
+        "design": design.to_numpy()[complete],
+        "codes": group_codes(cohort["group"][complete], labels),
+        "time": cohort[TIME].to_numpy(float)[complete],
+        "event": cohort[EVENT].to_numpy()[complete],
+    }
 
 
-def iptw_estimates(data: dict[str, np.ndarray], labels: list[str], reference: str, settings: dict,
-                   method: str) -> pd.DataFrame:
+def iptw_estimates(
+    data: dict[str, np.ndarray], labels: list[str], reference: str, settings: dict, method: str
+) -> pd.DataFrame:
     """The quantities of one data set (`analysis_arrays`) weighted by `method`, long: quantity,
     term, months, value, degenerate (why the value is degenerate, "" if it is not).
 
@@ -101,8 +112,9 @@ def iptw_estimates(data: dict[str, np.ndarray], labels: list[str], reference: st
 ESTIMATE_COLUMNS = ["quantity", "term", "months", "value", "degenerate"]
 
 
-def _estimate_rows(data: dict[str, np.ndarray], labels: list[str], reference: str, settings: dict,
-                   method: str) -> list[tuple]:
+def _estimate_rows(
+    data: dict[str, np.ndarray], labels: list[str], reference: str, settings: dict, method: str
+) -> list[tuple]:
     """`iptw_estimates` as row tuples: the bootstrap builds one table of all its replicates'
     rows instead of a table per replicate (pandas cost more than a replicate's refit)."""
     names = [f"column {position}" for position in range(data["design"].shape[1])]
@@ -110,8 +122,10 @@ def _estimate_rows(data: dict[str, np.ndarray], labels: list[str], reference: st
     time, event = data["time"][included], data["event"][included]
     group, weights = np.asarray(labels, dtype=object)[data["codes"][included]], weights[included]
     no_death = {label: "" if event[group == label].any() else f"no death in {label}" for label in labels}
-    rows = [("hazard_ratio", term, np.nan, value, _degenerate(value, no_death, term.split(" vs ")))
-            for term, value in group_hazard_ratios(time, event, group, weights, labels, reference).items()]
+    rows = [
+        ("hazard_ratio", term, np.nan, value, _degenerate(value, no_death, term.split(" vs ")))
+        for term, value in group_hazard_ratios(time, event, group, weights, labels, reference).items()
+    ]
     rmst = {}
     for label in labels:
         member = group == label
@@ -119,14 +133,30 @@ def _estimate_rows(data: dict[str, np.ndarray], labels: list[str], reference: st
             continue
         fit = kaplan_meier(time[member], event[member], weights[member])
         curve = fit.time, fit.survival
-        rows += [("survival", label, month, survival_at(*curve, month) if month <= time[member].max() else np.nan,
-                  no_death[label]) for month in settings["survival_at_months"]]
+        rows += [
+            (
+                "survival",
+                label,
+                month,
+                survival_at(*curve, month) if month <= time[member].max() else np.nan,
+                no_death[label],
+            )
+            for month in settings["survival_at_months"]
+        ]
         for horizon in settings["rmst_horizons_months"]:
             rmst[label, horizon] = area_under_steps(*curve, horizon)
             rows.append(("rmst", label, horizon, rmst[label, horizon], no_death[label]))
-    rows += [("rmst_difference", f"{label} - {reference}", horizon, value - rmst[reference, horizon],
-              _degenerate(value, no_death, [label, reference]))
-             for (label, horizon), value in rmst.items() if label != reference and (reference, horizon) in rmst]
+    rows += [
+        (
+            "rmst_difference",
+            f"{label} - {reference}",
+            horizon,
+            value - rmst[reference, horizon],
+            _degenerate(value, no_death, [label, reference]),
+        )
+        for (label, horizon), value in rmst.items()
+        if label != reference and (reference, horizon) in rmst
+    ]
     return rows
 
 
@@ -144,13 +174,25 @@ def cohort_estimates(cohort: pd.DataFrame, labels: list[str], reference: str, se
     """`iptw_estimates` of the analysis cohort itself, both weightings (settings: weighting,
     the primary one first): the point estimates of the intervals."""
     data = analysis_arrays(cohort, labels, settings["propensity"]["covariates"])
-    return pd.concat([iptw_estimates(data, labels, reference, settings, method).assign(
-        weighting=WEIGHTING_LABELS[method]) for method in weightings(settings["weighting"]["method"])],
-        ignore_index=True).drop(columns="degenerate")
+    return pd.concat(
+        [
+            iptw_estimates(data, labels, reference, settings, method).assign(weighting=WEIGHTING_LABELS[method])
+            for method in weightings(settings["weighting"]["method"])
+        ],
+        ignore_index=True,
+    ).drop(columns="degenerate")
 
 
-def run_chunk(cohort: pd.DataFrame, labels: list[str], reference: str, settings: dict, replicates: int,
-              chunks: int, chunk: int, seed: int) -> pd.DataFrame:
+def run_chunk(
+    cohort: pd.DataFrame,
+    labels: list[str],
+    reference: str,
+    settings: dict,
+    replicates: int,
+    chunks: int,
+    chunk: int,
+    seed: int,
+) -> pd.DataFrame:
     """The replicates of one chunk: replicate, weighting, quantity, term, months, value, degenerate.
 
     Each replicate resamples the complete-covariate patients with replacement and repeats
@@ -178,8 +220,9 @@ def run_chunk(cohort: pd.DataFrame, labels: list[str], reference: str, settings:
 # --- gathering ---------------------------------------------------------------------------
 
 
-def percentile_intervals(replicates: pd.DataFrame, estimates: pd.DataFrame, alpha: float,
-                         max_degenerate_share: float = 0.01) -> pd.DataFrame:
+def percentile_intervals(
+    replicates: pd.DataFrame, estimates: pd.DataFrame, alpha: float, max_degenerate_share: float = 0.01
+) -> pd.DataFrame:
     """Full-data estimate with the bootstrap percentile interval of every quantity.
 
     Checks that the chunks hold each replicate 0..B-1 exactly once (a stale or missing chunk
@@ -198,22 +241,34 @@ def percentile_intervals(replicates: pd.DataFrame, estimates: pd.DataFrame, alph
     for estimate in estimates.itertuples(index=False):
         mine = replicates[replicates["weighting"] == estimate.weighting]
         failed = int((mine["quantity"] == "failed").sum())
-        same = ((mine["quantity"] == estimate.quantity) & (mine["term"] == estimate.term)
-                & ((mine["months"] == estimate.months) | (mine["months"].isna() & pd.isna(estimate.months))))
+        same = (
+            (mine["quantity"] == estimate.quantity)
+            & (mine["term"] == estimate.term)
+            & ((mine["months"] == estimate.months) | (mine["months"].isna() & pd.isna(estimate.months)))
+        )
         found = mine[same]
         values = found["value"].dropna().to_numpy()
         reasons = _reason_counts(found["degenerate"], failed, len(numbers) - failed - len(found))
         degenerate = sum(reasons.values())
         estimable = degenerate <= max_degenerate_share * len(numbers) and values.size > 0
-        low, high = (np.quantile(values, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
-                     if estimable else (np.nan, np.nan))
-        rows.append({**{key: getattr(estimate, key) for key in keys},
-                     "estimate": estimate.value, "ci_lower": low, "ci_upper": high,
-                     "replicates": len(numbers), "usable": int(values.size), "failed": failed,
-                     "degenerate": degenerate,
-                     "degenerate_reasons": "; ".join(f"{reason}: {count}" for reason, count in reasons.items()),
-                     "ci_status": "" if estimable else _not_estimable(degenerate, len(numbers), max_degenerate_share),
-                     "ci_method": CI_METHOD})
+        low, high = (
+            np.quantile(values, [alpha / 2, 1 - alpha / 2], method="inverted_cdf") if estimable else (np.nan, np.nan)
+        )
+        rows.append(
+            {
+                **{key: getattr(estimate, key) for key in keys},
+                "estimate": estimate.value,
+                "ci_lower": low,
+                "ci_upper": high,
+                "replicates": len(numbers),
+                "usable": int(values.size),
+                "failed": failed,
+                "degenerate": degenerate,
+                "degenerate_reasons": "; ".join(f"{reason}: {count}" for reason, count in reasons.items()),
+                "ci_status": "" if estimable else _not_estimable(degenerate, len(numbers), max_degenerate_share),
+                "ci_method": CI_METHOD,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -228,8 +283,10 @@ def _reason_counts(degenerate: pd.Series, failed: int, absent: int) -> dict[str,
 
 
 def _not_estimable(degenerate: int, replicates: int, limit: float) -> str:
-    return (f"not estimable: {degenerate} of {replicates} replicates ({100 * degenerate / replicates:.1f}%) "
-            f"are degenerate, more than the {100 * limit:g}% allowed (causal.diagnostics.max_degenerate_share)")
+    return (
+        f"not estimable: {degenerate} of {replicates} replicates ({100 * degenerate / replicates:.1f}%) "
+        f"are degenerate, more than the {100 * limit:g}% allowed (causal.diagnostics.max_degenerate_share)"
+    )
 
 
 # --- intervals beside the point estimates ------------------------------------------------
@@ -238,8 +295,8 @@ def _not_estimable(degenerate: int, replicates: int, limit: float) -> str:
 def _intervals_of(intervals: pd.DataFrame, quantity: str) -> pd.DataFrame:
     rows = intervals[intervals["quantity"] == quantity]
     return rows[["weighting", "term", "months", "ci_lower", "ci_upper", "ci_status"]].rename(
-        columns={"ci_lower": "bootstrap_ci_lower", "ci_upper": "bootstrap_ci_upper",
-                 "ci_status": "bootstrap_ci_status"})
+        columns={"ci_lower": "bootstrap_ci_lower", "ci_upper": "bootstrap_ci_upper", "ci_status": "bootstrap_ci_status"}
+    )
 
 
 def hazard_ratio_intervals(estimates: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:
@@ -259,8 +316,10 @@ def rmst_intervals(rmst: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:
     weighted = table["method"].isin(found["method"])
     table.loc[weighted, "ci_lower"] = table.loc[weighted, "bootstrap_ci_lower"]
     table.loc[weighted, "ci_upper"] = table.loc[weighted, "bootstrap_ci_upper"]
-    table.loc[weighted, "ci_method"] = [f"{CI_METHOD}; {status}" if isinstance(status, str) and status else CI_METHOD
-                                        for status in table.loc[weighted, "bootstrap_ci_status"]]
+    table.loc[weighted, "ci_method"] = [
+        f"{CI_METHOD}; {status}" if isinstance(status, str) and status else CI_METHOD
+        for status in table.loc[weighted, "bootstrap_ci_status"]
+    ]
     return table.drop(columns=["bootstrap_ci_lower", "bootstrap_ci_upper", "bootstrap_ci_status"])
 
 

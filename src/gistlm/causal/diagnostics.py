@@ -35,8 +35,14 @@ def group_diagnostics(data: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     for label in labels:
         member = data["group"].astype(str) == label
         weights = data.loc[member, "weight"].to_numpy(float)
-        rows.append({"group": label, "n": int(member.sum()), "events": int(data.loc[member, EVENT].sum()),
-                     "ess": effective_sample_size(weights) if (weights > 0).any() else np.nan})
+        rows.append(
+            {
+                "group": label,
+                "n": int(member.sum()),
+                "events": int(data.loc[member, EVENT].sum()),
+                "ess": effective_sample_size(weights) if (weights > 0).any() else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -49,8 +55,10 @@ def gate_reasons(groups: pd.DataFrame, compared: list[str], balance: pd.Series |
     """
     reasons = []
     if balance is not None and not bool(balance["passed"]):
-        reasons.append(f"balance failed (largest weighted |SMD| {balance['max_abs_smd_weighted']:.3f} ≥ "
-                       f"{balance['threshold']:g}: {balance['imbalanced_covariates']})")
+        reasons.append(
+            f"balance failed (largest weighted |SMD| {balance['max_abs_smd_weighted']:.3f} ≥ "
+            f"{balance['threshold']:g}: {balance['imbalanced_covariates']})"
+        )
     found = groups.set_index("group")
     for label in compared:
         if label not in found.index or found.loc[label, "n"] == 0:
@@ -59,13 +67,21 @@ def gate_reasons(groups: pd.DataFrame, compared: list[str], balance: pd.Series |
         if found.loc[label, "events"] < limits["min_events"]:
             reasons.append(f"fewer than {limits['min_events']} deaths in {label}")
         if balance is not None and found.loc[label, "ess"] < limits["min_effective_n"]:
-            reasons.append(f"effective sample size of {label} {found.loc[label, 'ess']:.1f} < "
-                           f"{limits['min_effective_n']:g}")
+            reasons.append(
+                f"effective sample size of {label} {found.loc[label, 'ess']:.1f} < {limits['min_effective_n']:g}"
+            )
     return reasons
 
 
-def gate_table(method: str, groups: pd.DataFrame, verdict: pd.DataFrame | None, labels: list[str], reference: str,
-               limits: dict, min_cell_count: int) -> pd.DataFrame:
+def gate_table(
+    method: str,
+    groups: pd.DataFrame,
+    verdict: pd.DataFrame | None,
+    labels: list[str],
+    reference: str,
+    limits: dict,
+    min_cell_count: int,
+) -> pd.DataFrame:
     """One row per `X vs reference` term of one analysis: the ESS of both groups,
     interpretable, reason. ESS is left empty for a group whose size disclosure control hides."""
     by_pair = None if verdict is None else verdict.set_index("comparison")
@@ -77,14 +93,20 @@ def gate_table(method: str, groups: pd.DataFrame, verdict: pd.DataFrame | None, 
         term = f"{label} vs {reference}"
         balance = None if by_pair is None or term not in by_pair.index else by_pair.loc[term]
         reasons = gate_reasons(groups, [label, reference], balance, limits)
-        rows.append({
-            "method": method, "term": term,
-            "max_abs_smd_weighted": np.nan if balance is None else balance["max_abs_smd_weighted"],
-            "balance_passed": np.nan if balance is None else bool(balance["passed"]),
-            **{f"ess_{role}": _shown_ess(found, group, min_cell_count)
-               for role, group in [("treated", label), ("reference", reference)]},
-            "interpretable": not reasons, "reason": "; ".join(reasons),
-        })
+        rows.append(
+            {
+                "method": method,
+                "term": term,
+                "max_abs_smd_weighted": np.nan if balance is None else balance["max_abs_smd_weighted"],
+                "balance_passed": np.nan if balance is None else bool(balance["passed"]),
+                **{
+                    f"ess_{role}": _shown_ess(found, group, min_cell_count)
+                    for role, group in [("treated", label), ("reference", reference)]
+                },
+                "interpretable": not reasons,
+                "reason": "; ".join(reasons),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -141,20 +163,26 @@ def time_varying_groups(dates: pd.DataFrame, labels: list[str], reference: str) 
     by_death = {label: dates[months_to_column(label)] <= dates["os_months"] for label in treated}
     untreated = ~pd.concat(by_death, axis=1).any(axis=1)
     rows = [{"group": reference, "n": len(dates), "events": int(dates.loc[untreated, EVENT].sum()), "ess": np.nan}]
-    rows += [{"group": label, "n": int(exposed.sum()), "events": int(dates.loc[exposed, EVENT].sum()), "ess": np.nan}
-             for label, exposed in by_death.items()]
+    rows += [
+        {"group": label, "n": int(exposed.sum()), "events": int(dates.loc[exposed, EVENT].sum()), "ess": np.nan}
+        for label, exposed in by_death.items()
+    ]
     return pd.DataFrame(rows)
 
 
 def released_deaths(table: pd.DataFrame, reference: str, minimum: int) -> pd.DataFrame:
     """Deaths per arm from a released table whose counts may read `<minimum` (then taken as
     minimum - 1, the most they can be) or `suppressed` (at least `minimum`)."""
+
     def count(value):
         text = str(value)
         if text == "suppressed":
             return minimum
         return int(text[1:]) - 1 if text.startswith("<") else int(float(text))
-    rows = [{"group": term.split(" vs ")[0], "n": 1, "events": count(events), "ess": np.nan}
-            for term, events in zip(table["term"], table["events"])]
+
+    rows = [
+        {"group": term.split(" vs ")[0], "n": 1, "events": count(events), "ess": np.nan}
+        for term, events in zip(table["term"], table["events"])
+    ]
     rows.append({"group": reference, "n": 1, "events": count(table["events_reference"].iloc[0]), "ess": np.nan})
     return pd.DataFrame(rows)

@@ -27,8 +27,9 @@ def marginal_method(weighting: str) -> str:
 # --- RMST per group ----------------------------------------------------------------------
 
 
-def rmst_unadjusted(cohort: pd.DataFrame, groups: list[str], reference: str, horizons: list[float],
-                    alpha: float) -> pd.DataFrame:
+def rmst_unadjusted(
+    cohort: pd.DataFrame, groups: list[str], reference: str, horizons: list[float], alpha: float
+) -> pd.DataFrame:
     """RMST per group and its difference from the reference, with delta-method CIs.
 
     The difference's variance is the sum of the two groups' (independent samples); a
@@ -39,13 +40,25 @@ def rmst_unadjusted(cohort: pd.DataFrame, groups: list[str], reference: str, hor
     z = norm.ppf(1 - alpha / 2)
     rows = []
     for horizon in horizons:
-        found = {label: rmst_with_se(members[TIME].to_numpy(), members[EVENT].to_numpy(), horizon)
-                 for label, members in by_group(cohort, groups) if len(members)}
-        rows += [{"horizon_months": horizon, "term": label, "estimate": value, "se": se}
-                 for label, (value, se) in found.items()]
-        rows += [{"horizon_months": horizon, "term": f"{label} - {reference}",
-                  "estimate": value - found[reference][0], "se": float(np.hypot(se, found[reference][1]))}
-                 for label, (value, se) in found.items() if label != reference and reference in found]
+        found = {
+            label: rmst_with_se(members[TIME].to_numpy(), members[EVENT].to_numpy(), horizon)
+            for label, members in by_group(cohort, groups)
+            if len(members)
+        }
+        rows += [
+            {"horizon_months": horizon, "term": label, "estimate": value, "se": se}
+            for label, (value, se) in found.items()
+        ]
+        rows += [
+            {
+                "horizon_months": horizon,
+                "term": f"{label} - {reference}",
+                "estimate": value - found[reference][0],
+                "se": float(np.hypot(se, found[reference][1])),
+            }
+            for label, (value, se) in found.items()
+            if label != reference and reference in found
+        ]
     table = pd.DataFrame(rows)
     table["ci_lower"] = table["estimate"] - z * table["se"]
     table["ci_upper"] = table["estimate"] + z * table["se"]
@@ -58,8 +71,9 @@ def rmst_unadjusted(cohort: pd.DataFrame, groups: list[str], reference: str, hor
     return table[["method", "horizon_months", "term", "estimate", "se", "ci_lower", "ci_upper", "ci_method"]]
 
 
-def rmst_weighted(cohort: pd.DataFrame, weights: np.ndarray, groups: list[str], reference: str,
-                  horizons: list[float]) -> pd.DataFrame:
+def rmst_weighted(
+    cohort: pd.DataFrame, weights: np.ndarray, groups: list[str], reference: str, horizons: list[float]
+) -> pd.DataFrame:
     """IPTW RMST per group and differences from the reference (point estimates only)."""
     rows = []
     for horizon in horizons:
@@ -67,13 +81,14 @@ def rmst_weighted(cohort: pd.DataFrame, weights: np.ndarray, groups: list[str], 
         for label in groups:
             member = (cohort["group"].astype(str) == label).to_numpy()
             if member.any():
-                curve = kaplan_meier(cohort[TIME].to_numpy()[member], cohort[EVENT].to_numpy()[member],
-                                     weights[member])
+                curve = kaplan_meier(cohort[TIME].to_numpy()[member], cohort[EVENT].to_numpy()[member], weights[member])
                 found[label] = area_under_steps(curve.time, curve.survival, horizon)
         rows += [{"horizon_months": horizon, "term": label, "estimate": value} for label, value in found.items()]
-        rows += [{"horizon_months": horizon, "term": f"{label} - {reference}",
-                  "estimate": value - found[reference]}
-                 for label, value in found.items() if label != reference and reference in found]
+        rows += [
+            {"horizon_months": horizon, "term": f"{label} - {reference}", "estimate": value - found[reference]}
+            for label, value in found.items()
+            if label != reference and reference in found
+        ]
     table = pd.DataFrame(rows)
     table.insert(0, "method", "IPTW")
     table["se"] = np.nan
@@ -93,19 +108,35 @@ def hazard_ratios_by_method(tables: dict[str, pd.DataFrame], reference: str) -> 
     landmark (multivariable model per landmark), iptw, ccw. Columns: method, term, hr,
     ci_lower, ci_upper, ci_method.
     """
+
     def pick(table, method, ci_method, mask=None):
         rows = table if mask is None else table[mask]
         rows = rows[rows["term"].str.endswith(f" vs {reference}")]
-        return pd.DataFrame({"method": method, "term": rows["term"].to_numpy(), "hr": rows["hr"].to_numpy(),
-                             "ci_lower": rows["ci_lower"].to_numpy(), "ci_upper": rows["ci_upper"].to_numpy(),
-                             "ci_method": ci_method})
+        return pd.DataFrame(
+            {
+                "method": method,
+                "term": rows["term"].to_numpy(),
+                "hr": rows["hr"].to_numpy(),
+                "ci_lower": rows["ci_lower"].to_numpy(),
+                "ci_upper": rows["ci_upper"].to_numpy(),
+                "ci_method": ci_method,
+            }
+        )
 
     naive, landmark = tables["naive"], tables["landmark"]
-    found = [pick(naive, "naive (groups fixed at LM diagnosis)", "Wald", naive["model"] == "multivariable"),
-             pick(tables["time_varying"], "time-varying Cox", "Wald")]
+    found = [
+        pick(naive, "naive (groups fixed at LM diagnosis)", "Wald", naive["model"] == "multivariable"),
+        pick(tables["time_varying"], "time-varying Cox", "Wald"),
+    ]
     for months in sorted(landmark["landmark_months"].unique()):
-        found.append(pick(landmark, f"landmark {months:g} months", "Wald",
-                          (landmark["landmark_months"] == months) & (landmark["model"] == "multivariable")))
+        found.append(
+            pick(
+                landmark,
+                f"landmark {months:g} months",
+                "Wald",
+                (landmark["landmark_months"] == months) & (landmark["model"] == "multivariable"),
+            )
+        )
     for weighting, rows in tables["iptw"].groupby("model", sort=False):  # one model per weighting
         found.append(pick(rows, marginal_method(weighting), "robust (sandwich)"))
     found.append(pick(tables["ccw"], "clone-censor-weight", "robust (sandwich, clustered on patient)"))

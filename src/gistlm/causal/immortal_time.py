@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from gistlm.cohort.groups import first_procedure_after_lm
-from gistlm.survival.overall_survival import EVENT, TIME, cox_summary, fit_cox, group_indicators, kaplan_meier_table
 from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
+from gistlm.survival.overall_survival import EVENT, TIME, cox_summary, fit_cox, group_indicators, kaplan_meier_table
 
 NONE = "none"
 CODINGS = ("separate", "current_group")
@@ -31,8 +31,9 @@ def months_to_column(label: str) -> str:
     return f"months_to_{label}"
 
 
-def local_treatment_dates(treatments: pd.DataFrame, lm_dates: pd.Series, cohort: pd.DataFrame,
-                          precedence: list[dict], days_per_month: float) -> pd.DataFrame:
+def local_treatment_dates(
+    treatments: pd.DataFrame, lm_dates: pd.Series, cohort: pd.DataFrame, precedence: list[dict], days_per_month: float
+) -> pd.DataFrame:
     """One row per cohort patient: outcome, group, and the timing of each local treatment.
 
     `lm_dates` is indexed by patient_id. Columns: patient_id, group, os_months, death,
@@ -58,8 +59,7 @@ def _first_local_procedure(treatments: pd.DataFrame, lm: pd.Series, procedures: 
     Two procedures on the same day: the one listed first in the precedence wins, as for
     the groups.
     """
-    rows = treatments[treatments["treatment"].isin(procedures)
-                      & treatments["patient_id"].isin(lm.index)].copy()
+    rows = treatments[treatments["treatment"].isin(procedures) & treatments["patient_id"].isin(lm.index)].copy()
     rows = rows[rows["start_date"] >= rows["patient_id"].map(lm)]
     rows["rank"] = rows["treatment"].map({name: i for i, name in enumerate(procedures)})
     first = rows.sort_values(["patient_id", "start_date", "rank"]).groupby("patient_id").first()
@@ -68,8 +68,13 @@ def _first_local_procedure(treatments: pd.DataFrame, lm: pd.Series, procedures: 
 
 def read_dates(path, cohort: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
     """`local_treatment_dates` as written by its rule, joined with the cohort's `covariates`."""
-    dates = pd.read_csv(path, dtype={"patient_id": str, "first_local_treatment": str}, keep_default_na=False,
-                        na_values=[""], float_precision="round_trip")
+    dates = pd.read_csv(
+        path,
+        dtype={"patient_id": str, "first_local_treatment": str},
+        keep_default_na=False,
+        na_values=[""],
+        float_precision="round_trip",
+    )
     return dates.merge(cohort[["patient_id", *covariates]], on="patient_id", how="left", validate="one_to_one")
 
 
@@ -94,10 +99,14 @@ def start_stop_rows(dates: pd.DataFrame, labels: list[str], coding: str = "separ
     switches = base[[months_to_column(label) for label in labels]].to_numpy(dtype=float)
     # a switch inside follow-up cuts the patient's time; month 0 or later than the end does not
     inside = (switches > 0) & (switches < base[TIME].to_numpy()[:, None])
-    cuts = pd.DataFrame({"row": np.repeat(np.arange(len(base)), len(labels)),
-                         "start": switches.ravel()})[inside.ravel()]
-    starts = (pd.concat([pd.DataFrame({"row": np.arange(len(base)), "start": 0.0}), cuts])
-              .drop_duplicates().sort_values(["row", "start"], ignore_index=True))
+    cuts = pd.DataFrame({"row": np.repeat(np.arange(len(base)), len(labels)), "start": switches.ravel()})[
+        inside.ravel()
+    ]
+    starts = (
+        pd.concat([pd.DataFrame({"row": np.arange(len(base)), "start": 0.0}), cuts])
+        .drop_duplicates()
+        .sort_values(["row", "start"], ignore_index=True)
+    )
     row = starts["row"].to_numpy()
     last = np.r_[row[1:] != row[:-1], True]
     stop = np.where(last, base[TIME].to_numpy()[row], np.r_[starts["start"].to_numpy()[1:], 0.0])
@@ -114,8 +123,9 @@ def start_stop_rows(dates: pd.DataFrame, labels: list[str], coding: str = "separ
     return rows
 
 
-def time_varying_cox(rows: pd.DataFrame, labels: list[str], reference: str, covariates: list[str],
-                     alpha: float) -> pd.DataFrame:
+def time_varying_cox(
+    rows: pd.DataFrame, labels: list[str], reference: str, covariates: list[str], alpha: float
+) -> pd.DataFrame:
     """Cox model with the local treatments as time-dependent exposures (complete cases).
 
     Terms are named `<label> vs <reference>` like the naive model's, but mean "after the
@@ -127,8 +137,9 @@ def time_varying_cox(rows: pd.DataFrame, labels: list[str], reference: str, cova
     names = {label: f"{label} vs {reference}" for label in labels}
     complete = rows[["patient_id", "start", "stop", EVENT, *labels, *covariates]].rename(columns=names).dropna()
     terms = [*names.values(), *covariates]
-    fit = CoxFitter(alpha=alpha, center=False).fit(complete[["start", "stop", EVENT, *terms]], duration_col="stop",
-                                                   event_col=EVENT, entry_col="start")
+    fit = CoxFitter(alpha=alpha, center=False).fit(
+        complete[["start", "stop", EVENT, *terms]], duration_col="stop", event_col=EVENT, entry_col="start"
+    )
     table = hazard_ratio_table(fit)
     table.insert(0, "model", "time-varying")
     return table.assign(n=complete["patient_id"].nunique(), events=int(complete[EVENT].sum()), rows=len(complete))
@@ -137,8 +148,9 @@ def time_varying_cox(rows: pd.DataFrame, labels: list[str], reference: str, cova
 # --- landmark analysis -------------------------------------------------------------------
 
 
-def landmark_cohort(dates: pd.DataFrame, landmark: float, precedence: list[dict], default: str,
-                    labels: list[str]) -> pd.DataFrame:
+def landmark_cohort(
+    dates: pd.DataFrame, landmark: float, precedence: list[dict], default: str, labels: list[str]
+) -> pd.DataFrame:
     """Patients alive and followed beyond `landmark`, grouped by the treatment received by then.
 
     The group is the first of the precedence whose procedure happened on or before the
@@ -155,21 +167,34 @@ def landmark_cohort(dates: pd.DataFrame, landmark: float, precedence: list[dict]
     return at_risk.reset_index(drop=True)
 
 
-def landmark_groups(dates: pd.DataFrame, landmark_rows: pd.DataFrame, landmark: float,
-                    labels: list[str]) -> pd.DataFrame:
+def landmark_groups(
+    dates: pd.DataFrame, landmark_rows: pd.DataFrame, landmark: float, labels: list[str]
+) -> pd.DataFrame:
     """Per landmark group: patients, deaths after the landmark; plus who was left out."""
-    counts = [{"landmark_months": landmark, "group": label,
-               "n": int((landmark_rows["group"] == label).sum()),
-               "events": int(landmark_rows.loc[landmark_rows["group"] == label, EVENT].sum())}
-              for label in labels]
+    counts = [
+        {
+            "landmark_months": landmark,
+            "group": label,
+            "n": int((landmark_rows["group"] == label).sum()),
+            "events": int(landmark_rows.loc[landmark_rows["group"] == label, EVENT].sum()),
+        }
+        for label in labels
+    ]
     gone = dates[dates[TIME] <= landmark]
-    counts.append({"landmark_months": landmark, "group": "excluded: died or censored by the landmark",
-                   "n": len(gone), "events": int(gone[EVENT].sum())})
+    counts.append(
+        {
+            "landmark_months": landmark,
+            "group": "excluded: died or censored by the landmark",
+            "n": len(gone),
+            "events": int(gone[EVENT].sum()),
+        }
+    )
     return pd.DataFrame(counts)
 
 
-def landmark_models(rows: pd.DataFrame, labels: list[str], reference: str, covariates: list[str],
-                    alpha: float, landmark: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+def landmark_models(
+    rows: pd.DataFrame, labels: list[str], reference: str, covariates: list[str], alpha: float, landmark: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """KM table per group and Cox models (group alone; group + covariates) after one landmark.
 
     A group with no patient at the landmark has no term (it cannot be estimated).
@@ -178,8 +203,7 @@ def landmark_models(rows: pd.DataFrame, labels: list[str], reference: str, covar
     km = kaplan_meier_table(rows, present, alpha)
     indicators = group_indicators(rows, present, reference)
     models = [("univariable", indicators), ("multivariable", pd.concat([indicators, rows[covariates]], axis=1))]
-    cox = pd.concat([cox_summary(name, *fit_cox(rows, terms, alpha)) for name, terms in models],
-                    ignore_index=True)
+    cox = pd.concat([cox_summary(name, *fit_cox(rows, terms, alpha)) for name, terms in models], ignore_index=True)
     km.insert(0, "landmark_months", landmark)
     cox.insert(0, "landmark_months", landmark)
     return km, cox

@@ -16,11 +16,17 @@ the comparison towards no difference.
 import numpy as np
 import pandas as pd
 
-from gistlm.estimators.balancing import WEIGHTING_LABELS, BalanceError, weighting_table
 from gistlm.causal.diagnostics import gate_table, group_diagnostics
 from gistlm.causal.effect_measures import rmst_weighted
 from gistlm.causal.immortal_time import landmark_cohort
-from gistlm.causal.propensity import balance_table, balance_verdict, weighted_cohort, weighted_cox, weighted_kaplan_meier_table
+from gistlm.causal.propensity import (
+    balance_table,
+    balance_verdict,
+    weighted_cohort,
+    weighted_cox,
+    weighted_kaplan_meier_table,
+)
+from gistlm.estimators.balancing import WEIGHTING_LABELS, BalanceError, weighting_table
 
 
 def method_name(landmark: float, weighting: str) -> str:
@@ -50,8 +56,9 @@ def landmark_weighted(dates: pd.DataFrame, landmark: float, groups: dict, settin
         return unweightable(name, landmark, method, rows, labels, reference, failures[reference])
     weighted = [label for label in present if label not in failures]
     if weighted == [reference]:  # nothing left to compare
-        return unweightable(name, landmark, method, rows, labels, reference, "no treated patient at the landmark",
-                            failures)
+        return unweightable(
+            name, landmark, method, rows, labels, reference, "no treated patient at the landmark", failures
+        )
     data = weighted_cohort(rows, table)
     balance = balance_table(rows, table, weighted, propensity["covariates"], propensity["balance_threshold"])
     verdict = balance_verdict(balance)
@@ -76,34 +83,70 @@ def landmark_weighted(dates: pd.DataFrame, landmark: float, groups: dict, settin
 def group_sizes(rows: pd.DataFrame, table: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """n, deaths and ESS of every group at the landmark, weighted or not (ESS empty if not)."""
     weights = rows.merge(table[["patient_id", "weight", "included"]], on="patient_id", how="left")
-    sizes = group_diagnostics(weights.assign(weight=weights["weight"].where(weights["included"].eq(True), 0.0)),
-                              labels)
+    sizes = group_diagnostics(weights.assign(weight=weights["weight"].where(weights["included"].eq(True), 0.0)), labels)
     unweighted = [label for label in labels if not weights.loc[weights["group"] == label, "included"].eq(True).any()]
     sizes.loc[sizes["group"].isin(unweighted), "ess"] = np.nan
     return sizes
 
 
-def unweightable(name: str, landmark: float, method: str, rows: pd.DataFrame, labels: list[str], reference: str,
-                 reason: str, failures: dict | None = None) -> dict[str, pd.DataFrame]:
+def unweightable(
+    name: str,
+    landmark: float,
+    method: str,
+    rows: pd.DataFrame,
+    labels: list[str],
+    reference: str,
+    reason: str,
+    failures: dict | None = None,
+) -> dict[str, pd.DataFrame]:
     """A landmark whose groups cannot be weighted: group sizes, and every term not
     interpretable for that reason (or its group's own, from `failures`); no estimate (it
     would not be adjusted)."""
     failures = failures or {}
     tag = {"landmark_months": landmark, "weighting": WEIGHTING_LABELS[method]}
     sizes = group_diagnostics(rows.assign(weight=np.nan), labels).assign(ess=np.nan, **tag)
-    gate = pd.DataFrame([{"method": name, "term": f"{label} vs {reference}", "max_abs_smd_weighted": np.nan,
-                          "balance_passed": False, "ess_treated": np.nan, "ess_reference": np.nan,
-                          "interpretable": False, "reason": f"weighting failed: {failures.get(label, reason)}",
-                          "landmark_months": landmark} for label in labels if label != reference])
-    return {"km": pd.DataFrame(), "cox": pd.DataFrame(), "rmst": pd.DataFrame(), "balance": pd.DataFrame(),
-            "verdict": pd.DataFrame(), "groups": sizes, "gate": gate}
+    gate = pd.DataFrame(
+        [
+            {
+                "method": name,
+                "term": f"{label} vs {reference}",
+                "max_abs_smd_weighted": np.nan,
+                "balance_passed": False,
+                "ess_treated": np.nan,
+                "ess_reference": np.nan,
+                "interpretable": False,
+                "reason": f"weighting failed: {failures.get(label, reason)}",
+                "landmark_months": landmark,
+            }
+            for label in labels
+            if label != reference
+        ]
+    )
+    return {
+        "km": pd.DataFrame(),
+        "cox": pd.DataFrame(),
+        "rmst": pd.DataFrame(),
+        "balance": pd.DataFrame(),
+        "verdict": pd.DataFrame(),
+        "groups": sizes,
+        "gate": gate,
+    }
 
 
 def landmark_group_sizes(sizes: pd.DataFrame, dates: pd.DataFrame, landmark: float) -> pd.DataFrame:
     """The groups at a landmark and the patients left out (dead or censored by then), who
     with the groups make up the cohort: the set within which counts are suppressed."""
     gone = dates[dates["os_months"] <= landmark]
-    excluded = pd.DataFrame([{"group": "excluded: died or censored by the landmark", "n": len(gone),
-                              "events": int(gone["death"].sum()), "ess": np.nan}])
-    return pd.concat([sizes.drop(columns=["landmark_months", "weighting"], errors="ignore"), excluded],
-                     ignore_index=True).assign(landmark_months=landmark)
+    excluded = pd.DataFrame(
+        [
+            {
+                "group": "excluded: died or censored by the landmark",
+                "n": len(gone),
+                "events": int(gone["death"].sum()),
+                "ess": np.nan,
+            }
+        ]
+    )
+    return pd.concat(
+        [sizes.drop(columns=["landmark_months", "weighting"], errors="ignore"), excluded], ignore_index=True
+    ).assign(landmark_months=landmark)

@@ -18,9 +18,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from gistlm.survival.overall_survival import EVENT, TIME, group_indicators
 from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
 from gistlm.estimators.kaplan_meier import from_time_zero, kaplan_meier
+from gistlm.survival.overall_survival import EVENT, TIME, group_indicators
 
 # column of `propensity_table` holding a patient's probability of `label`
 GPS_PREFIX = "gps_"
@@ -42,10 +42,11 @@ def covariate_design(cohort: pd.DataFrame, covariates: list[str], drop_first: bo
         if pd.api.types.is_numeric_dtype(values) and not isinstance(values.dtype, pd.CategoricalDtype):
             columns.append(values.astype("float64").rename(name))
         else:
-            levels = sorted(values.dropna().astype(str).unique())[1 if drop_first else 0:]
+            levels = sorted(values.dropna().astype(str).unique())[1 if drop_first else 0 :]
             for level in levels:
-                columns.append((values.astype(str) == level).astype("float64")
-                               .where(values.notna()).rename(f"{name}={level}"))
+                columns.append(
+                    (values.astype(str) == level).astype("float64").where(values.notna()).rename(f"{name}={level}")
+                )
     return pd.concat(columns, axis=1)
 
 
@@ -136,11 +137,12 @@ def propensity_table(cohort: pd.DataFrame, labels: list[str], settings: dict) ->
 
 def effective_sample_size(weights: np.ndarray) -> float:
     """Kish's effective sample size: (sum w)^2 / sum w^2."""
-    return float(weights.sum() ** 2 / (weights ** 2).sum()) if weights.size else 0.0
+    return float(weights.sum() ** 2 / (weights**2).sum()) if weights.size else 0.0
 
 
-def weight_summary(table: pd.DataFrame, labels: list[str],
-                   stages: tuple = (("stabilised", "weight_raw"), ("truncated", "weight"))) -> pd.DataFrame:
+def weight_summary(
+    table: pd.DataFrame, labels: list[str], stages: tuple = (("stabilised", "weight_raw"), ("truncated", "weight"))
+) -> pd.DataFrame:
     """Distribution of the weights of each (stage, column) - by default the raw and final
     (truncated) ones - by group and overall."""
     rows = []
@@ -150,12 +152,21 @@ def weight_summary(table: pd.DataFrame, labels: list[str],
         for stage, column in stages:
             w = members[column].to_numpy()
             quantiles = np.percentile(w, [0, 1, 25, 50, 75, 99, 100]) if w.size else [np.nan] * 7
-            rows.append({"group": label, "stage": stage, "n": len(w),
-                         "trimmed": int((table["group"].astype(str) == label).sum() - len(w)) if label != "All"
-                         else int((~table["included"]).sum()),
-                         "mean": w.mean() if w.size else np.nan, "sd": w.std(ddof=1) if w.size > 1 else np.nan,
-                         **dict(zip(["min", "p1", "p25", "median", "p75", "p99", "max"], quantiles)),
-                         "sum": w.sum(), "ess": effective_sample_size(w)})
+            rows.append(
+                {
+                    "group": label,
+                    "stage": stage,
+                    "n": len(w),
+                    "trimmed": int((table["group"].astype(str) == label).sum() - len(w))
+                    if label != "All"
+                    else int((~table["included"]).sum()),
+                    "mean": w.mean() if w.size else np.nan,
+                    "sd": w.std(ddof=1) if w.size > 1 else np.nan,
+                    **dict(zip(["min", "p1", "p25", "median", "p75", "p99", "max"], quantiles)),
+                    "sum": w.sum(),
+                    "ess": effective_sample_size(w),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -167,8 +178,9 @@ def _variance(values: np.ndarray) -> float:
     return values.var(ddof=1) if values.size > 1 else 0.0
 
 
-def standardised_difference(a: np.ndarray, b: np.ndarray, weights_a: np.ndarray | None = None,
-                            weights_b: np.ndarray | None = None) -> float:
+def standardised_difference(
+    a: np.ndarray, b: np.ndarray, weights_a: np.ndarray | None = None, weights_b: np.ndarray | None = None
+) -> float:
     """(mean_a - mean_b) / sqrt((var_a + var_b) / 2), means weighted if weights are given.
 
     The denominator always uses the unweighted variances, so weighting changes the SMD only
@@ -182,8 +194,9 @@ def standardised_difference(a: np.ndarray, b: np.ndarray, weights_a: np.ndarray 
     return float((mean_a - mean_b) / spread)
 
 
-def balance_table(cohort: pd.DataFrame, table: pd.DataFrame, labels: list[str], covariates: list[str],
-                  threshold: float) -> pd.DataFrame:
+def balance_table(
+    cohort: pd.DataFrame, table: pd.DataFrame, labels: list[str], covariates: list[str], threshold: float
+) -> pd.DataFrame:
     """SMD of every covariate (each level of a text one) for each pair of groups, before and after weighting."""
     kept = table[table["included"]]
     rows = cohort.set_index("patient_id").loc[kept["patient_id"]].reset_index()
@@ -197,11 +210,14 @@ def balance_table(cohort: pd.DataFrame, table: pd.DataFrame, labels: list[str], 
             continue
         for column in design.columns:
             x = design[column].to_numpy()
-            found.append({
-                "comparison": f"{second} vs {first}", "covariate": column,
-                "smd_unweighted": standardised_difference(x[a], x[b]),
-                "smd_weighted": standardised_difference(x[a], x[b], weights[a], weights[b]),
-            })
+            found.append(
+                {
+                    "comparison": f"{second} vs {first}",
+                    "covariate": column,
+                    "smd_unweighted": standardised_difference(x[a], x[b]),
+                    "smd_weighted": standardised_difference(x[a], x[b], weights[a], weights[b]),
+                }
+            )
     balance = pd.DataFrame(found)
     balance["threshold"] = threshold
     balance["balanced"] = balance["smd_weighted"].abs() < threshold
@@ -212,14 +228,22 @@ def balance_verdict(balance: pd.DataFrame) -> pd.DataFrame:
     """Per pair of groups: largest |SMD| before and after weighting, the covariates still at or
     above the threshold after it, and pass/fail."""
     keys = [key for key in ["weighting", "landmark_months", "comparison"] if key in balance.columns]
-    verdict = balance.groupby(keys, sort=False).agg(
-        max_abs_smd_unweighted=("smd_unweighted", lambda s: s.abs().max()),
-        max_abs_smd_weighted=("smd_weighted", lambda s: s.abs().max()),
-        threshold=("threshold", "first"),
-        imbalanced=("balanced", lambda s: int((~s).sum())),
-    ).reset_index()
-    failing = (balance[~balance["balanced"]].groupby(keys, sort=False)["covariate"].agg(", ".join)
-               .rename("imbalanced_covariates"))
+    verdict = (
+        balance.groupby(keys, sort=False)
+        .agg(
+            max_abs_smd_unweighted=("smd_unweighted", lambda s: s.abs().max()),
+            max_abs_smd_weighted=("smd_weighted", lambda s: s.abs().max()),
+            threshold=("threshold", "first"),
+            imbalanced=("balanced", lambda s: int((~s).sum())),
+        )
+        .reset_index()
+    )
+    failing = (
+        balance[~balance["balanced"]]
+        .groupby(keys, sort=False)["covariate"]
+        .agg(", ".join)
+        .rename("imbalanced_covariates")
+    )
     verdict = verdict.merge(failing, left_on=keys, right_index=True, how="left")
     verdict["imbalanced_covariates"] = verdict["imbalanced_covariates"].fillna("")
     verdict["passed"] = verdict["imbalanced"] == 0
@@ -228,8 +252,13 @@ def balance_verdict(balance: pd.DataFrame) -> pd.DataFrame:
 
 def read_scores(path) -> pd.DataFrame:
     """`propensity_table` as written by its rule (ids as text, exact floats)."""
-    return pd.read_csv(path, dtype={"patient_id": str, "group": str}, keep_default_na=False, na_values=[""],
-                       float_precision="round_trip")
+    return pd.read_csv(
+        path,
+        dtype={"patient_id": str, "group": str},
+        keep_default_na=False,
+        na_values=[""],
+        float_precision="round_trip",
+    )
 
 
 # --- weighted outcome analyses -----------------------------------------------------------
@@ -252,9 +281,20 @@ def weighted_kaplan_meier_table(data: pd.DataFrame, labels: list[str]) -> pd.Dat
         rows = data[data["group"].astype(str) == label]
         if rows.empty:
             continue
-        curve = from_time_zero(kaplan_meier(rows[TIME].to_numpy(float), rows[EVENT].to_numpy(), rows["weight"].to_numpy()))
-        tables.append(pd.DataFrame({"group": label, "time": curve.time, "at_risk": curve.at_risk,
-                                    "events": curve.deaths, "survival": curve.survival}))
+        curve = from_time_zero(
+            kaplan_meier(rows[TIME].to_numpy(float), rows[EVENT].to_numpy(), rows["weight"].to_numpy())
+        )
+        tables.append(
+            pd.DataFrame(
+                {
+                    "group": label,
+                    "time": curve.time,
+                    "at_risk": curve.at_risk,
+                    "events": curve.deaths,
+                    "survival": curve.survival,
+                }
+            )
+        )
     return pd.concat(tables, ignore_index=True)
 
 
@@ -265,13 +305,19 @@ def weighted_survival_at(km: pd.DataFrame, months: list[float]) -> pd.DataFrame:
         for month in months:
             before = curve[curve["time"] <= month]
             observed = month <= curve["time"].max()
-            rows.append({"group": label, "month": month,
-                         "survival": (before["survival"].iloc[-1] if len(before) else 1.0) if observed else np.nan})
+            rows.append(
+                {
+                    "group": label,
+                    "month": month,
+                    "survival": (before["survival"].iloc[-1] if len(before) else 1.0) if observed else np.nan,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def weighted_cox(data: pd.DataFrame, labels: list[str], reference: str, alpha: float,
-                 weighting: str = "IPTW") -> pd.DataFrame:
+def weighted_cox(
+    data: pd.DataFrame, labels: list[str], reference: str, alpha: float, weighting: str = "IPTW"
+) -> pd.DataFrame:
     """Marginal structural Cox model: group alone, balancing weights, robust (sandwich) SEs.
 
     `weighting` names the weights in the table's `model` column (entropy balancing, GPS-IPTW).
@@ -283,9 +329,11 @@ def weighted_cox(data: pd.DataFrame, labels: list[str], reference: str, alpha: f
     indicators = group_indicators(data, present, reference)
     # one row per patient: robust=True clusters on the row, as lifelines' robust=True
     frame = pd.concat([data[[TIME, EVENT, "weight"]].reset_index(drop=True), indicators.reset_index(drop=True)], axis=1)
-    fit = CoxFitter(alpha=alpha, center=False).fit(frame, duration_col=TIME, event_col=EVENT, weights_col="weight",
-                                                   robust=True)
+    fit = CoxFitter(alpha=alpha, center=False).fit(
+        frame, duration_col=TIME, event_col=EVENT, weights_col="weight", robust=True
+    )
     table = hazard_ratio_table(fit)
     table.insert(0, "model", weighting)
-    return table.assign(n=len(data), events=int(data[EVENT].sum()),
-                        effective_n=effective_sample_size(data["weight"].to_numpy()))
+    return table.assign(
+        n=len(data), events=int(data[EVENT].sum()), effective_n=effective_sample_size(data["weight"].to_numpy())
+    )

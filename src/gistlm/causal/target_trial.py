@@ -30,9 +30,9 @@ from lifelines import CoxPHFitter
 
 from gistlm.causal.immortal_time import months_to_column
 from gistlm.causal.propensity import covariate_design, effective_sample_size, truncate
-from gistlm.survival.overall_survival import COX_FIT_OPTIONS, EVENT, TIME
 from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
 from gistlm.estimators.kaplan_meier import death_times, kaplan_meier
+from gistlm.survival.overall_survival import COX_FIT_OPTIONS, EVENT, TIME
 
 
 def arm_label(label: str, reference: str, grace_months: float) -> str:
@@ -40,8 +40,9 @@ def arm_label(label: str, reference: str, grace_months: float) -> str:
     return f"{reference}: no local treatment" if label == reference else f"{label} within {grace_months:g} months"
 
 
-def treatment_survival(durations: np.ndarray, treated: np.ndarray, design: pd.DataFrame,
-                       times: np.ndarray) -> np.ndarray:
+def treatment_survival(
+    durations: np.ndarray, treated: np.ndarray, design: pd.DataFrame, times: np.ndarray
+) -> np.ndarray:
     """P(no procedure by each of `times` | covariates), patients x times, from a Cox model.
 
     Death and end of follow-up censor the time to treatment.
@@ -88,16 +89,21 @@ def reference_arm(base: pd.DataFrame, design: pd.DataFrame, interval_months: flo
     cuts = weight_cuts(first[treated], interval_months)
     starts = np.r_[0.0, cuts]
     # weight over (start, stop]: P(still untreated just after `start`), i.e. at the cut
-    probability = np.column_stack([np.ones(len(base)),
-                                   treatment_survival(stop, treated, design, cuts)])
+    probability = np.column_stack([np.ones(len(base)), treatment_survival(stop, treated, design, cuts)])
     pieces = np.searchsorted(starts, stop, side="left")  # cuts before the clone's stop, with 0
     row = np.repeat(np.arange(len(base)), pieces)
     piece = np.arange(len(row)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
     last = piece == pieces[row] - 1
-    return pd.DataFrame({"row": row, "start": starts[piece],
-                         "stop": np.where(last, stop[row], starts[np.minimum(piece + 1, len(cuts))]),
-                         EVENT: np.where(last, event[row], 0), "deviated": last & treated[row],
-                         "probability_uncensored": probability[row, piece]})
+    return pd.DataFrame(
+        {
+            "row": row,
+            "start": starts[piece],
+            "stop": np.where(last, stop[row], starts[np.minimum(piece + 1, len(cuts))]),
+            EVENT: np.where(last, event[row], 0),
+            "deviated": last & treated[row],
+            "probability_uncensored": probability[row, piece],
+        }
+    )
 
 
 def treated_arm(base: pd.DataFrame, design: pd.DataFrame, label: str, grace_months: float) -> pd.DataFrame:
@@ -117,11 +123,26 @@ def treated_arm(base: pd.DataFrame, design: pd.DataFrame, label: str, grace_mont
     treated = np.nan_to_num(when, nan=np.inf) < end
     durations = np.where(treated, when, end)
     untreated_by_grace = treatment_survival(durations, treated, design, np.array([grace_months]))[:, 0]
-    before = pd.DataFrame({"row": np.arange(len(base)), "start": 0.0, "stop": np.minimum(stop, grace_months),
-                           EVENT: np.where(stop <= grace_months, event, 0), "deviated": censored,
-                           "probability_uncensored": 1.0})
-    after = pd.DataFrame({"row": np.arange(len(base)), "start": grace_months, "stop": stop, EVENT: event,
-                          "deviated": False, "probability_uncensored": 1 - untreated_by_grace})[stop > grace_months]
+    before = pd.DataFrame(
+        {
+            "row": np.arange(len(base)),
+            "start": 0.0,
+            "stop": np.minimum(stop, grace_months),
+            EVENT: np.where(stop <= grace_months, event, 0),
+            "deviated": censored,
+            "probability_uncensored": 1.0,
+        }
+    )
+    after = pd.DataFrame(
+        {
+            "row": np.arange(len(base)),
+            "start": grace_months,
+            "stop": stop,
+            EVENT: event,
+            "deviated": False,
+            "probability_uncensored": 1 - untreated_by_grace,
+        }
+    )[stop > grace_months]
     return pd.concat([before, after], ignore_index=True)
 
 
@@ -140,15 +161,25 @@ def clone_censor_weight(dates: pd.DataFrame, labels: list[str], reference: str, 
     complete = (design.notna().all(axis=1) & (dates[TIME] > 0)).to_numpy()
     base, design = dates[complete].reset_index(drop=True), design[complete].reset_index(drop=True)
     grace = settings["grace_months"]
-    arms = [reference_arm(base, design, settings["weight_interval_months"]) if label == reference
-            else treated_arm(base, design, label, grace) for label in labels]
+    arms = [
+        reference_arm(base, design, settings["weight_interval_months"])
+        if label == reference
+        else treated_arm(base, design, label, grace)
+        for label in labels
+    ]
     bounds = np.cumsum([0, *(len(rows) for rows in arms)])
     clones = pd.concat(arms, ignore_index=True)  # one copy: millions of rows at scale
     del arms
-    clones.insert(0, "patient_id", pd.Categorical.from_codes(clones.pop("row").to_numpy(),
-                                                             base["patient_id"].astype(str)))
-    clones.insert(1, "arm", pd.Categorical.from_codes(np.repeat(np.arange(len(labels)), np.diff(bounds)),
-                                                      [arm_label(label, reference, grace) for label in labels]))
+    clones.insert(
+        0, "patient_id", pd.Categorical.from_codes(clones.pop("row").to_numpy(), base["patient_id"].astype(str))
+    )
+    clones.insert(
+        1,
+        "arm",
+        pd.Categorical.from_codes(
+            np.repeat(np.arange(len(labels)), np.diff(bounds)), [arm_label(label, reference, grace) for label in labels]
+        ),
+    )
     # popped, and deaths as int8: each column is ~100 MB at 1M patients (14M rows)
     clones["weight_raw"] = 1 / np.clip(clones.pop("probability_uncensored").to_numpy(), 1e-12, None)
     clones[EVENT] = clones[EVENT].astype(np.int8)
@@ -169,17 +200,23 @@ def arm_kaplan_meier(clones: pd.DataFrame) -> pd.DataFrame:
         # the curve changes at deaths; the last follow-up time shows how far it reaches
         end = stop.max()
         tail = 0 if times.size and times[-1] == end else 1
-        tables.append(pd.DataFrame({
-            "arm": arm, "time": np.r_[0.0, times, [end] * tail],
-            "at_risk": np.r_[weight[start == 0].sum(), at_risk, [weight[(start < end) & (stop >= end)].sum()] * tail],
-            "events": np.r_[0.0, deaths, [0.0] * tail],
-            "survival": np.r_[1.0, survival, [survival[-1] if survival.size else 1.0] * tail],
-        }))
+        tables.append(
+            pd.DataFrame(
+                {
+                    "arm": arm,
+                    "time": np.r_[0.0, times, [end] * tail],
+                    "at_risk": np.r_[
+                        weight[start == 0].sum(), at_risk, [weight[(start < end) & (stop >= end)].sum()] * tail
+                    ],
+                    "events": np.r_[0.0, deaths, [0.0] * tail],
+                    "survival": np.r_[1.0, survival, [survival[-1] if survival.size else 1.0] * tail],
+                }
+            )
+        )
     return pd.concat(tables, ignore_index=True)
 
 
-def arm_cox(clones: pd.DataFrame, labels: list[str], reference: str, grace_months: float,
-            alpha: float) -> pd.DataFrame:
+def arm_cox(clones: pd.DataFrame, labels: list[str], reference: str, grace_months: float, alpha: float) -> pd.DataFrame:
     """Weighted Cox HR of each strategy vs the reference, robust SEs clustered on patient.
 
     Terms are named `<label> vs <reference>` to line up with the other methods. Fitted by
@@ -197,18 +234,49 @@ def arm_cox(clones: pd.DataFrame, labels: list[str], reference: str, grace_month
         death = clones[EVENT].to_numpy()[pair]
         patients = clones["patient_id"][pair]
         term = f"{label} vs {reference}"
-        frame = pd.DataFrame({"start": clones["start"].to_numpy()[pair], "stop": clones["stop"].to_numpy()[pair],
-                              EVENT: death, "weight": clones["weight"].to_numpy()[pair],
-                              "patient_id": patients.to_numpy(), term: treated.astype(float)})
-        fit = CoxFitter(alpha=alpha, center=False).fit(frame, duration_col="stop", event_col=EVENT,
-                                                       weights_col="weight", entry_col="start",
-                                                       cluster_col="patient_id")
+        frame = pd.DataFrame(
+            {
+                "start": clones["start"].to_numpy()[pair],
+                "stop": clones["stop"].to_numpy()[pair],
+                EVENT: death,
+                "weight": clones["weight"].to_numpy()[pair],
+                "patient_id": patients.to_numpy(),
+                term: treated.astype(float),
+            }
+        )
+        fit = CoxFitter(alpha=alpha, center=False).fit(
+            frame,
+            duration_col="stop",
+            event_col=EVENT,
+            weights_col="weight",
+            entry_col="start",
+            cluster_col="patient_id",
+        )
         table = hazard_ratio_table(fit)
         del fit, frame  # millions of rows at scale: never two models alive at once
-        tables.append(table.assign(model="clone-censor-weight", arm=arm, n=patients.nunique(),
-                                   events=int(death[treated].sum()), events_reference=int(death[~treated].sum())))
-    columns = ["model", "term", "arm", "coef", "se", "hr", "ci_lower", "ci_upper", "p_value", "n", "events",
-               "events_reference"]
+        tables.append(
+            table.assign(
+                model="clone-censor-weight",
+                arm=arm,
+                n=patients.nunique(),
+                events=int(death[treated].sum()),
+                events_reference=int(death[~treated].sum()),
+            )
+        )
+    columns = [
+        "model",
+        "term",
+        "arm",
+        "coef",
+        "se",
+        "hr",
+        "ci_lower",
+        "ci_upper",
+        "p_value",
+        "n",
+        "events",
+        "events_reference",
+    ]
     return pd.concat(tables, ignore_index=True)[columns]
 
 
@@ -217,9 +285,18 @@ def clone_weight_summary(clones: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for arm, members in clones.groupby("arm", sort=False, observed=True):
         w = members["weight"].to_numpy()
-        rows.append({"arm": arm, "clones": members["patient_id"].nunique(), "rows": len(members),
-                     "deaths": int(members[EVENT].sum()), "artificially_censored": int(members["deviated"].sum()),
-                     "weight_min": w.min(), "weight_median": float(np.median(w)), "weight_max": w.max(),
-                     "weight_raw_max": members["weight_raw"].max(),
-                     "ess_at_start": effective_sample_size(members.loc[members["start"] == 0, "weight"].to_numpy())})
+        rows.append(
+            {
+                "arm": arm,
+                "clones": members["patient_id"].nunique(),
+                "rows": len(members),
+                "deaths": int(members[EVENT].sum()),
+                "artificially_censored": int(members["deviated"].sum()),
+                "weight_min": w.min(),
+                "weight_median": float(np.median(w)),
+                "weight_max": w.max(),
+                "weight_raw_max": members["weight_raw"].max(),
+                "ess_at_start": effective_sample_size(members.loc[members["start"] == 0, "weight"].to_numpy()),
+            }
+        )
     return pd.DataFrame(rows)

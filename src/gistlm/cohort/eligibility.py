@@ -12,8 +12,8 @@ import re
 
 import pandas as pd
 
-from gistlm.release.disclosure import suppress_within
 from gistlm.extract.errors import ExtractError
+from gistlm.release.disclosure import suppress_within
 
 # (step, reason shown in the attrition table), in the order the criteria are applied
 STEPS = [
@@ -33,10 +33,13 @@ TEXT_CRITERIA = {"not_gist": "primary_pathology", "no_lm_evidence": "lm_evidence
 
 def patient_baseline(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per patient: patients joined with their LM and follow-up rows (if any)."""
-    return (tables["patients"].drop(columns="source_row")
-            .merge(tables["liver_metastases"].drop(columns="source_row"), on="patient_id", how="left")
-            .merge(tables["follow_up"].drop(columns="source_row"), on="patient_id", how="left")
-            .set_index("patient_id"))
+    return (
+        tables["patients"]
+        .drop(columns="source_row")
+        .merge(tables["liver_metastases"].drop(columns="source_row"), on="patient_id", how="left")
+        .merge(tables["follow_up"].drop(columns="source_row"), on="patient_id", how="left")
+        .set_index("patient_id")
+    )
 
 
 def criteria_failed(base: pd.DataFrame, tables: dict[str, pd.DataFrame], rules: dict) -> pd.DataFrame:
@@ -64,8 +67,10 @@ def accepted_text(values: pd.Series, accepted, key: str) -> pd.Series:
             try:
                 pattern = re.compile(entry["pattern"], flags=re.IGNORECASE)
             except re.error as error:
-                raise ExtractError(f"config {key}: pattern {entry['pattern']!r} is not a regular expression "
-                                   f"({error}); write it in Python's re syntax, e.g. `GIST.*`.") from None
+                raise ExtractError(
+                    f"config {key}: pattern {entry['pattern']!r} is not a regular expression "
+                    f"({error}); write it in Python's re syntax, e.g. `GIST.*`."
+                ) from None
             matched |= text.str.fullmatch(pattern).fillna(False).astype(bool)
         else:
             matched |= text.str.upper() == str(entry).strip().upper()
@@ -74,10 +79,14 @@ def accepted_text(values: pd.Series, accepted, key: str) -> pd.Series:
 
 def lab_failures(base: pd.DataFrame, limits: dict) -> pd.DataFrame:
     """Per lab, is the value beyond its limit? Missing values never fail."""
-    return pd.DataFrame({
-        lab: LAB_BOUNDS[bound](base[lab], value).fillna(False).astype(bool)
-        for lab, bounds in limits.items() for bound, value in bounds.items()
-    }, index=base.index)
+    return pd.DataFrame(
+        {
+            lab: LAB_BOUNDS[bound](base[lab], value).fillna(False).astype(bool)
+            for lab, bounds in limits.items()
+            for bound, value in bounds.items()
+        },
+        index=base.index,
+    )
 
 
 def _treated_with(treatments: pd.DataFrame, drug: str) -> set:
@@ -132,8 +141,12 @@ def exclusion_values(tables: dict[str, pd.DataFrame], verdicts: pd.DataFrame) ->
     table = pd.concat(found, ignore_index=True)[["step", "column", "value", "patients"]]
     # in the order the criteria are applied
     order = table["step"].map({step: i for i, (step, _) in enumerate(STEPS)})
-    return (table.assign(order=order).sort_values(["order", "patients", "value"], ascending=[True, False, True])
-            .drop(columns="order").reset_index(drop=True))
+    return (
+        table.assign(order=order)
+        .sort_values(["order", "patients", "value"], ascending=[True, False, True])
+        .drop(columns="order")
+        .reset_index(drop=True)
+    )
 
 
 def release_exclusion_values(values: pd.DataFrame, minimum: int) -> pd.DataFrame:

@@ -15,8 +15,7 @@ def first_procedure_after_lm(treatments: pd.DataFrame, lm_dates: pd.Series, proc
     return after.groupby("patient_id")["start_date"].min().reindex(lm_dates.index)
 
 
-def assign_groups(treatments: pd.DataFrame, lm_dates: pd.Series, precedence: list[dict],
-                  default: str) -> pd.DataFrame:
+def assign_groups(treatments: pd.DataFrame, lm_dates: pd.Series, precedence: list[dict], default: str) -> pd.DataFrame:
     """`group` and `local_treatment_date` per patient of `lm_dates` (indexed by patient_id)."""
     group = pd.Series(pd.NA, index=lm_dates.index, dtype=object)
     when = pd.Series(pd.NaT, index=lm_dates.index, dtype="datetime64[ns]")

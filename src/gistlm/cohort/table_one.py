@@ -10,8 +10,7 @@ import pandas as pd
 from tableone import TableOne
 
 
-def table_one(cohort: pd.DataFrame, groups: list[str], continuous: list[str],
-              categorical: list[str]) -> pd.DataFrame:
+def table_one(cohort: pd.DataFrame, groups: list[str], continuous: list[str], categorical: list[str]) -> pd.DataFrame:
     """Baseline characteristics by group with pairwise SMDs and missing counts (tableone)."""
     columns = continuous + categorical
     data = cohort[columns + ["group"]].copy()
@@ -19,9 +18,19 @@ def table_one(cohort: pd.DataFrame, groups: list[str], continuous: list[str],
     with warnings.catch_warnings():
         # tableone's own pandas deprecation warnings are noise in the rule log
         warnings.simplefilter("ignore", (FutureWarning, RuntimeWarning))
-        table = TableOne(data, columns=columns, categorical=categorical, groupby="group", smd=True,
-                         missing=True, include_null=False, pval=False, overall=True, order={"group": groups},
-                         decimals=1).tableone
+        table = TableOne(
+            data,
+            columns=columns,
+            categorical=categorical,
+            groupby="group",
+            smd=True,
+            missing=True,
+            include_null=False,
+            pval=False,
+            overall=True,
+            order={"group": groups},
+            decimals=1,
+        ).tableone
     table.columns = [column for _, column in table.columns]
     table = table.reset_index(names=["variable", "level"])
     return _with_missing_rows(table, data, groups)
@@ -58,14 +67,20 @@ def journal_table_one(table: pd.DataFrame, groups: list[str], dictionary: dict, 
     (`disclosure.suppress_blocks`), and the SMDs of a pair of groups with a hidden cell in
     that variable are left out (an SMD and one proportion would give the other away).
     """
-    from gistlm.report.data_dictionary import level_order, variable_label
     from gistlm.release.disclosure import suppress_blocks
+    from gistlm.report.data_dictionary import level_order, variable_label
 
     columns = ["Overall", *groups]
     smd_columns = [column for column in table.columns if column.startswith("SMD (")]
     sizes = {column: int(table.loc[table["variable"] == "n", column].iloc[0]) for column in columns}
-    rows = [{"Characteristic": "Patients, n", "Level": "", "block": None,
-             **{column: str(sizes[column]) for column in columns}}]
+    rows = [
+        {
+            "Characteristic": "Patients, n",
+            "Level": "",
+            "block": None,
+            **{column: str(sizes[column]) for column in columns},
+        }
+    ]
     complete, smd_rows = {}, {}  # smd_rows: the row holding a count variable's SMDs
     for variable, part in table[table["variable"] != "n"].groupby("variable", sort=False):
         name, statistic = variable.split(", ", 1)
@@ -75,22 +90,36 @@ def journal_table_one(table: pd.DataFrame, groups: list[str], dictionary: dict, 
         levels = part[part["level"].fillna("") != "Missing"]
         missing = part[part["level"].fillna("") == "Missing"]
         if statistic == "mean (SD)":
-            rows.append({"Characteristic": f"{label}, mean (SD)", "Level": "", "block": None,
-                         **{column: levels[column].iloc[0] for column in columns}, **smd})
+            rows.append(
+                {
+                    "Characteristic": f"{label}, mean (SD)",
+                    "Level": "",
+                    "block": None,
+                    **{column: levels[column].iloc[0] for column in columns},
+                    **smd,
+                }
+            )
             complete[name] = False  # the counts with a value are not printed
         elif "one_row" in entry:
             shown = levels[levels["level"].map(lambda v: _key(v)) == entry["one_row"]]
             level_name = entry["levels"].get(entry["one_row"], entry["one_row"])
             smd_rows[name] = len(rows)
-            rows.append({"Characteristic": f"{level_name}, n (%)", "Level": "", "block": name,
-                         **_counts(shown, columns), **smd})
+            rows.append(
+                {"Characteristic": f"{level_name}, n (%)", "Level": "", "block": name, **_counts(shown, columns), **smd}
+            )
             complete[name] = False  # the other level is not printed
         else:
             smd_rows[name] = len(rows)
             rows.append({"Characteristic": f"{label}, n (%)", "Level": "", "block": None, **smd})
             for level in level_order(name, list(levels["level"]), dictionary):
-                rows.append({"Characteristic": "", "Level": _level_name(name, level, dictionary), "block": name,
-                             **_counts(levels[levels["level"] == level], columns)})
+                rows.append(
+                    {
+                        "Characteristic": "",
+                        "Level": _level_name(name, level, dictionary),
+                        "block": name,
+                        **_counts(levels[levels["level"] == level], columns),
+                    }
+                )
             complete[name] = True
         if len(missing):
             rows.append({"Characteristic": "", "Level": "Missing", "block": name, **_counts(missing, columns)})
@@ -99,13 +128,16 @@ def journal_table_one(table: pd.DataFrame, groups: list[str], dictionary: dict, 
     counts = out.loc[counted, columns].astype(float)
     status = suppress_blocks(counts, out.loc[counted, "block"], complete, "Overall", minimum)
     for column in columns:
-        text = [f"{count:.0f} ({100 * count / sizes[column]:.1f})" if sizes[column] else f"{count:.0f}"
-                for count in counts[column]]
-        out.loc[counted, column] = pd.Series(text, index=counts.index).where(status[column] == 0, pd.Series(
-            status[column].map({1: f"<{minimum}", 2: "suppressed"}), index=counts.index))
+        text = [
+            f"{count:.0f} ({100 * count / sizes[column]:.1f})" if sizes[column] else f"{count:.0f}"
+            for count in counts[column]
+        ]
+        out.loc[counted, column] = pd.Series(text, index=counts.index).where(
+            status[column] == 0, pd.Series(status[column].map({1: f"<{minimum}", 2: "suppressed"}), index=counts.index)
+        )
     blocks = out.loc[counted, "block"]
     for column in smd_columns:
-        pair = [group for group in column[len("SMD ("):-1].split(",") if group in status]
+        pair = [group for group in column[len("SMD (") : -1].split(",") if group in status]
         for block, row in smd_rows.items():
             if (status.loc[blocks == block, pair] != 0).any().any():
                 out.loc[row, column] = ""
@@ -114,11 +146,13 @@ def journal_table_one(table: pd.DataFrame, groups: list[str], dictionary: dict, 
 
 def _key(value) -> str:
     from gistlm.report.data_dictionary import level_key
+
     return level_key(value)
 
 
 def _level_name(column: str, value, dictionary: dict) -> str:
     from gistlm.report.data_dictionary import level_label
+
     return level_label(column, value, dictionary)
 
 

@@ -140,8 +140,9 @@ def _solve_dual(centred: np.ndarray, max_iter: int = 100) -> np.ndarray:
     return lam
 
 
-def entropy_balance(design: np.ndarray, codes: np.ndarray, n_groups: int, names: list[str],
-                    group_labels: list[str] | None = None) -> np.ndarray:
+def entropy_balance(
+    design: np.ndarray, codes: np.ndarray, n_groups: int, names: list[str], group_labels: list[str] | None = None
+) -> np.ndarray:
     """ATE entropy-balancing weights: each group's weights sum to its size.
 
     Targets are the whole cohort's (all groups') means of the balance columns. Raises
@@ -154,8 +155,9 @@ def entropy_balance(design: np.ndarray, codes: np.ndarray, n_groups: int, names:
     return weights
 
 
-def balance_each_group(design: np.ndarray, codes: np.ndarray, n_groups: int, names: list[str],
-                       group_labels: list[str] | None = None) -> tuple[np.ndarray, dict[str, str]]:
+def balance_each_group(
+    design: np.ndarray, codes: np.ndarray, n_groups: int, names: list[str], group_labels: list[str] | None = None
+) -> tuple[np.ndarray, dict[str, str]]:
     """`entropy_balance` group by group: (weights, {group: why it failed}).
 
     Each group is weighted towards the same cohort targets on its own, so a group that
@@ -179,7 +181,8 @@ def balance_each_group(design: np.ndarray, codes: np.ndarray, n_groups: int, nam
                 f"entropy balancing found no weights of the {member.sum()} patients of group {labels[group]} "
                 f"that match the whole cohort on {', '.join(bad)}: the cohort's values lie outside what that "
                 f"group can be weighted to (too few patients for the number of constraints, or a level nobody "
-                f"in the group has)")
+                f"in the group has)"
+            )
             continue
         weights[member] = found * member.sum()
     return weights, failures
@@ -188,8 +191,9 @@ def balance_each_group(design: np.ndarray, codes: np.ndarray, n_groups: int, nam
 # --- one weighting of the cohort, either kind ---------------------------------------------
 
 
-def group_weights(design: np.ndarray, codes: np.ndarray, labels: list[str], names: list[str], settings: dict,
-                  method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def group_weights(
+    design: np.ndarray, codes: np.ndarray, labels: list[str], names: list[str], settings: dict, method: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(included, raw weights, final weights) of one weighting on arrays.
 
     settings: causal.propensity (GPS-IPTW's trimming and truncation). Entropy balancing
@@ -205,8 +209,9 @@ def group_weights(design: np.ndarray, codes: np.ndarray, labels: list[str], name
     return np.ones(len(codes), dtype=bool), weights, weights
 
 
-def weighting_table(cohort: pd.DataFrame, labels: list[str], settings: dict, method: str,
-                    failures: dict | None = None) -> pd.DataFrame:
+def weighting_table(
+    cohort: pd.DataFrame, labels: list[str], settings: dict, method: str, failures: dict | None = None
+) -> pd.DataFrame:
     """Per patient with complete covariates: weighting, group, included, weight_raw, weight.
 
     With a `failures` dict (entropy balancing only), a group that cannot be balanced is
@@ -221,8 +226,9 @@ def weighting_table(cohort: pd.DataFrame, labels: list[str], settings: dict, met
         failures.update(found)
         included, final = ~np.isin(rows["group"].astype(str), list(found)), raw
     else:
-        included, raw, final = group_weights(design.to_numpy()[complete], codes, labels, list(design.columns),
-                                             settings, method)
+        included, raw, final = group_weights(
+            design.to_numpy()[complete], codes, labels, list(design.columns), settings, method
+        )
     rows.insert(0, "weighting", WEIGHTING_LABELS[method])
     return rows.assign(included=included, weight_raw=raw, weight=final)
 
@@ -234,17 +240,30 @@ def weightings(primary: str) -> list[str]:
 
 def read_weights(path) -> dict[str, pd.DataFrame]:
     """The rule's patient-level weights file, one table per weighting label (file order)."""
-    table = pd.read_csv(path, dtype={"patient_id": str, "group": str}, keep_default_na=False, na_values=[""],
-                        float_precision="round_trip")
-    return {label: rows.drop(columns="weighting").reset_index(drop=True)
-            for label, rows in table.groupby("weighting", sort=False)}
+    table = pd.read_csv(
+        path,
+        dtype={"patient_id": str, "group": str},
+        keep_default_na=False,
+        na_values=[""],
+        float_precision="round_trip",
+    )
+    return {
+        label: rows.drop(columns="weighting").reset_index(drop=True)
+        for label, rows in table.groupby("weighting", sort=False)
+    }
 
 
-def weighted_balance(cohort: pd.DataFrame, tables: dict[str, pd.DataFrame], labels: list[str],
-                     covariates: list[str], threshold: float) -> pd.DataFrame:
+def weighted_balance(
+    cohort: pd.DataFrame, tables: dict[str, pd.DataFrame], labels: list[str], covariates: list[str], threshold: float
+) -> pd.DataFrame:
     """`balance_table` of every weighting, with its `weighting` label first."""
-    return pd.concat([balance_table(cohort, table, labels, covariates, threshold).assign(weighting=label)
-                      for label, table in tables.items()], ignore_index=True).pipe(_weighting_first)
+    return pd.concat(
+        [
+            balance_table(cohort, table, labels, covariates, threshold).assign(weighting=label)
+            for label, table in tables.items()
+        ],
+        ignore_index=True,
+    ).pipe(_weighting_first)
 
 
 def _weighting_first(frame: pd.DataFrame) -> pd.DataFrame:
@@ -256,7 +275,10 @@ def weighted_summaries(tables: dict[str, pd.DataFrame], labels: list[str], relea
     each passed through `release` (the small-cell suppression) on its own."""
     found = []
     for label, table in tables.items():
-        stages = ([("stabilised", "weight_raw"), ("truncated", "weight")] if label == WEIGHTING_LABELS[GPS_IPTW]
-                  else [(label, "weight")])
+        stages = (
+            [("stabilised", "weight_raw"), ("truncated", "weight")]
+            if label == WEIGHTING_LABELS[GPS_IPTW]
+            else [(label, "weight")]
+        )
         found.append(release(weight_summary(table, labels, stages)).assign(weighting=label))
     return _weighting_first(pd.concat(found, ignore_index=True))

@@ -43,9 +43,17 @@ class CoxFitter:
     def __init__(self, alpha: float = 0.05, center: bool = True):
         self.alpha, self.center = alpha, center
 
-    def fit(self, df: pd.DataFrame, duration_col: str, event_col: str, weights_col: str | None = None,
-            strata: list[str] | None = None, entry_col: str | None = None, robust: bool = False,
-            cluster_col: str | None = None) -> CoxFitter:
+    def fit(
+        self,
+        df: pd.DataFrame,
+        duration_col: str,
+        event_col: str,
+        weights_col: str | None = None,
+        strata: list[str] | None = None,
+        entry_col: str | None = None,
+        robust: bool = False,
+        cluster_col: str | None = None,
+    ) -> CoxFitter:
         """Fit on `df`'s rows; every column not named here is a covariate. Robust SEs are
         clustered on `cluster_col`, or on the row with `robust` alone (lifelines' robust=True).
         A fit without a maximum (no deaths, a term without variation or separating the deaths)
@@ -57,15 +65,22 @@ class CoxFitter:
             raise ValueError("CoxFitter: missing values in the model's columns; fit the complete cases")
         blocks = df.groupby(strata, sort=True, observed=True).indices.values() if strata else None
         self.model_ = StratifiedPartialLikelihood(
-            df[duration_col].to_numpy(float), df[event_col].to_numpy(float), df[self.terms].to_numpy(float),
-            None if weights_col is None else df[weights_col].to_numpy(float), blocks,
-            None if entry_col is None else df[entry_col].to_numpy(float), self.center)
+            df[duration_col].to_numpy(float),
+            df[event_col].to_numpy(float),
+            df[self.terms].to_numpy(float),
+            None if weights_col is None else df[weights_col].to_numpy(float),
+            blocks,
+            None if entry_col is None else df[entry_col].to_numpy(float),
+            self.center,
+        )
         coef, self.converged_ = self.model_.fit()
         self._beta = coef
-        self.params_ = pd.Series(coef if self.converged_ else np.nan, index=pd.Index(self.terms, name="covariate"),
-                                 name="coef")
-        self._cluster = (df[cluster_col].to_numpy() if cluster_col is not None
-                         else np.arange(len(df)) if robust else None)
+        self.params_ = pd.Series(
+            coef if self.converged_ else np.nan, index=pd.Index(self.terms, name="covariate"), name="coef"
+        )
+        self._cluster = (
+            df[cluster_col].to_numpy() if cluster_col is not None else np.arange(len(df)) if robust else None
+        )
         for cached in ("variance_matrix_", "summary"):
             self.__dict__.pop(cached, None)
         return self
@@ -83,8 +98,7 @@ class CoxFitter:
 
     @property
     def standard_errors_(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.variance_matrix_.to_numpy())), index=self.params_.index,
-                         name="se")
+        return pd.Series(np.sqrt(np.diag(self.variance_matrix_.to_numpy())), index=self.params_.index, name="se")
 
     @property
     def log_likelihood_(self) -> float:
@@ -97,30 +111,51 @@ class CoxFitter:
         coef, se = self.params_.to_numpy(float), self.standard_errors_.to_numpy(float)
         z, level = special.ndtri(1 - self.alpha / 2), f"{100 * (1 - self.alpha):g}%"
         lower, upper = coef - z * se, coef + z * se
-        return pd.DataFrame({
-            "coef": coef, "exp(coef)": np.exp(coef), "se(coef)": se,
-            f"coef lower {level}": lower, f"coef upper {level}": upper,
-            f"exp(coef) lower {level}": np.exp(lower), f"exp(coef) upper {level}": np.exp(upper),
-            "z": coef / se, "p": 2 * special.ndtr(-np.abs(coef / se)),
-        }, index=self.params_.index)
+        return pd.DataFrame(
+            {
+                "coef": coef,
+                "exp(coef)": np.exp(coef),
+                "se(coef)": se,
+                f"coef lower {level}": lower,
+                f"coef upper {level}": upper,
+                f"exp(coef) lower {level}": np.exp(lower),
+                f"exp(coef) upper {level}": np.exp(upper),
+                "z": coef / se,
+                "p": 2 * special.ndtr(-np.abs(coef / se)),
+            },
+            index=self.params_.index,
+        )
 
 
 def hazard_ratio_table(fit: CoxFitter) -> pd.DataFrame:
     """The fit's summary as gistlm's tables name it: term, coef, se, hr, ci_lower, ci_upper, p_value."""
     summary = fit.summary
     level = f"{100 * (1 - fit.alpha):g}%"
-    return pd.DataFrame({
-        "term": summary.index.to_numpy(), "coef": summary["coef"].to_numpy(), "se": summary["se(coef)"].to_numpy(),
-        "hr": summary["exp(coef)"].to_numpy(), "ci_lower": summary[f"exp(coef) lower {level}"].to_numpy(),
-        "ci_upper": summary[f"exp(coef) upper {level}"].to_numpy(), "p_value": summary["p"].to_numpy()})
+    return pd.DataFrame(
+        {
+            "term": summary.index.to_numpy(),
+            "coef": summary["coef"].to_numpy(),
+            "se": summary["se(coef)"].to_numpy(),
+            "hr": summary["exp(coef)"].to_numpy(),
+            "ci_lower": summary[f"exp(coef) lower {level}"].to_numpy(),
+            "ci_upper": summary[f"exp(coef) upper {level}"].to_numpy(),
+            "p_value": summary["p"].to_numpy(),
+        }
+    )
 
 
 # --- proportional-hazards test (R's cox.zph, survival >= 3.0) -----------------------------
 
 
-def proportional_hazards_test(fit: CoxFitter, data: pd.DataFrame, duration_col: str, event_col: str,
-                              strata: list[str] | None = None, transform: str = "km",
-                              weights: np.ndarray | None = None) -> pd.DataFrame:
+def proportional_hazards_test(
+    fit: CoxFitter,
+    data: pd.DataFrame,
+    duration_col: str,
+    event_col: str,
+    strata: list[str] | None = None,
+    transform: str = "km",
+    weights: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Proportional-hazards score test per term and global: R's cox.zph (survival >= 3.0).
 
     The score test, at the fitted coefficients, of adding each term times g(t) to the model,
@@ -133,8 +168,7 @@ def proportional_hazards_test(fit: CoxFitter, data: pd.DataFrame, duration_col: 
     terms = list(fit.params_.index)
     beta = fit.params_.to_numpy(float)
     weights = np.ones(len(data)) if weights is None else np.asarray(weights, float)
-    score, information = _time_weighted_score(data, duration_col, event_col, terms, beta, strata, transform,
-                                              weights)
+    score, information = _time_weighted_score(data, duration_col, event_col, terms, beta, strata, transform, weights)
     p = len(terms)
     rows = []
     for j, term in [*enumerate(terms), (None, "global")]:
@@ -142,14 +176,28 @@ def proportional_hazards_test(fit: CoxFitter, data: pd.DataFrame, duration_col: 
         u = np.r_[np.zeros(p), score[j] if j is not None else score]
         statistic = float(u @ np.linalg.solve(information[np.ix_(kept, kept)], u))
         df = 1 if j is not None else p
-        rows.append({"term": term, "statistic": statistic, "df": df,
-                     "p_value": special.chdtrc(df, statistic), "time_transform": transform})
+        rows.append(
+            {
+                "term": term,
+                "statistic": statistic,
+                "df": df,
+                "p_value": special.chdtrc(df, statistic),
+                "time_transform": transform,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def _time_weighted_score(data: pd.DataFrame, duration_col: str, event_col: str, terms: list[str],
-                         beta: np.ndarray, strata: list[str] | None, transform: str,
-                         weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _time_weighted_score(
+    data: pd.DataFrame,
+    duration_col: str,
+    event_col: str,
+    terms: list[str],
+    beta: np.ndarray,
+    strata: list[str] | None,
+    transform: str,
+    weights: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """R's zph1: the score of the terms times g(t) (the terms' own score is 0 at the fit) and
     the information of (terms, terms x g(t)), summed over strata (Efron's ties)."""
     time, event = data[duration_col].to_numpy(float), data[event_col].to_numpy(bool)

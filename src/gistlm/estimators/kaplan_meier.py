@@ -21,6 +21,7 @@ from scipy import special
 
 class KaplanMeier(NamedTuple):
     """The product-limit curve at each distinct time a row leaves (dies or is censored)."""
+
     time: np.ndarray
     at_risk: np.ndarray  # weighted number at risk just before the time
     deaths: np.ndarray  # weighted deaths at the time
@@ -100,7 +101,7 @@ def rmst_with_se(time: np.ndarray, event: np.ndarray, horizon: float) -> tuple[f
     areas = np.array([rmst - area_under_steps(curve.time, curve.survival, t) for t in curve.time[steps]])
     n, d = curve.at_risk[steps], curve.deaths[steps]
     with np.errstate(divide="ignore"):
-        variance = float(np.sum(areas ** 2 * d / (n * (n - d))))
+        variance = float(np.sum(areas**2 * d / (n * (n - d))))
     return rmst, float(np.sqrt(variance))
 
 

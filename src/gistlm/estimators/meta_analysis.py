@@ -15,7 +15,12 @@ def dersimonian_laird(log_hr: np.ndarray, se: np.ndarray, alpha: float) -> dict:
         # DerSimonian-Laird truncates tau² at 0 (then random = fixed effect); statsmodels 0.15
         # keeps a negative tau², which would narrow the interval below the fixed-effect one
         effect = pooled.summary_frame().loc["random effect" if pooled.tau2 > 0 else "fixed effect"]
-    return {"hr": np.exp(effect["eff"]), "ci_lower": np.exp(effect["ci_low"]),
-            "ci_upper": np.exp(effect["ci_upp"]), "p_value": 2 * special.ndtr(-abs(effect["eff"] / effect["sd_eff"])),
-            # I² is 0 when Q falls below its degrees of freedom (no excess variation)
-            "i2": max(0.0, pooled.i2), "heterogeneity_p": pooled.test_homogeneity().pvalue}
+    return {
+        "hr": np.exp(effect["eff"]),
+        "ci_lower": np.exp(effect["ci_low"]),
+        "ci_upper": np.exp(effect["ci_upp"]),
+        "p_value": 2 * special.ndtr(-abs(effect["eff"] / effect["sd_eff"])),
+        # I² is 0 when Q falls below its degrees of freedom (no excess variation)
+        "i2": max(0.0, pooled.i2),
+        "heterogeneity_p": pooled.test_homogeneity().pvalue,
+    }

@@ -34,22 +34,28 @@ class PartialLikelihood:
         if self.entry is not None:
             self.by_entry = _compact(np.argsort(self.entry, kind="stable"))
             self.from_entry = np.searchsorted(self.entry[self.by_entry], self.death_times, side="left")
-        self.slot = _compact(np.minimum(np.searchsorted(self.death_times, self.time), max(len(self.death_times) - 1, 0)))
+        self.slot = _compact(
+            np.minimum(np.searchsorted(self.death_times, self.time), max(len(self.death_times) - 1, 0))
+        )
         # the deaths, sorted by time, start a new death time at these positions
         death_slots = self.slot[self.event]
-        self.first_of_time = np.flatnonzero(np.r_[True, death_slots[1:] != death_slots[:-1]]) if len(death_slots) else death_slots
+        self.first_of_time = (
+            np.flatnonzero(np.r_[True, death_slots[1:] != death_slots[:-1]]) if len(death_slots) else death_slots
+        )
         self.deaths = self.at_deaths(np.ones(len(self.time)))
         self.mean_weight = self.at_deaths(self.weights) / self.deaths
         self.death_x = (self.weights[self.event, None] * self.x[self.event]).sum(axis=0)
 
     def at_risk(self, values: np.ndarray) -> np.ndarray:
         """Per death time, the sum of `values` (one per row, any shape) over the rows at risk."""
+
         def tail_sums(rows, first):
             sums = np.cumsum(rows[::-1], axis=0)[::-1]
             beyond = first >= len(rows)  # nobody enters at or after t
             picked = sums[np.minimum(first, len(rows) - 1)]
             picked[beyond] = 0.0
             return picked
+
         sums = tail_sums(values, self.from_time)
         if self.entry is not None:
             sums -= tail_sums(values[self.by_entry], self.from_entry)
@@ -73,8 +79,12 @@ class PartialLikelihood:
         covariance matrices (the information). cox.zph weights them by a function of time."""
         x = self.x
         risk = self.weights * np.exp(x @ beta)
-        r0, r1, d0, d1 = (self.at_risk(risk), self.at_risk(risk[:, None] * x),
-                          self.at_deaths(risk), self.at_deaths(risk[:, None] * x))
+        r0, r1, d0, d1 = (
+            self.at_risk(risk),
+            self.at_risk(risk[:, None] * x),
+            self.at_deaths(risk),
+            self.at_deaths(risk[:, None] * x),
+        )
         # second moments one column at a time: rows x p x p at once is GBs at 1M patients
         r2 = np.stack([self.at_risk(risk[:, None] * (x * x[:, [j]])) for j in range(x.shape[1])], axis=2)
         d2 = np.stack([self.at_deaths(risk[:, None] * (x * x[:, [j]])) for j in range(x.shape[1])], axis=2)
@@ -113,8 +123,12 @@ class PartialLikelihood:
         x, time = self.x, self.time
         phi = np.exp(x @ beta)
         risk = self.weights * phi
-        pieces = (self.at_risk(risk), self.at_risk(risk[:, None] * x),
-                  self.at_deaths(risk), self.at_deaths(risk[:, None] * x))
+        pieces = (
+            self.at_risk(risk),
+            self.at_risk(risk[:, None] * x),
+            self.at_deaths(risk),
+            self.at_deaths(risk[:, None] * x),
+        )
         hazard, early = np.zeros(len(self.death_times)), np.zeros(len(self.death_times))
         hazard_x, early_x, mean_of_means = (np.zeros_like(pieces[1]) for _ in range(3))
         for at, share, denominator, mean in self.efron_steps(*pieces):
@@ -127,8 +141,11 @@ class PartialLikelihood:
         cumulative = np.r_[0.0, np.cumsum(hazard)]
         cumulative_x = np.vstack([np.zeros(x.shape[1]), np.cumsum(hazard_x, axis=0)])
         upto_stop = _compact(np.searchsorted(self.death_times, time, side="right"))
-        upto_entry = (np.zeros(len(time), np.int32) if self.entry is None
-                      else _compact(np.searchsorted(self.death_times, self.entry, side="right")))
+        upto_entry = (
+            np.zeros(len(time), np.int32)
+            if self.entry is None
+            else _compact(np.searchsorted(self.death_times, self.entry, side="right"))
+        )
         # in place: at scale these are arrays of millions of rows
         residual = x * (cumulative[upto_stop] - cumulative[upto_entry])[:, None]
         residual -= cumulative_x[upto_stop]
@@ -136,8 +153,9 @@ class PartialLikelihood:
         del upto_stop, upto_entry
         residual *= -phi[:, None]
         dead, slot = self.event, self.slot[self.event]
-        residual[dead] += (x[dead] - mean_of_means[slot]
-                           + phi[dead, None] * (x[dead] * early[slot, None] - early_x[slot]))
+        residual[dead] += (
+            x[dead] - mean_of_means[slot] + phi[dead, None] * (x[dead] * early[slot, None] - early_x[slot])
+        )
         residual *= self.weights[:, None]
         return residual
 
@@ -189,8 +207,15 @@ class StratifiedPartialLikelihood:
         # without strata the arrays are used as they are: at scale (13M clone rows) no copies
         blocks = [slice(None)] if strata is None else strata
         self.width, self.rows = x.shape[1], len(time)
-        parts = ((rows, PartialLikelihood(time[rows], event[rows], x[rows], weights[rows],
-                                          None if entry is None else entry[rows])) for rows in blocks)
+        parts = (
+            (
+                rows,
+                PartialLikelihood(
+                    time[rows], event[rows], x[rows], weights[rows], None if entry is None else entry[rows]
+                ),
+            )
+            for rows in blocks
+        )
         self.parts = [(rows, part) for rows, part in parts if len(part.death_times)]
 
     def derivatives(self, beta: np.ndarray):
@@ -223,8 +248,9 @@ class StratifiedPartialLikelihood:
         else:
             codes, residual = np.concatenate([c for c, _ in residuals]), np.vstack([r for _, r in residuals])
         clusters = int(codes.max()) + 1 if len(codes) else 0
-        per_cluster = np.stack([np.bincount(codes, weights=residual[:, j], minlength=clusters)
-                                for j in range(self.width)], axis=1)
+        per_cluster = np.stack(
+            [np.bincount(codes, weights=residual[:, j], minlength=clusters) for j in range(self.width)], axis=1
+        )
         return inverse @ (per_cluster.T @ per_cluster) @ inverse
 
 

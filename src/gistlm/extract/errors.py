@@ -33,9 +33,11 @@ def report_extract_errors(log_path: str | Path | None = None):
                 _write_log(log_path, traceback.format_exc().rstrip())
             raise
         where = f" while writing {error.filename}" if error.filename else ""
-        message = (f"gistlm: no space left on the disk{where} ({error.strerror}). Free some space (or point "
-                   "results/ at a larger disk) and run the same command again; the files of this step were "
-                   "not finished and Snakemake removes them.")
+        message = (
+            f"gistlm: no space left on the disk{where} ({error.strerror}). Free some space (or point "
+            "results/ at a larger disk) and run the same command again; the files of this step were "
+            "not finished and Snakemake removes them."
+        )
         _write_log(log_path, message)
         print(message, file=console())
         sys.exit(1)

@@ -43,8 +43,10 @@ def read_raw_table(path: str | Path, table: str, encoding: str = "utf-8") -> pd.
     """Read a raw table as text, with `source_row` = its row number in the file (header = 1)."""
     path = Path(path)
     if path.is_dir():
-        raise ExtractError(f"{table}: {path} is a directory, not a file; set raw.{table} in the config "
-                           "to the table's .csv, .xlsx or .parquet file.")
+        raise ExtractError(
+            f"{table}: {path} is a directory, not a file; set raw.{table} in the config "
+            "to the table's .csv, .xlsx or .parquet file."
+        )
     if not path.is_file():
         raise ExtractError(f"{table}: file {path} does not exist; set raw.{table} in the config.")
     cells = _read_cells(path, table, encoding)
@@ -111,8 +113,14 @@ def _read_cells(path: Path, table: str, encoding: str) -> pd.DataFrame:
     configured = encoding
     try:
         if suffix in {".csv", ".txt"}:
-            return pd.read_csv(path, header=None, dtype=str, keep_default_na=False,
-                               encoding=_csv_encoding(encoding), skip_blank_lines=False)
+            return pd.read_csv(
+                path,
+                header=None,
+                dtype=str,
+                keep_default_na=False,
+                encoding=_csv_encoding(encoding),
+                skip_blank_lines=False,
+            )
         if suffix in {".xlsx", ".xlsm"}:
             # openpyxl named: pandas would otherwise guess the format, and a damaged workbook
             # would get a message about engines instead of BadZipFile
@@ -121,8 +129,10 @@ def _read_cells(path: Path, table: str, encoding: str) -> pd.DataFrame:
             return _parquet_cells(path)
     except zipfile.BadZipFile:
         # an .xlsx is a zip archive: a truncated download or a renamed .xls or .csv is not one
-        raise ExtractError(f"{table}: file {path} is not a readable Excel workbook (not a valid .xlsx); "
-                           "open it in Excel and save it again as .xlsx, or export the table as CSV.") from None
+        raise ExtractError(
+            f"{table}: file {path} is not a readable Excel workbook (not a valid .xlsx); "
+            "open it in Excel and save it again as .xlsx, or export the table as CSV."
+        ) from None
     except UnicodeDecodeError as error:
         raise ExtractError(
             f"{table}: file {path} is not valid {configured} text (byte {error.start}); "
@@ -133,8 +143,11 @@ def _read_cells(path: Path, table: str, encoding: str) -> pd.DataFrame:
     except (ValueError, OSError, pd.errors.ParserError) as error:
         # parser messages can span lines; the user gets one paragraph
         reason = " ".join(str(error).split())
-        advice = ("check that every row has as many cells as the header and that quotes are closed"
-                  if suffix in {".csv", ".txt"} else "save it again from the program that made it, or export it as CSV")
+        advice = (
+            "check that every row has as many cells as the header and that quotes are closed"
+            if suffix in {".csv", ".txt"}
+            else "save it again from the program that made it, or export it as CSV"
+        )
         raise ExtractError(f"{table}: file {path} could not be read ({reason}); {advice}.") from None
     raise ExtractError(f"{table}: file {path} must end in .csv, .xlsx or .parquet.")
 
@@ -142,8 +155,12 @@ def _read_cells(path: Path, table: str, encoding: str) -> pd.DataFrame:
 def _parquet_cells(path: Path) -> pd.DataFrame:
     """A Parquet table as text cells with its header as row 0, like the other formats."""
     frame = pd.read_parquet(path)
-    text = pd.DataFrame({i: _id_text(frame.iloc[:, i]) if str(name).strip().lower() == ID_COLUMN
-                         else _cell_text(frame.iloc[:, i]) for i, name in enumerate(frame.columns)})
+    text = pd.DataFrame(
+        {
+            i: _id_text(frame.iloc[:, i]) if str(name).strip().lower() == ID_COLUMN else _cell_text(frame.iloc[:, i])
+            for i, name in enumerate(frame.columns)
+        }
+    )
     return pd.concat([pd.DataFrame([list(frame.columns)]), text], ignore_index=True)
 
 
@@ -172,8 +189,12 @@ def _cell_text(column: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(column):
         return column.dt.strftime("%Y-%m-%d").where(~missing, "").astype(object)
     values = column.astype(object).where(~missing, "")
-    typed = (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
-             or pd.api.types.is_string_dtype(column) and column.dtype != object)
+    typed = (
+        pd.api.types.is_numeric_dtype(column)
+        or pd.api.types.is_bool_dtype(column)
+        or pd.api.types.is_string_dtype(column)
+        and column.dtype != object
+    )
     kind = "typed" if typed else pd.api.types.infer_dtype(values, skipna=False)
     if kind in {"string", "empty", "typed"}:
         # str() of each value, exactly as the cell-by-cell version (e.g. 400.0 -> "400.0")
@@ -297,12 +318,15 @@ def _conversion_log(table, column, raw, values, how, failed) -> pd.DataFrame:
     """Rows of the log for one column: cells whose spelling changed or could not be read."""
     logged = how.notna()
     identifier = column == ID_COLUMN
-    return pd.DataFrame({
-        "table": table,
-        "row": raw.loc[logged, "source_row"],
-        "column": column,
-        "value": ID_WITHHELD if identifier else raw.loc[logged, column].astype(str),
-        "converted": ID_WITHHELD if identifier else values[logged].astype(str).where(~failed[logged], ""),
-        "status": np.where(failed[logged], "unparseable", "converted"),
-        "conversion": how[logged],
-    }, columns=LOG_COLUMNS)
+    return pd.DataFrame(
+        {
+            "table": table,
+            "row": raw.loc[logged, "source_row"],
+            "column": column,
+            "value": ID_WITHHELD if identifier else raw.loc[logged, column].astype(str),
+            "converted": ID_WITHHELD if identifier else values[logged].astype(str).where(~failed[logged], ""),
+            "status": np.where(failed[logged], "unparseable", "converted"),
+            "conversion": how[logged],
+        },
+        columns=LOG_COLUMNS,
+    )

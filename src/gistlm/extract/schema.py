@@ -38,9 +38,7 @@ class Patients(RawTable):
     primary_pathology: Series[str] = pa.Field(nullable=False)
     primary_size_cm: Series[float] = pa.Field(nullable=True, gt=0, le=60)
     mitotic_count: Series[float] = pa.Field(nullable=True, ge=0, le=500)
-    mutation: Series[str] = pa.Field(
-        isin=["KIT_exon11", "KIT_exon9", "PDGFRA", "wild_type", "unknown"], nullable=True
-    )
+    mutation: Series[str] = pa.Field(isin=["KIT_exon11", "KIT_exon9", "PDGFRA", "wild_type", "unknown"], nullable=True)
     other_malignancy: Series[str] = pa.Field(isin=YES_NO)
 
 

@@ -35,8 +35,13 @@ def raw_entry_count(raw_patients: pd.DataFrame) -> int:
     return ids[ids != ""].nunique() + int((ids == "").sum())
 
 
-def patient_ledger(raw_ids: pd.Series, quarantine: pd.DataFrame, verdicts: pd.DataFrame,
-                   analysed_ids: pd.Series, raw_total: int | None = None) -> pd.DataFrame:
+def patient_ledger(
+    raw_ids: pd.Series,
+    quarantine: pd.DataFrame,
+    verdicts: pd.DataFrame,
+    analysed_ids: pd.Series,
+    raw_total: int | None = None,
+) -> pd.DataFrame:
     """One row per distinct raw patient: patient_id, status, reason.
 
     `raw_ids` are the entries of the ingested tables (ledger_entries), `raw_total` the count
@@ -53,14 +58,17 @@ def patient_ledger(raw_ids: pd.Series, quarantine: pd.DataFrame, verdicts: pd.Da
     return ledger.sort_values("patient_id", ignore_index=True)
 
 
-def check_balance(ledger: pd.DataFrame, raw_ids: pd.Series, analysed_ids: pd.Series,
-                  raw_total: int | None = None) -> None:
+def check_balance(
+    ledger: pd.DataFrame, raw_ids: pd.Series, analysed_ids: pd.Series, raw_total: int | None = None
+) -> None:
     """Raise LedgerImbalance unless each raw patient has exactly one status."""
     raw = set(raw_ids.dropna())
     problems = []
     if raw_total is not None and len(ledger) != raw_total:
-        problems.append(f"it has {len(ledger)} entries but the raw patients file(s) hold {raw_total} "
-                        "(distinct ids plus rows without an id)")
+        problems.append(
+            f"it has {len(ledger)} entries but the raw patients file(s) hold {raw_total} "
+            "(distinct ids plus rows without an id)"
+        )
     if not ledger["patient_id"].is_unique:
         problems.append(f"{ledger['patient_id'].duplicated().sum()} patient(s) have two statuses")
     if missing := raw - set(ledger["patient_id"]):
@@ -69,8 +77,9 @@ def check_balance(ledger: pd.DataFrame, raw_ids: pd.Series, analysed_ids: pd.Ser
         problems.append(f"{len(unknown)} ledger patient(s) are not in the raw extract")
     analysed = set(ledger.loc[ledger["status"] == "analysed", "patient_id"])
     if analysed != set(analysed_ids):
-        problems.append(f"{len(analysed ^ set(analysed_ids))} patient(s) differ between the ledger "
-                        "and the analysis cohort")
+        problems.append(
+            f"{len(analysed ^ set(analysed_ids))} patient(s) differ between the ledger and the analysis cohort"
+        )
     if problems:
         raise LedgerImbalance("The patient ledger does not balance: " + "; ".join(problems) + ".")
 
@@ -78,5 +87,4 @@ def check_balance(ledger: pd.DataFrame, raw_ids: pd.Series, analysed_ids: pd.Ser
 def ledger_counts(ledger: pd.DataFrame) -> pd.DataFrame:
     """Patients per status, every status listed, with the raw total."""
     counts = ledger["status"].value_counts().reindex(STATUSES, fill_value=0)
-    return pd.DataFrame({"status": [*STATUSES, "raw patients"],
-                         "patients": [*counts.to_list(), len(ledger)]})
+    return pd.DataFrame({"status": [*STATUSES, "raw patients"], "patients": [*counts.to_list(), len(ledger)]})

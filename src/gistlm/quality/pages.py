@@ -62,11 +62,20 @@ def write_validation_pages(results: dict[str, pd.DataFrame], docs_dir: str | Pat
     suites = []
     for name, rows in results.items():
         failed = rows[~rows["success"].astype(bool)]
-        suites.append({"name": name, "total": len(rows), "passed": len(rows) - len(failed), "failed": len(failed),
-                       "critical": int((failed["severity"] == "critical").sum()),
-                       "warning": int((failed["severity"] == "warning").sum())})
+        suites.append(
+            {
+                "name": name,
+                "total": len(rows),
+                "passed": len(rows) - len(failed),
+                "failed": len(failed),
+                "critical": int((failed["severity"] == "critical").sum()),
+                "warning": int((failed["severity"] == "warning").sum()),
+            }
+        )
         records = rows.astype(object).where(rows.notna(), None).to_dict("records")
         (docs / "validations" / f"{name}.html").write_text(
-            template.render(title=f"Validation: {name}", name=name, rows=records), encoding="utf-8")
-    (docs / "index.html").write_text(template.render(title="Data quality: validations", suites=suites),
-                                     encoding="utf-8")
+            template.render(title=f"Validation: {name}", name=name, rows=records), encoding="utf-8"
+        )
+    (docs / "index.html").write_text(
+        template.render(title="Data quality: validations", suites=suites), encoding="utf-8"
+    )

@@ -21,8 +21,7 @@ def pool_tables(per_site: dict[str, dict[str, pd.DataFrame]]) -> dict[str, pd.Da
     """Each raw table stacked over the sites; only `patients` gets the site column (the others
     join to it by patient id, and a second site column would clash in those joins)."""
     names = next(iter(per_site.values())).keys()
-    pooled = {name: pd.concat([tables[name] for tables in per_site.values()], ignore_index=True)
-              for name in names}
+    pooled = {name: pd.concat([tables[name] for tables in per_site.values()], ignore_index=True) for name in names}
     pooled["patients"] = stack_sites({site: tables["patients"] for site, tables in per_site.items()})
     return pooled
 

@@ -56,8 +56,9 @@ def cross_table_failures(tables: dict[str, pd.DataFrame], today: pd.Timestamp) -
     return _stack(found)
 
 
-def quarantine(failures: pd.DataFrame, patient_ids: pd.Series | None = None,
-               patients_file: str = "patients") -> pd.DataFrame:
+def quarantine(
+    failures: pd.DataFrame, patient_ids: pd.Series | None = None, patients_file: str = "patients"
+) -> pd.DataFrame:
     """One row per quarantined patient with all reasons, e.g. `patients.sex: isin(...)`.
 
     With `patient_ids` (those of the patients table), only those patients are quarantined,
@@ -69,8 +70,15 @@ def quarantine(failures: pd.DataFrame, patient_ids: pd.Series | None = None,
         blank = failures[(failures["table"] == "patients") & failures["patient_id"].isna() & failures["row"].notna()]
         entries = [record_entry(patients_file, row) for row in blank["row"]]
         attributed = pd.concat([attributed, blank.assign(patient_id=entries)]) if len(blank) else attributed
-    reasons = (attributed["table"] + "." + attributed["column"].astype(str) + " row "
-               + attributed["row"].astype(str) + ": " + attributed["check"].astype(str))
+    reasons = (
+        attributed["table"]
+        + "."
+        + attributed["column"].astype(str)
+        + " row "
+        + attributed["row"].astype(str)
+        + ": "
+        + attributed["check"].astype(str)
+    )
     grouped = reasons.groupby(attributed["patient_id"]).agg(lambda r: "; ".join(sorted(set(r))))
     return grouped.rename("reasons").rename_axis("patient_id").reset_index()
 
@@ -84,32 +92,48 @@ def _stack(found: list[pd.DataFrame]) -> pd.DataFrame:
 def _failures(table, frame, rows, columns, checks, values) -> pd.DataFrame:
     """Failure rows, with the patient of each row looked up from the table."""
     ids = frame["patient_id"].reindex(rows.to_numpy()).to_numpy() if len(rows) else []
-    out = pd.DataFrame({
-        "table": table,
-        "row": rows.to_numpy(),
-        "column": columns.to_numpy(),
-        "check": checks.astype(str).to_numpy(),
-        "value": values.astype(str).to_numpy(),
-        "patient_id": ids,
-    }, columns=FAILURE_COLUMNS)
+    out = pd.DataFrame(
+        {
+            "table": table,
+            "row": rows.to_numpy(),
+            "column": columns.to_numpy(),
+            "check": checks.astype(str).to_numpy(),
+            "value": values.astype(str).to_numpy(),
+            "patient_id": ids,
+        },
+        columns=FAILURE_COLUMNS,
+    )
     # a duplicated row number (duplicate patient ids) may map to several patients: keep each
     return out.explode("patient_id") if len(out) else out
 
 
 def _table_failures(table: str, frame: pd.DataFrame, mask: pd.Series, column: str, check: str):
     hits = frame[mask]
-    return pd.DataFrame({
-        "table": table, "row": hits["source_row"].astype("Int64"), "column": column,
-        "check": check, "value": hits[column].astype(str), "patient_id": hits["patient_id"],
-    }, columns=FAILURE_COLUMNS)
+    return pd.DataFrame(
+        {
+            "table": table,
+            "row": hits["source_row"].astype("Int64"),
+            "column": column,
+            "check": check,
+            "value": hits[column].astype(str),
+            "patient_id": hits["patient_id"],
+        },
+        columns=FAILURE_COLUMNS,
+    )
 
 
 def _orphans(tables):
     known = set(tables["patients"]["patient_id"].dropna())
     found = [
-        _table_failures(name, frame, frame["patient_id"].notna() & ~frame["patient_id"].isin(known),
-                        "patient_id", "patient_id not in patients")
-        for name, frame in tables.items() if name != "patients"
+        _table_failures(
+            name,
+            frame,
+            frame["patient_id"].notna() & ~frame["patient_id"].isin(known),
+            "patient_id",
+            "patient_id not in patients",
+        )
+        for name, frame in tables.items()
+        if name != "patients"
     ]
     return _stack(found)
 
@@ -128,14 +152,16 @@ def _missing_rows(patients, table, frame):
 
 def _patient_dates(tables) -> pd.DataFrame:
     """Per patient, the key dates of each table side by side (first row if repeated)."""
+
     def first(name, columns):
         frame = tables[name].drop_duplicates("patient_id")
-        return frame.set_index("patient_id")[columns + ["source_row"]].rename(
-            columns={"source_row": f"{name}_row"})
+        return frame.set_index("patient_id")[columns + ["source_row"]].rename(columns={"source_row": f"{name}_row"})
 
-    return (first("patients", ["birth_date", "primary_diagnosis_date"])
-            .join(first("liver_metastases", ["lm_diagnosis_date"]), how="left")
-            .join(first("follow_up", ["last_contact_date", "death_date"]), how="left"))
+    return (
+        first("patients", ["birth_date", "primary_diagnosis_date"])
+        .join(first("liver_metastases", ["lm_diagnosis_date"]), how="left")
+        .join(first("follow_up", ["last_contact_date", "death_date"]), how="left")
+    )
 
 
 DATE_ORDER = [
@@ -153,11 +179,19 @@ def _date_order(tables):
     for earlier, later, table, strict in DATE_ORDER:
         wrong = dates[later] <= dates[earlier] if strict else dates[later] < dates[earlier]
         hits = dates[wrong.fillna(False)].reset_index()
-        found.append(pd.DataFrame({
-            "table": table, "row": hits[f"{table}_row"].astype("Int64"), "column": later,
-            "check": f"{later} {'after' if strict else 'on or after'} {earlier}",
-            "value": hits[later].dt.strftime("%Y-%m-%d"), "patient_id": hits["patient_id"],
-        }, columns=FAILURE_COLUMNS))
+        found.append(
+            pd.DataFrame(
+                {
+                    "table": table,
+                    "row": hits[f"{table}_row"].astype("Int64"),
+                    "column": later,
+                    "check": f"{later} {'after' if strict else 'on or after'} {earlier}",
+                    "value": hits[later].dt.strftime("%Y-%m-%d"),
+                    "patient_id": hits["patient_id"],
+                },
+                columns=FAILURE_COLUMNS,
+            )
+        )
     found.append(_procedure_dates(tables["treatments"], dates))
     return _stack(found)
 
@@ -169,13 +203,15 @@ def _procedure_dates(treatments, dates):
     before_lm = procedure & (merged["start_date"] < merged["lm_diagnosis_date"])
     after_contact = merged["start_date"] > merged["last_contact_date"]
     ends_early = merged["end_date"] < merged["start_date"]
-    return _stack([
-        _table_failures("treatments", merged, before_lm, "start_date",
-                        "procedure on or after lm_diagnosis_date"),
-        _table_failures("treatments", merged, after_contact, "start_date",
-                        "start_date on or before last_contact_date"),
-        _table_failures("treatments", merged, ends_early, "end_date", "end_date on or after start_date"),
-    ])
+    return _stack(
+        [
+            _table_failures("treatments", merged, before_lm, "start_date", "procedure on or after lm_diagnosis_date"),
+            _table_failures(
+                "treatments", merged, after_contact, "start_date", "start_date on or before last_contact_date"
+            ),
+            _table_failures("treatments", merged, ends_early, "end_date", "end_date on or after start_date"),
+        ]
+    )
 
 
 def _future_dates(tables, today):
@@ -183,23 +219,37 @@ def _future_dates(tables, today):
     for name, frame in tables.items():
         for column in frame.columns:
             if pd.api.types.is_datetime64_any_dtype(frame[column]):
-                found.append(_table_failures(name, frame, frame[column] > today, column,
-                                             "date not in the future"))
+                found.append(_table_failures(name, frame, frame[column] > today, column, "date not in the future"))
     return _stack(found)
 
 
 def _vital_status(follow_up):
     dead = follow_up["vital_status"] == "dead"
-    return _stack([
-        _table_failures("follow_up", follow_up, dead & follow_up["death_date"].isna(), "death_date",
-                        "death_date given when dead"),
-        _table_failures("follow_up", follow_up, ~dead & follow_up["death_date"].notna(), "death_date",
-                        "death_date empty unless dead"),
-        _table_failures("follow_up", follow_up,
-                        dead & follow_up["death_date"].notna()
-                        & (follow_up["death_date"] != follow_up["last_contact_date"]),
-                        "death_date", "death_date equals last_contact_date"),
-    ])
+    return _stack(
+        [
+            _table_failures(
+                "follow_up",
+                follow_up,
+                dead & follow_up["death_date"].isna(),
+                "death_date",
+                "death_date given when dead",
+            ),
+            _table_failures(
+                "follow_up",
+                follow_up,
+                ~dead & follow_up["death_date"].notna(),
+                "death_date",
+                "death_date empty unless dead",
+            ),
+            _table_failures(
+                "follow_up",
+                follow_up,
+                dead & follow_up["death_date"].notna() & (follow_up["death_date"] != follow_up["last_contact_date"]),
+                "death_date",
+                "death_date equals last_contact_date",
+            ),
+        ]
+    )
 
 
 def _tki_lines(treatments):
@@ -208,16 +258,21 @@ def _tki_lines(treatments):
     lines = treatments[tki & treatments["line"].notna()]
     reused = lines.duplicated(["patient_id", "line"], keep=False).reindex(treatments.index, fill_value=False)
     line_on_procedure = ~tki & treatments["line"].notna()
-    return _stack([
-        _table_failures("treatments", treatments, no_line, "line", "TKI row has a line number"),
-        _table_failures("treatments", treatments, reused, "line", "TKI line number not reused"),
-        _table_failures("treatments", treatments, line_on_procedure, "line", "procedure has no line number"),
-    ])
+    return _stack(
+        [
+            _table_failures("treatments", treatments, no_line, "line", "TKI row has a line number"),
+            _table_failures("treatments", treatments, reused, "line", "TKI line number not reused"),
+            _table_failures("treatments", treatments, line_on_procedure, "line", "procedure has no line number"),
+        ]
+    )
 
 
-def validate_extract(tables: dict[str, pd.DataFrame], conversions: dict[str, pd.DataFrame],
-                     today: pd.Timestamp, patients_file: str = "patients",
-                     ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+def validate_extract(
+    tables: dict[str, pd.DataFrame],
+    conversions: dict[str, pd.DataFrame],
+    today: pd.Timestamp,
+    patients_file: str = "patients",
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
     """Validated tables without quarantined patients, all failure cases, and the quarantine.
 
     `patients_file` (the raw file as configured) names the ledger entry of a row without an id.
@@ -225,11 +280,11 @@ def validate_extract(tables: dict[str, pd.DataFrame], conversions: dict[str, pd.
     found = [schema_failures(name, frame) for name, frame in tables.items()]
     found += [parse_failures(conversions[name], frame) for name, frame in tables.items()]
     found.append(cross_table_failures(tables, today))
-    failures = _stack(found).sort_values(["table", "row", "column", "check"], na_position="first",
-                                    kind="stable", ignore_index=True)
+    failures = _stack(found).sort_values(
+        ["table", "row", "column", "check"], na_position="first", kind="stable", ignore_index=True
+    )
     quarantined = quarantine(failures, tables["patients"]["patient_id"], patients_file)
     # rows of quarantined patients, of orphan ids and without an id go no further
     kept = set(tables["patients"]["patient_id"].dropna()) - set(quarantined["patient_id"])
-    validated = {name: frame[frame["patient_id"].isin(kept)].reset_index(drop=True)
-                 for name, frame in tables.items()}
+    validated = {name: frame[frame["patient_id"].isin(kept)].reset_index(drop=True) for name, frame in tables.items()}
     return validated, failures, quarantined

@@ -67,24 +67,44 @@ def audit(register: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFra
             lines.append((cell.cell, PUBLISHED_STATUS if len(in_files) else "unpublished", files, "shown by decision"))
         elif len(in_files):
             first = in_files.iloc[0]
-            lines.append((cell.cell, RECOVERABLE, first["file"],
-                          f"published as {first['value']} in column {first['column']}, row {first['row'] + 1}"))
+            lines.append(
+                (
+                    cell.cell,
+                    RECOVERABLE,
+                    first["file"],
+                    f"published as {first['value']} in column {first['column']}, row {first['row'] + 1}",
+                )
+            )
         elif len(arm := arms[arms["cell"] == cell.cell]):
             first = arm.iloc[0]
-            lines.append((cell.cell, RECOVERABLE, first["file"],
-                          f"the deaths of arm '{first['arm']}' (the same patients) are published in column "
-                          f"{first['column']}, row {first['row'] + 1}"))
+            lines.append(
+                (
+                    cell.cell,
+                    RECOVERABLE,
+                    first["file"],
+                    f"the deaths of arm '{first['arm']}' (the same patients) are published in column "
+                    f"{first['column']}, row {first['row'] + 1}",
+                )
+            )
         elif solvable[index]:
             route, files = _route(register, matrix, known, index, direct)
             lines.append((cell.cell, RECOVERABLE, files, route))
         else:
-            lines.append((cell.cell, PROTECTED, "", f"not published; not determined by the {len(matrix)} relations "
-                                                    "among the published counts (rank test)"))
+            lines.append(
+                (
+                    cell.cell,
+                    PROTECTED,
+                    "",
+                    f"not published; not determined by the {len(matrix)} relations "
+                    "among the published counts (rank test)",
+                )
+            )
     return pd.DataFrame(lines, columns=AUDIT_COLUMNS)
 
 
-def _route(register: pd.DataFrame, matrix: np.ndarray, known: np.ndarray, index: int,
-           direct: pd.DataFrame) -> tuple[str, str]:
+def _route(
+    register: pd.DataFrame, matrix: np.ndarray, known: np.ndarray, index: int, direct: pd.DataFrame
+) -> tuple[str, str]:
     """The relation that gives a recoverable cell away, with the files of its other counts
     (a single relation when one does; otherwise the relations together)."""
     names = register["cell"].to_numpy()
@@ -94,16 +114,20 @@ def _route(register: pd.DataFrame, matrix: np.ndarray, known: np.ndarray, index:
             others = [m for m in members if m != index]
             files = sorted({file for m in others for file in direct.loc[direct["cell"] == names[m], "file"]})
             total = [m for m in members if relation[m] < 0]
-            equation = (f"{' + '.join(names[m] for m in members if relation[m] > 0)} = "
-                        f"{' + '.join(names[m] for m in total)}")
+            equation = (
+                f"{' + '.join(names[m] for m in members if relation[m] > 0)} = {' + '.join(names[m] for m in total)}"
+            )
             return f"from {equation}", ", ".join(files)
     return "from several relations together (rank test)", ", ".join(sorted(set(direct["file"])))
 
 
 def read_released(folder: str | Path) -> dict[str, pd.DataFrame]:
     """The released CSV tables by file name, every value as its text."""
-    return {path.name: pd.read_csv(path, dtype=str, keep_default_na=False)
-            for path in sorted(Path(folder).glob("*.csv")) if path.name in PUBLISHED}
+    return {
+        path.name: pd.read_csv(path, dtype=str, keep_default_na=False)
+        for path in sorted(Path(folder).glob("*.csv"))
+        if path.name in PUBLISHED
+    }
 
 
 def failures(result: pd.DataFrame) -> pd.DataFrame:
@@ -113,10 +137,12 @@ def failures(result: pd.DataFrame) -> pd.DataFrame:
 def failure_message(result: pd.DataFrame, audit_path: str) -> str:
     bad = failures(result)
     lines = [f"{row.cell} in {row.file or 'several files'} ({row.check})" for row in bad.itertuples()]
-    return (f"the disclosure audit ({audit_path}) found {len(bad)} hidden count(s) that the released files give "
-            f"away: {'; '.join(lines)}. privacy.release is true, so nothing is released: suppress the count in "
-            "the named file (gistlm.release.count_register decides every count once; a table writing its own counts "
-            "bypasses it) and rerun.")
+    return (
+        f"the disclosure audit ({audit_path}) found {len(bad)} hidden count(s) that the released files give "
+        f"away: {'; '.join(lines)}. privacy.release is true, so nothing is released: suppress the count in "
+        "the named file (gistlm.release.count_register decides every count once; a table writing its own counts "
+        "bypasses it) and rerun."
+    )
 
 
 def manifest(folder: str | Path, result: pd.DataFrame) -> pd.DataFrame:
@@ -130,11 +156,19 @@ def manifest(folder: str | Path, result: pd.DataFrame) -> pd.DataFrame:
     leaking = {file.strip() for files in bad["file"] for file in files.split(",") if file.strip()}
     overall = "passed" if bad.empty else f"FAILED ({len(bad)} hidden count(s) recoverable)"
     rows = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in ("MANIFEST.tsv", ".snakemake_timestamp")):
+    for path in sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.name not in ("MANIFEST.tsv", ".snakemake_timestamp")
+    ):
         if path.name in PUBLISHED:
             verdict = "FAILED: gives a hidden count away" if path.name in leaking else "passed (counts audited)"
         else:
             verdict = overall
-        rows.append({"file": path.relative_to(folder).as_posix(), "sha256": sha256(path),
-                     "bytes": path.stat().st_size, "audit": verdict})
+        rows.append(
+            {
+                "file": path.relative_to(folder).as_posix(),
+                "sha256": sha256(path),
+                "bytes": path.stat().st_size,
+                "audit": verdict,
+            }
+        )
     return pd.DataFrame(rows, columns=["file", "sha256", "bytes", "audit"])

@@ -30,18 +30,30 @@ def _p(value) -> str:
 
 def cox_table(cox: pd.DataFrame, dictionary: dict, ci_label: str) -> pd.DataFrame:
     """The Cox models as authors print them: term by its label, HR (CI), p, patients, deaths."""
-    return pd.DataFrame({"Model": cox["model"].str.capitalize(),
-                         "Term": cox["term"].map(lambda term: term_label(term, dictionary)),
-                         f"HR ({ci_label})": cox.apply(_ci, axis=1), "p": cox["p_value"].map(_p),
-                         "Patients": cox["n"].astype(str), "Deaths": cox["events"].astype(str)})
+    return pd.DataFrame(
+        {
+            "Model": cox["model"].str.capitalize(),
+            "Term": cox["term"].map(lambda term: term_label(term, dictionary)),
+            f"HR ({ci_label})": cox.apply(_ci, axis=1),
+            "p": cox["p_value"].map(_p),
+            "Patients": cox["n"].astype(str),
+            "Deaths": cox["events"].astype(str),
+        }
+    )
 
 
 def causal_summary(e_values: pd.DataFrame, ci_label: str) -> pd.DataFrame:
     """Each treated group's hazard ratio by every method, with its E-values."""
-    return pd.DataFrame({"Method": e_values["method"], "Comparison": e_values["term"],
-                         f"HR ({ci_label})": e_values.apply(_ci, axis=1), "CI method": e_values["ci_method"],
-                         "E-value": e_values["e_value"].map(lambda v: "–" if pd.isna(v) else f"{v:.2f}"),
-                         "E-value (CI)": e_values["e_value_ci"].map(lambda v: "–" if pd.isna(v) else f"{v:.2f}")})
+    return pd.DataFrame(
+        {
+            "Method": e_values["method"],
+            "Comparison": e_values["term"],
+            f"HR ({ci_label})": e_values.apply(_ci, axis=1),
+            "CI method": e_values["ci_method"],
+            "E-value": e_values["e_value"].map(lambda v: "–" if pd.isna(v) else f"{v:.2f}"),
+            "E-value (CI)": e_values["e_value_ci"].map(lambda v: "–" if pd.isna(v) else f"{v:.2f}"),
+        }
+    )
 
 
 def write_docx(tables: list[tuple[str, pd.DataFrame, str]], path: str | Path) -> None:
@@ -97,8 +109,15 @@ def _fix_zip_times(path: str | Path) -> None:
     with zipfile.ZipFile(path) as archive:
         entries = [(info, archive.read(info.filename)) for info in archive.infolist()]
     stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    entries = [(info, re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + stamp, data)
-                if info.filename == "docProps/core.xml" else data) for info, data in entries]
+    entries = [
+        (
+            info,
+            re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + stamp, data)
+            if info.filename == "docProps/core.xml"
+            else data,
+        )
+        for info, data in entries
+    ]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for info, data in entries:
             fixed = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)

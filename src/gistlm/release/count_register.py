@@ -17,8 +17,8 @@ reads the same in every file. The register itself holds the true counts and stay
 hospital (results/cohort/).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -49,8 +49,10 @@ def _landmark_text(value) -> str:
 def _outcome_cells(rows: pd.DataFrame, group: str, site: str, landmark: str = "") -> list[dict]:
     deaths = int(rows[EVENT].sum())
     counts = {"patients": len(rows), "deaths": deaths, "censored": len(rows) - deaths}
-    return [{"measure": measure, "group": group, "site": site, "landmark": landmark, "count": count}
-            for measure, count in counts.items()]
+    return [
+        {"measure": measure, "group": group, "site": site, "landmark": landmark, "count": count}
+        for measure, count in counts.items()
+    ]
 
 
 def cohort_cells(cohort: pd.DataFrame, groups: list[str]) -> list[dict]:
@@ -96,8 +98,10 @@ def relations(register: pd.DataFrame) -> list[dict[str, int]]:
 
     keys = register[["group", "site", "landmark"]].drop_duplicates().itertuples(index=False)
     for group, site, landmark in keys:  # patients = deaths + censored
-        add(cell_name("patients", group, site, landmark),
-            [cell_name(measure, group, site, landmark) for measure in ("deaths", "censored")])
+        add(
+            cell_name("patients", group, site, landmark),
+            [cell_name(measure, group, site, landmark) for measure in ("deaths", "censored")],
+        )
     groups = [g for g in register["group"].unique() if g not in (ALL, EXCLUDED)]
     sites = [s for s in register["site"].unique() if s != ALL]
     landmarks = [lm for lm in register["landmark"].unique() if lm != ""]
@@ -110,7 +114,10 @@ def relations(register: pd.DataFrame) -> list[dict[str, int]]:
         for landmark in landmarks:
             add(cell_name(measure, ALL, ALL, landmark), [cell_name(measure, g, ALL, landmark) for g in groups])
             # the landmark cohort lies within the cohort: the rest died or was censored before
-            add(cell_name(measure), [cell_name(measure, ALL, ALL, landmark), cell_name(measure, EXCLUDED, ALL, landmark)])
+            add(
+                cell_name(measure),
+                [cell_name(measure, ALL, ALL, landmark), cell_name(measure, EXCLUDED, ALL, landmark)],
+            )
     return found
 
 
@@ -231,22 +238,35 @@ def _arm_group(arm: str) -> str:
 PUBLISHED = {
     "median_os.csv": Published("median_os.csv", {"n": "patients", "events": "deaths"}, lambda r: {"group": r["group"]}),
     # reverse Kaplan-Meier: its events are the censored
-    "follow_up.csv": Published("follow_up.csv", {"n": "patients", "events": "censored"}, lambda r: {"group": r["group"]}),
+    "follow_up.csv": Published(
+        "follow_up.csv", {"n": "patients", "events": "censored"}, lambda r: {"group": r["group"]}
+    ),
     "cox.csv": Published("cox.csv", {"n": "patients", "events": "deaths"}),
     "site_hazard_ratios.csv": Published(
-        "site_hazard_ratios.csv", {"patients_in_group": "patients", "deaths_in_group": "deaths"},
-        lambda r: {"group": _group_of_term(r["term"]), "site": _site(r["site"])}),
+        "site_hazard_ratios.csv",
+        {"patients_in_group": "patients", "deaths_in_group": "deaths"},
+        lambda r: {"group": _group_of_term(r["term"]), "site": _site(r["site"])},
+    ),
     "time_varying_cox.csv": Published("time_varying_cox.csv", {"n": "patients", "events": "deaths"}),
     "iptw_cox.csv": Published("iptw_cox.csv", {"n": "patients", "events": "deaths"}),
-    "landmark_cox.csv": Published("landmark_cox.csv", {"n": "patients", "events": "deaths"},
-                                  lambda r: {"landmark": r["landmark_months"]}),
-    "landmark_groups.csv": Published("landmark_groups.csv", {"n": "patients", "events": "deaths"},
-                                     lambda r: {"landmark": r["landmark_months"], "group": _landmark_group(r["group"])}),
-    "ccw_cox.csv": Published("ccw_cox.csv", {"n": "patients", "events": "arm deaths", "events_reference": "arm deaths"},
-                             lambda r: {"arm": r["arm"], "group": _group_of_term(r["term"]),
-                                        "reference": str(r["term"]).split(" vs ")[-1]}),
-    "ccw_weights.csv": Published("ccw_weights.csv", {"clones": "patients", "deaths": "arm deaths"},
-                                 lambda r: {"arm": r["arm"], "group": _arm_group(r["arm"])}),
+    "landmark_cox.csv": Published(
+        "landmark_cox.csv", {"n": "patients", "events": "deaths"}, lambda r: {"landmark": r["landmark_months"]}
+    ),
+    "landmark_groups.csv": Published(
+        "landmark_groups.csv",
+        {"n": "patients", "events": "deaths"},
+        lambda r: {"landmark": r["landmark_months"], "group": _landmark_group(r["group"])},
+    ),
+    "ccw_cox.csv": Published(
+        "ccw_cox.csv",
+        {"n": "patients", "events": "arm deaths", "events_reference": "arm deaths"},
+        lambda r: {"arm": r["arm"], "group": _group_of_term(r["term"]), "reference": str(r["term"]).split(" vs ")[-1]},
+    ),
+    "ccw_weights.csv": Published(
+        "ccw_weights.csv",
+        {"clones": "patients", "deaths": "arm deaths"},
+        lambda r: {"arm": r["arm"], "group": _arm_group(r["arm"])},
+    ),
     "weights_summary.csv": Published("weights_summary.csv", {"n": "patients"}, lambda r: {"group": r["group"]}),
 }
 
@@ -265,14 +285,29 @@ def table_cells(table: pd.DataFrame, published: Published, register: pd.DataFram
             arm = ""
             group = dims.get("group", ALL)
             if measure == "arm deaths":  # a clone arm's deaths: its strategy's group
-                arm = str(dims["arm"]) if column == "events" or "reference" not in dims else f"{dims['reference']} (reference arm)"
+                arm = (
+                    str(dims["arm"])
+                    if column == "events" or "reference" not in dims
+                    else f"{dims['reference']} (reference arm)"
+                )
                 group = dims["reference"] if column == "events_reference" else group
                 measure = "deaths"
             if measure == "patients" and "arm" in dims:  # every patient is cloned into every arm
                 group = ALL
-            rows.append({"row": index, "column": column, "arm": arm, "value": row[column],
-                         "cell": cell_name(measure, group, ALL if one_site else dims.get("site", ALL),
-                                           _landmark_text(dims.get("landmark", "")))})
+            rows.append(
+                {
+                    "row": index,
+                    "column": column,
+                    "arm": arm,
+                    "value": row[column],
+                    "cell": cell_name(
+                        measure,
+                        group,
+                        ALL if one_site else dims.get("site", ALL),
+                        _landmark_text(dims.get("landmark", "")),
+                    ),
+                }
+            )
     return pd.DataFrame(rows, columns=["row", "column", "arm", "cell", "value"])
 
 
@@ -291,8 +326,10 @@ def released(table: pd.DataFrame, register: pd.DataFrame, published: Published, 
         elif entry.cell not in by_cell.index:
             raise AssertionError(f"{published.file}: {entry.cell} is not in the disclosure register")
         elif by_cell.at[entry.cell, "count"] != value:
-            raise AssertionError(f"{published.file}: {entry.cell} is {value:g} here but "
-                                 f"{by_cell.at[entry.cell, 'count']} in the disclosure register")
+            raise AssertionError(
+                f"{published.file}: {entry.cell} is {value:g} here but "
+                f"{by_cell.at[entry.cell, 'count']} in the disclosure register"
+            )
         out.at[entry.row, entry.column] = {SHOWN: count_text(value), PRIMARY: f"<{minimum}"}.get(status, SECONDARY)
     return out
 

@@ -136,8 +136,7 @@ def release_site_counts(counts: pd.DataFrame, minimum: int) -> pd.DataFrame:
     return out
 
 
-def suppress_blocks(counts: pd.DataFrame, blocks: pd.Series, complete: dict, total: str,
-                    minimum: int) -> pd.DataFrame:
+def suppress_blocks(counts: pd.DataFrame, blocks: pd.Series, complete: dict, total: str, minimum: int) -> pd.DataFrame:
     """Which cells of a Table 1 to hide: `counts` has one row per printed level, one column
     per group and the `total` column (their sum); `blocks` names each row's variable. Within
     a variable, a row adds up to its total, and where every level of the variable is printed
@@ -156,6 +155,8 @@ def suppress_blocks(counts: pd.DataFrame, blocks: pd.Series, complete: dict, tot
                 hidden.loc[row] = with_secondary(values.loc[row], hidden.loc[row]).to_numpy()
             if complete[block]:
                 for column in counts.columns:
-                    hidden.loc[rows, column] = with_secondary(values.loc[rows, column], hidden.loc[rows, column]).to_numpy()
+                    hidden.loc[rows, column] = with_secondary(
+                        values.loc[rows, column], hidden.loc[rows, column]
+                    ).to_numpy()
             changed = (hidden.loc[rows].to_numpy() != before).any()
     return primary.astype(int) + 2 * (hidden & ~primary).astype(int)

@@ -9,9 +9,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from gistlm.report.figure_style import COLOURS
-from gistlm.report.data_dictionary import covariate_label
 from gistlm.release.disclosure import release_counts
+from gistlm.report.data_dictionary import covariate_label
+from gistlm.report.figure_style import COLOURS
 
 
 def love_plot(balance: pd.DataFrame, threshold: float, dictionary: dict | None = None) -> plt.Figure:
@@ -20,8 +20,13 @@ def love_plot(balance: pd.DataFrame, threshold: float, dictionary: dict | None =
     (`data_dictionary.resolved`)."""
     comparisons = list(dict.fromkeys(balance["comparison"]))
     covariates = list(dict.fromkeys(balance["covariate"]))[::-1]
-    fig, axes = plt.subplots(1, len(comparisons), figsize=(3.6 * len(comparisons) + 1.6, 0.32 * len(covariates) + 1.6),
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(comparisons),
+        figsize=(3.6 * len(comparisons) + 1.6, 0.32 * len(covariates) + 1.6),
+        sharey=True,
+        squeeze=False,
+    )
     y = np.arange(len(covariates))
     for ax, comparison in zip(axes[0], comparisons):
         pair = balance[balance["comparison"] == comparison]
@@ -55,8 +60,15 @@ def overlap_plot(scores: pd.DataFrame, labels: list[str], min_cell_count: int) -
         for colour, label in zip(COLOURS, labels):
             values = scores.loc[group == label, f"gps_{target}"]
             if len(values):
-                ax.hist(values, bins=bins, density=True, histtype="step", linewidth=1.6, color=colour,
-                        label=f"{label} (n={sizes[label]})")
+                ax.hist(
+                    values,
+                    bins=bins,
+                    density=True,
+                    histtype="step",
+                    linewidth=1.6,
+                    color=colour,
+                    label=f"{label} (n={sizes[label]})",
+                )
         ax.set(title=f"P({target} | covariates)", xlabel="generalised propensity score", xlim=(0, 1))
         ax.title.set_fontsize(10)
     axes[0][0].set_ylabel("density")

@@ -10,16 +10,21 @@ import re
 
 def resolved(dictionary: dict, cutoffs: dict) -> dict:
     """The dictionary with the cut-offs filled into its texts."""
+
     def fill(text: str) -> str:
         return str(text).format(**cutoffs)
 
     def pairs(levels) -> list:  # [value, name] pairs as in the config, or a mapping
         return list(levels.items()) if isinstance(levels, dict) else levels
 
-    return {column: {"label": fill(entry["label"]),
-                     "levels": {str(value): fill(name) for value, name in pairs(entry.get("levels", {}))},
-                     **({"one_row": str(entry["one_row"])} if "one_row" in entry else {})}
-            for column, entry in dictionary.items()}
+    return {
+        column: {
+            "label": fill(entry["label"]),
+            "levels": {str(value): fill(name) for value, name in pairs(entry.get("levels", {}))},
+            **({"one_row": str(entry["one_row"])} if "one_row" in entry else {}),
+        }
+        for column, entry in dictionary.items()
+    }
 
 
 def level_key(value) -> str:
@@ -41,8 +46,12 @@ def level_order(column: str, values: list, dictionary: dict) -> list:
     """Levels in the dictionary's order, any it does not list after them as stored."""
     listed = list(dictionary.get(column, {}).get("levels", {}))
     keys = [level_key(value) for value in values]
-    return sorted(values, key=lambda value: (listed.index(level_key(value)) if level_key(value) in listed
-                                             else len(listed) + keys.index(level_key(value))))
+    return sorted(
+        values,
+        key=lambda value: (
+            listed.index(level_key(value)) if level_key(value) in listed else len(listed) + keys.index(level_key(value))
+        ),
+    )
 
 
 def term_label(term: str, dictionary: dict) -> str:

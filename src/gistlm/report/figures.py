@@ -6,19 +6,20 @@ PNGs are written without a software/version stamp so reruns give identical bytes
 import re
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import FuncFormatter
 import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.plotting import add_at_risk_counts
+from matplotlib.ticker import FuncFormatter
 
-from gistlm.report.figure_style import COLOURS
 from gistlm.report.data_dictionary import term_label
+from gistlm.report.figure_style import COLOURS
 from gistlm.survival.overall_survival import EVENT, TIME, by_group
 
 
-def km_figure(cohort: pd.DataFrame, groups: list[str], alpha: float, max_months: float,
-              min_cell_count: int = 1) -> plt.Figure:
+def km_figure(
+    cohort: pd.DataFrame, groups: list[str], alpha: float, max_months: float, min_cell_count: int = 1
+) -> plt.Figure:
     """OS curves per group with confidence bands, censoring ticks and numbers at risk
     (counts below `min_cell_count` shown as `<min_cell_count`)."""
     fig, ax = plt.subplots(figsize=(8, 5.6))
@@ -27,12 +28,18 @@ def km_figure(cohort: pd.DataFrame, groups: list[str], alpha: float, max_months:
         # lifelines as it is, for its drawing: curve, band and at-risk table (the published
         # numbers are gistlm.estimators.kaplan_meier's)
         fit = KaplanMeierFitter(alpha=alpha).fit(rows[TIME], rows[EVENT], label=f"{label} (n={len(rows)})")
-        fit.plot_survival_function(ax=ax, ci_show=True, show_censors=True, color=colour,
-                                   censor_styles={"ms": 5, "marker": "|"})
+        fit.plot_survival_function(
+            ax=ax, ci_show=True, show_censors=True, color=colour, censor_styles={"ms": 5, "marker": "|"}
+        )
         fits.append(fit)
     ticks = np.arange(0, max_months + 1, 24)
-    ax.set(xlim=(0, max_months), ylim=(0, 1.02), xticks=ticks,
-           xlabel="Months since liver-metastasis diagnosis", ylabel="Overall survival")
+    ax.set(
+        xlim=(0, max_months),
+        ylim=(0, 1.02),
+        xticks=ticks,
+        xlabel="Months since liver-metastasis diagnosis",
+        ylabel="Overall survival",
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", frameon=False)
     add_at_risk_counts(*fits, ax=ax, rows_to_show=["At risk"], xticks=ticks)
@@ -44,11 +51,13 @@ def km_figure(cohort: pd.DataFrame, groups: list[str], alpha: float, max_months:
 
 def _suppress_tick_counts(table_axis, minimum: int) -> None:
     """lifelines writes each at-risk column as one multi-line tick label: hide small counts."""
+
     def hide(match):
         return f"{match.group(1)}<{minimum}" if 0 < int(match.group(2)) < minimum else match.group(0)
 
-    labels = [re.sub(r"(^|\s|n=)(\d+)(?=$|\))", hide, label.get_text(), flags=re.M)
-              for label in table_axis.get_xticklabels()]
+    labels = [
+        re.sub(r"(^|\s|n=)(\d+)(?=$|\))", hide, label.get_text(), flags=re.M) for label in table_axis.get_xticklabels()
+    ]
     table_axis.set_xticks(table_axis.get_xticks(), labels=labels)
 
 
@@ -84,8 +93,15 @@ def _forest_rows(ax, rows: pd.DataFrame, labels: pd.Series, pooled=None) -> None
     y = np.arange(len(rows))
     for marker, subset in [("s", ~pooled), ("D", pooled)]:
         part = rows[subset]
-        ax.errorbar(part["hr"], y[subset], xerr=[part["hr"] - part["ci_lower"], part["ci_upper"] - part["hr"]],
-                    fmt=marker, color="#1b6ca8", ecolor="#555555", capsize=3)
+        ax.errorbar(
+            part["hr"],
+            y[subset],
+            xerr=[part["hr"] - part["ci_lower"], part["ci_upper"] - part["hr"]],
+            fmt=marker,
+            color="#1b6ca8",
+            ecolor="#555555",
+            capsize=3,
+        )
     ax.axvline(1, color="#999999", linestyle="--", linewidth=1)
     ax.set_xscale("log")
     # plain numbers (0.5, 2) rather than powers of ten on the log axis
@@ -94,8 +110,9 @@ def _forest_rows(ax, rows: pd.DataFrame, labels: pd.Series, pooled=None) -> None
     ax.set_yticks(y, labels)
     for yi, (hr, lo, hi) in zip(y, rows[["hr", "ci_lower", "ci_upper"]].to_numpy()):
         if hr == hr:  # no estimate: the label says why
-            ax.annotate(f"{hr:.2f} ({lo:.2f}-{hi:.2f})", (1.01, yi), xycoords=("axes fraction", "data"),
-                        va="center", fontsize=9)
+            ax.annotate(
+                f"{hr:.2f} ({lo:.2f}-{hi:.2f})", (1.01, yi), xycoords=("axes fraction", "data"), va="center", fontsize=9
+            )
 
 
 def _plain_tick(value, _position) -> str:

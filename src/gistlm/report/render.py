@@ -36,9 +36,13 @@ def fmt_percent(value) -> str:
 def render_report(template_path: str | Path, context: dict) -> str:
     """Render the Jinja2 template with the report's formatting filters."""
     template_path = Path(template_path)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(template_path.parent),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_path.parent),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(num=fmt_number, p=fmt_p, pct=fmt_percent)
     return env.get_template(template_path.name).render(**context)
 
@@ -52,8 +56,7 @@ def failure_summary(failures: pd.DataFrame) -> pd.DataFrame:
     """Failure cases counted by table, column and check."""
     if failures.empty:
         return pd.DataFrame(columns=["table", "column", "check", "records"])
-    return (failures.groupby(["table", "column", "check"], dropna=False).size()
-            .rename("records").reset_index())
+    return failures.groupby(["table", "column", "check"], dropna=False).size().rename("records").reset_index()
 
 
 def reproduced_value(measure: str, group: str, tables: dict[str, pd.DataFrame], reference: str):
@@ -82,9 +85,13 @@ def published_vs_reproduced(published: list[dict], tables: dict[str, pd.DataFram
     for figure in published:
         ours = reproduced_value(figure["measure"], figure["group"], tables, reference)
         percent = figure["measure"] == "os_120"
-        rows.append({"label": figure["label"],
-                     "published": _figure_text(figure["value"], percent),
-                     "reproduced": _figure_text(ours, percent)})
+        rows.append(
+            {
+                "label": figure["label"],
+                "published": _figure_text(figure["value"], percent),
+                "reproduced": _figure_text(ours, percent),
+            }
+        )
     return rows
 
 
@@ -108,6 +115,18 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path, browser: str | None =
     browser = browser or shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         raise ExtractError("results/report.pdf needs Chromium: apt-get install chromium (Debian/Ubuntu).")
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--no-pdf-header-footer", f"--print-to-pdf={Path(pdf_path).resolve()}",
-                    Path(html_path).resolve().as_uri()], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={Path(pdf_path).resolve()}",
+            Path(html_path).resolve().as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )

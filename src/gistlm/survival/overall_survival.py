@@ -14,8 +14,13 @@ import numpy as np
 import pandas as pd
 
 from gistlm.estimators.cox import CoxFitter, hazard_ratio_table, proportional_hazards_test
-from gistlm.estimators.kaplan_meier import (KaplanMeier, first_time_at_or_below, from_time_zero, kaplan_meier,
-                                            log_log_interval)
+from gistlm.estimators.kaplan_meier import (
+    KaplanMeier,
+    first_time_at_or_below,
+    from_time_zero,
+    kaplan_meier,
+    log_log_interval,
+)
 from gistlm.estimators.meta_analysis import dersimonian_laird
 from gistlm.extract.errors import ExtractError
 
@@ -49,11 +54,20 @@ def kaplan_meier_table(cohort: pd.DataFrame, groups: list[str], alpha: float) ->
     for label, rows in by_group(cohort, groups):
         curve = fit_kaplan_meier(rows)
         lower, upper = log_log_interval(curve, alpha)
-        tables.append(pd.DataFrame({
-            "group": label, "time": curve.time, "at_risk": curve.at_risk.astype("int64"),
-            "events": curve.deaths.astype("int64"), "censored": curve.censored.astype("int64"),
-            "survival": curve.survival, "ci_lower": lower, "ci_upper": upper,
-        }))
+        tables.append(
+            pd.DataFrame(
+                {
+                    "group": label,
+                    "time": curve.time,
+                    "at_risk": curve.at_risk.astype("int64"),
+                    "events": curve.deaths.astype("int64"),
+                    "censored": curve.censored.astype("int64"),
+                    "survival": curve.survival,
+                    "ci_lower": lower,
+                    "ci_upper": upper,
+                }
+            )
+        )
     return pd.concat(tables, ignore_index=True)
 
 
@@ -69,14 +83,20 @@ def median_os(cohort: pd.DataFrame, groups: list[str], alpha: float, reverse: bo
     for label, members in [*by_group(cohort, groups), ("All", cohort)]:
         curve = fit_kaplan_meier(members, reverse=reverse)
         # a limit is 1 where the survival is 1 and 0 where it is 0 (no interval there)
-        limits = [np.where(curve.survival == 1, 1.0, np.where(curve.survival == 0, 0.0, limit))
-                  for limit in log_log_interval(curve, alpha)]
-        rows.append({
-            "group": label, "n": len(members), "events": int(curve.deaths.sum()),
-            "median": _finite(first_time_at_or_below(curve.time, curve.survival)),
-            "ci_lower": _finite(first_time_at_or_below(curve.time, limits[0])),
-            "ci_upper": _finite(first_time_at_or_below(curve.time, limits[1])),
-        })
+        limits = [
+            np.where(curve.survival == 1, 1.0, np.where(curve.survival == 0, 0.0, limit))
+            for limit in log_log_interval(curve, alpha)
+        ]
+        rows.append(
+            {
+                "group": label,
+                "n": len(members),
+                "events": int(curve.deaths.sum()),
+                "median": _finite(first_time_at_or_below(curve.time, curve.survival)),
+                "ci_lower": _finite(first_time_at_or_below(curve.time, limits[0])),
+                "ci_upper": _finite(first_time_at_or_below(curve.time, limits[1])),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -89,12 +109,15 @@ def os_rates(cohort: pd.DataFrame, groups: list[str], alpha: float, months: list
         for month in months:
             observed = month <= members[TIME].max()
             at = np.searchsorted(curve.time, month, side="right") - 1
-            rows.append({
-                "group": label, "month": month,
-                "survival": curve.survival[at] if observed else np.nan,
-                "ci_lower": lower[at] if observed else np.nan,
-                "ci_upper": upper[at] if observed else np.nan,
-            })
+            rows.append(
+                {
+                    "group": label,
+                    "month": month,
+                    "survival": curve.survival[at] if observed else np.nan,
+                    "ci_lower": lower[at] if observed else np.nan,
+                    "ci_upper": upper[at] if observed else np.nan,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -104,13 +127,25 @@ def logrank_tests(cohort: pd.DataFrame, groups: list[str], reference: str) -> pd
     from statsmodels.stats.multitest import multipletests
 
     overall = multivariate_logrank_test(cohort[TIME], cohort["group"].astype(str), cohort[EVENT])
-    rows = [{"comparison": "global", "statistic": overall.test_statistic,
-             "df": overall.degrees_of_freedom, "p_value": overall.p_value}]
+    rows = [
+        {
+            "comparison": "global",
+            "statistic": overall.test_statistic,
+            "df": overall.degrees_of_freedom,
+            "p_value": overall.p_value,
+        }
+    ]
     reference_rows = cohort[cohort["group"] == reference]
     for label, members in by_group(cohort, [g for g in groups if g != reference]):
         test = logrank_test(members[TIME], reference_rows[TIME], members[EVENT], reference_rows[EVENT])
-        rows.append({"comparison": f"{label} vs {reference}", "statistic": test.test_statistic,
-                     "df": 1, "p_value": test.p_value})
+        rows.append(
+            {
+                "comparison": f"{label} vs {reference}",
+                "statistic": test.test_statistic,
+                "df": 1,
+                "p_value": test.p_value,
+            }
+        )
     table = pd.DataFrame(rows)
     pairwise = table["comparison"] != "global"
     table.loc[pairwise, "p_adjusted"] = multipletests(table.loc[pairwise, "p_value"], method="holm")[1]
@@ -119,14 +154,19 @@ def logrank_tests(cohort: pd.DataFrame, groups: list[str], reference: str) -> pd
 
 def group_indicators(cohort: pd.DataFrame, groups: list[str], reference: str) -> pd.DataFrame:
     """0/1 columns `<group> vs <reference>` for each non-reference group."""
-    return pd.DataFrame({
-        f"{label} vs {reference}": (cohort["group"] == label).astype("float64")
-        for label in groups if label != reference
-    }, index=cohort.index)
+    return pd.DataFrame(
+        {
+            f"{label} vs {reference}": (cohort["group"] == label).astype("float64")
+            for label in groups
+            if label != reference
+        },
+        index=cohort.index,
+    )
 
 
-def fit_cox(cohort: pd.DataFrame, terms: pd.DataFrame, alpha: float,
-            strata: list[str] | None = None) -> tuple[CoxFitter, pd.DataFrame]:
+def fit_cox(
+    cohort: pd.DataFrame, terms: pd.DataFrame, alpha: float, strata: list[str] | None = None
+) -> tuple[CoxFitter, pd.DataFrame]:
     """Cox model of OS on `terms` (a baseline hazard per level of `strata`; Efron's ties),
     complete cases only; returns the fit and its data."""
     data = pd.concat([cohort[[TIME, EVENT, *(strata or [])]], terms], axis=1).dropna()
@@ -140,9 +180,15 @@ def cox_summary(model: str, fit: CoxFitter, data: pd.DataFrame) -> pd.DataFrame:
     return table.assign(n=len(data), events=int(data[EVENT].sum()))
 
 
-def cox_models(cohort: pd.DataFrame, groups: list[str], reference: str, covariates: list[str],
-               alpha: float, strata: list[str] | None = None,
-               ph_transform: str = "km") -> tuple[pd.DataFrame, pd.DataFrame]:
+def cox_models(
+    cohort: pd.DataFrame,
+    groups: list[str],
+    reference: str,
+    covariates: list[str],
+    alpha: float,
+    strata: list[str] | None = None,
+    ph_transform: str = "km",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Univariable models (group; each covariate) and the multivariable one, with its PH tests
     on the `ph_transform` time scale; every model stratified by `strata` (e.g. ["site"]) if given."""
     indicators = group_indicators(cohort, groups, reference)
@@ -151,8 +197,11 @@ def cox_models(cohort: pd.DataFrame, groups: list[str], reference: str, covariat
     full_fit, full_data = fit_cox(cohort, pd.concat([indicators, cohort[covariates]], axis=1), alpha, strata)
     for fit, data in [*univariable, (full_fit, full_data)]:
         check_converged(fit, data)
-    table = pd.concat([cox_summary("univariable", fit, data) for fit, data in univariable]
-                      + [cox_summary("multivariable", full_fit, full_data)], ignore_index=True)
+    table = pd.concat(
+        [cox_summary("univariable", fit, data) for fit, data in univariable]
+        + [cox_summary("multivariable", full_fit, full_data)],
+        ignore_index=True,
+    )
     return table, ph_tests(full_fit, full_data, strata, ph_transform)
 
 
@@ -164,19 +213,38 @@ def check_converged(fit: CoxFitter, data: pd.DataFrame) -> None:
             f"{int(data[EVENT].sum())} deaths) did not converge: a term does not vary among these patients, "
             "or separates those who died from those who did not (e.g. every patient of a group died first). "
             "Check its values in results/cohort/analysis.parquet, or remove the covariate from "
-            "survival.cox_covariates in the config.")
+            "survival.cox_covariates in the config."
+        )
 
 
-def ph_tests(fit: CoxFitter, data: pd.DataFrame, strata: list[str] | None = None,
-             transform: str = "km", weights: np.ndarray | None = None) -> pd.DataFrame:
+def ph_tests(
+    fit: CoxFitter,
+    data: pd.DataFrame,
+    strata: list[str] | None = None,
+    transform: str = "km",
+    weights: np.ndarray | None = None,
+) -> pd.DataFrame:
     """R's cox.zph of the multivariable model, per term and global (gistlm.estimators.cox)."""
     table = proportional_hazards_test(fit, data, TIME, EVENT, strata, transform, weights)
     table.insert(0, "model", "multivariable")
     return table
 
 
-SITE_COLUMNS = ["site", "term", "patients_in_group", "deaths_in_group", "coef", "se", "hr", "ci_lower", "ci_upper", "p_value",
-                "i2", "heterogeneity_p", "note"]
+SITE_COLUMNS = [
+    "site",
+    "term",
+    "patients_in_group",
+    "deaths_in_group",
+    "coef",
+    "se",
+    "hr",
+    "ci_lower",
+    "ci_upper",
+    "p_value",
+    "i2",
+    "heterogeneity_p",
+    "note",
+]
 STRATIFIED, RANDOM_EFFECTS = "all sites (stratified Cox)", "all sites (random-effects meta-analysis)"
 
 
@@ -184,13 +252,18 @@ def site_hazard_ratios(cohort: pd.DataFrame, groups: list[str], reference: str, 
     """Per site, each group vs the reference (univariable Cox within the site); then, with
     several sites, the site-stratified Cox and a DerSimonian-Laird random-effects pooling of
     the site estimates with I² and Cochran's Q p-value (heterogeneity between hospitals)."""
-    rows = [row for site, members in cohort.groupby("site", sort=True, observed=True)
-            for row in _site_rows(site, members, groups, reference, alpha)]
+    rows = [
+        row
+        for site, members in cohort.groupby("site", sort=True, observed=True)
+        for row in _site_rows(site, members, groups, reference, alpha)
+    ]
     if cohort["site"].nunique() > 1:
         indicators = group_indicators(cohort, groups, reference)
         fit, data = fit_cox(cohort, indicators, alpha, ["site"])
         stratified = cox_summary(STRATIFIED, fit, data).rename(columns={"model": "site"})
-        rows += [{**row, **_group_counts(cohort, indicators[row["term"]] == 1)} for row in stratified.to_dict("records")]
+        rows += [
+            {**row, **_group_counts(cohort, indicators[row["term"]] == 1)} for row in stratified.to_dict("records")
+        ]
         per_site = pd.DataFrame(rows)
         rows += [_random_effects(per_site[per_site["term"] == term], term, alpha) for term in indicators]
     return pd.DataFrame(rows).reindex(columns=SITE_COLUMNS)
@@ -209,10 +282,19 @@ def _site_rows(site: str, members: pd.DataFrame, groups: list[str], reference: s
             notes.update({term: "no stable estimate (the Cox model did not converge)" for term in estimable})
     rows = []
     for term in indicators:
-        estimate = {key: estimates.get(term, {}).get(key, np.nan)
-                    for key in ["hr", "ci_lower", "ci_upper", "p_value", "coef", "se"]}
-        rows.append({"site": site, "term": term, **_group_counts(members, indicators[term] == 1),
-                     **estimate, "note": notes[term]})
+        estimate = {
+            key: estimates.get(term, {}).get(key, np.nan)
+            for key in ["hr", "ci_lower", "ci_upper", "p_value", "coef", "se"]
+        }
+        rows.append(
+            {
+                "site": site,
+                "term": term,
+                **_group_counts(members, indicators[term] == 1),
+                **estimate,
+                "note": notes[term],
+            }
+        )
     return rows
 
 

@@ -30,11 +30,30 @@ random streams), ``model`` (covariates, treatment, death, censoring, TKI lines),
 from gistlm.synthetic.defects import MALFORMED
 from gistlm.synthetic.generate import generate_extract, main
 from gistlm.synthetic.parameters import (
-    ATTRITION_STEPS, GROUPS, LAB_LIMITS, LABS, MUTATIONS, PRIMARY_SITES, TREATMENTS, CohortParameters,
+    ATTRITION_STEPS,
+    GROUPS,
+    LAB_LIMITS,
+    LABS,
+    MUTATIONS,
+    PRIMARY_SITES,
+    TREATMENTS,
+    CohortParameters,
 )
 from gistlm.synthetic.tables import TABLE_COLUMNS, TABLES, write_extract
 
 __all__ = [
-    "ATTRITION_STEPS", "GROUPS", "LAB_LIMITS", "LABS", "MALFORMED", "MUTATIONS", "PRIMARY_SITES", "TABLE_COLUMNS",
-    "TABLES", "TREATMENTS", "CohortParameters", "generate_extract", "main", "write_extract",
+    "ATTRITION_STEPS",
+    "GROUPS",
+    "LAB_LIMITS",
+    "LABS",
+    "MALFORMED",
+    "MUTATIONS",
+    "PRIMARY_SITES",
+    "TABLE_COLUMNS",
+    "TABLES",
+    "TREATMENTS",
+    "CohortParameters",
+    "generate_extract",
+    "main",
+    "write_extract",
 ]

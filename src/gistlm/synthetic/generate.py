@@ -14,6 +14,7 @@ from gistlm.synthetic.tables import raw_tables, write_extract
 from gistlm.synthetic.truth import truth_record
 
 DEFAULT_SEED = 20230630
+DEFAULT_PARAMETERS = CohortParameters()  # frozen: one shared default is safe
 MAX_POOL_ATTEMPTS = 20
 
 
@@ -65,8 +66,12 @@ def order_patients(seed: int, patients: Patients, shuffle: bool) -> Patients:
     return select(patients, order)
 
 
-def generate_extract(seed: int = DEFAULT_SEED, n_patients: int | None = None, sites: int = 1,
-                     params: CohortParameters = CohortParameters()) -> tuple[dict[str, pd.DataFrame], dict]:
+def generate_extract(
+    seed: int = DEFAULT_SEED,
+    n_patients: int | None = None,
+    sites: int = 1,
+    params: CohortParameters = DEFAULT_PARAMETERS,
+) -> tuple[dict[str, pd.DataFrame], dict]:
     """Return the four raw tables and the truth dict.
 
     n_patients=None: the study-sized extract (exact group quotas, exactly known attrition,
@@ -89,18 +94,26 @@ def generate_extract(seed: int = DEFAULT_SEED, n_patients: int | None = None, si
 
 def main(argv: list[str] | None = None, prog: str = "python -m gistlm.synthetic") -> int:
     parser = argparse.ArgumentParser(prog=prog, description="Write a synthetic raw hospital extract and truth.json.")
-    parser.add_argument("--patients", type=int, default=None,
-                        help="natural cohort of N patients (default: the 238-patient study extract)")
+    parser.add_argument(
+        "--patients",
+        type=int,
+        default=None,
+        help="natural cohort of N patients (default: the 238-patient study extract)",
+    )
     parser.add_argument("--sites", type=int, default=1, help="number of hospitals (default 1)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--out", default="resources/extract")
     parser.add_argument("--format", choices=("csv", "parquet"), default="csv")
     args = parser.parse_args(argv)
     if args.sites < 1 or (args.patients is not None and args.patients < 1):
-        parser.error("--sites and --patients take a whole number of 1 or more (--patients left out: the "
-                     "238-patient study extract).")
+        parser.error(
+            "--sites and --patients take a whole number of 1 or more (--patients left out: the "
+            "238-patient study extract)."
+        )
     tables, truth = generate_extract(seed=args.seed, n_patients=args.patients, sites=args.sites)
     files = write_extract(tables, truth, args.out, fmt=args.format)
-    print(f"wrote {len(files)} files to {args.out}: {truth['n_patients_total']} patients, "
-          f"{truth['n_eligible']} eligible {truth['n_by_group']}")
+    print(
+        f"wrote {len(files)} files to {args.out}: {truth['n_patients_total']} patients, "
+        f"{truth['n_eligible']} eligible {truth['n_by_group']}"
+    )
     return 0

@@ -96,12 +96,21 @@ VITAL = names(VitalStatus)
 GROUPS = ("IM", "IM+HR", "IM+RFA/TACE")
 
 # Study eligibility limits for labs at LM diagnosis (a missing value does not exclude).
-LABS = ("total_bilirubin_umol_l", "alt_u_l", "creatinine_umol_l", "neutrophils_1e9_l",
-        "platelets_1e9_l", "hemoglobin_g_l")
+LABS = (
+    "total_bilirubin_umol_l",
+    "alt_u_l",
+    "creatinine_umol_l",
+    "neutrophils_1e9_l",
+    "platelets_1e9_l",
+    "hemoglobin_g_l",
+)
 LAB_LIMITS = {
-    "total_bilirubin_umol_l": ("max", 31.5), "alt_u_l": ("max", 200.0),
-    "creatinine_umol_l": ("max", 159.0), "neutrophils_1e9_l": ("min", 1.5),
-    "platelets_1e9_l": ("min", 75.0), "hemoglobin_g_l": ("min", 80.0),
+    "total_bilirubin_umol_l": ("max", 31.5),
+    "alt_u_l": ("max", 200.0),
+    "creatinine_umol_l": ("max", 159.0),
+    "neutrophils_1e9_l": ("min", 1.5),
+    "platelets_1e9_l": ("min", 75.0),
+    "hemoglobin_g_l": ("min", 80.0),
 }
 # (log-normal median, log sd, lower clip, upper clip) of an eligible value; clips keep the
 # rounded value inside the eligibility limits.
@@ -115,14 +124,21 @@ LAB_NORMAL = {
 }
 # Uniform range of a failing value, strictly outside the limit.
 LAB_FAIL = {
-    "total_bilirubin_umol_l": (36.0, 90.0), "alt_u_l": (215.0, 650.0),
-    "creatinine_umol_l": (170.0, 420.0), "neutrophils_1e9_l": (0.4, 1.3),
-    "platelets_1e9_l": (25.0, 70.0), "hemoglobin_g_l": (55.0, 77.0),
+    "total_bilirubin_umol_l": (36.0, 90.0),
+    "alt_u_l": (215.0, 650.0),
+    "creatinine_umol_l": (170.0, 420.0),
+    "neutrophils_1e9_l": (0.4, 1.3),
+    "platelets_1e9_l": (25.0, 70.0),
+    "hemoglobin_g_l": (55.0, 77.0),
 }
 
 # First availability of later-line TKIs (approval dates); a line is not started before.
-DRUG_AVAILABLE = {"sunitinib": "2006-01-26", "regorafenib": "2013-02-25",
-                  "ripretinib": "2020-05-15", "avapritinib": "2020-01-09"}
+DRUG_AVAILABLE = {
+    "sunitinib": "2006-01-26",
+    "regorafenib": "2013-02-25",
+    "ripretinib": "2020-05-15",
+    "avapritinib": "2020-01-09",
+}
 
 # Fixed salt mixed into every random stream. A 238-patient cohort estimates a 10-year KM
 # survival with a standard error of 5-15 points, so the published figures are reproduced only by
@@ -238,13 +254,21 @@ class CohortParameters:
     # patients failing each exclusion step (eligibility step names) other than organ function,
     # whose failures are counted per lab below
     ineligible_counts: tuple[tuple[str, int], ...] = (
-        ("not_gist", 3), ("no_lm_evidence", 2), ("ecog_over_limit", 4),
-        ("no_imatinib", 4), ("lm_on_later_line_tki", 3), ("other_malignancy", 3),
+        ("not_gist", 3),
+        ("no_lm_evidence", 2),
+        ("ecog_over_limit", 4),
+        ("no_imatinib", 4),
+        ("lm_on_later_line_tki", 3),
+        ("other_malignancy", 3),
         ("no_follow_up", 3),
     )
     lab_failure_counts: tuple[tuple[str, int], ...] = (
-        ("total_bilirubin_umol_l", 2), ("alt_u_l", 1), ("creatinine_umol_l", 1),
-        ("neutrophils_1e9_l", 1), ("platelets_1e9_l", 1), ("hemoglobin_g_l", 1),
+        ("total_bilirubin_umol_l", 2),
+        ("alt_u_l", 1),
+        ("creatinine_umol_l", 1),
+        ("neutrophils_1e9_l", 1),
+        ("platelets_1e9_l", 1),
+        ("hemoglobin_g_l", 1),
     )
     natural_ineligible_fraction: float = 0.12  # natural mode, spread like the quota counts
 
@@ -253,11 +277,16 @@ class CohortParameters:
         unknown = [name for name, _ in self.ineligible_counts if name not in steps]
         unknown += [name for name, _ in self.lab_failure_counts if name not in LABS]
         if unknown:
-            raise ValueError(f"CohortParameters: {', '.join(map(repr, unknown))} is neither an exclusion "
-                             f"step of gistlm.cohort.eligibility ({', '.join(sorted(steps))}) in ineligible_counts "
-                             f"nor a lab ({', '.join(LABS)}) in lab_failure_counts.")
+            raise ValueError(
+                f"CohortParameters: {', '.join(map(repr, unknown))} is neither an exclusion "
+                f"step of gistlm.cohort.eligibility ({', '.join(sorted(steps))}) in ineligible_counts "
+                f"nor a lab ({', '.join(LABS)}) in lab_failure_counts."
+            )
 
     def log_hrs(self) -> dict[str, float]:
         """True baseline log hazard ratios, keyed by covariate name."""
-        return {name[len("log_hr_"):]: value for name, value in asdict(self).items()
-                if name.startswith("log_hr_") and name not in ("log_hr_resection", "log_hr_rfa_tace")}
+        return {
+            name[len("log_hr_") :]: value
+            for name, value in asdict(self).items()
+            if name.startswith("log_hr_") and name not in ("log_hr_resection", "log_hr_rfa_tace")
+        }

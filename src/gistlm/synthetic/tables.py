@@ -12,18 +12,45 @@ import yaml
 from gistlm.synthetic.defects import Malformation, TkiHistory
 from gistlm.synthetic.model import LATER_LINES, Patients
 from gistlm.synthetic.parameters import (
-    LABS, NO_DATE, Treatment, LmEvidence, Mutation, Pathology, PrimarySite, VitalStatus, labels,
+    LABS,
+    NO_DATE,
+    LmEvidence,
+    Mutation,
+    Pathology,
+    PrimarySite,
+    Treatment,
+    VitalStatus,
+    labels,
 )
 
 TABLE_COLUMNS: dict[str, list[str]] = {
     "patients": [
-        "patient_id", "sex", "birth_date", "primary_site", "primary_diagnosis_date",
-        "primary_pathology", "primary_size_cm", "mitotic_count", "mutation", "other_malignancy",
+        "patient_id",
+        "sex",
+        "birth_date",
+        "primary_site",
+        "primary_diagnosis_date",
+        "primary_pathology",
+        "primary_size_cm",
+        "mitotic_count",
+        "mutation",
+        "other_malignancy",
     ],
     "liver_metastases": [
-        "patient_id", "lm_diagnosis_date", "lm_evidence", "lm_count", "lm_max_size_cm",
-        "lm_bilobar", "extrahepatic_disease", "ecog", "total_bilirubin_umol_l", "alt_u_l",
-        "creatinine_umol_l", "neutrophils_1e9_l", "platelets_1e9_l", "hemoglobin_g_l",
+        "patient_id",
+        "lm_diagnosis_date",
+        "lm_evidence",
+        "lm_count",
+        "lm_max_size_cm",
+        "lm_bilobar",
+        "extrahepatic_disease",
+        "ecog",
+        "total_bilirubin_umol_l",
+        "alt_u_l",
+        "creatinine_umol_l",
+        "neutrophils_1e9_l",
+        "platelets_1e9_l",
+        "hemoglobin_g_l",
     ],
     "treatments": ["patient_id", "treatment", "line", "start_date", "end_date", "dose_mg_day"],
     "follow_up": ["patient_id", "last_contact_date", "vital_status", "death_date"],
@@ -70,15 +97,20 @@ def patient_ids(patients: Patients, n_sites: int) -> np.ndarray:
 def patients_table(patients: Patients, ids: np.ndarray) -> pd.DataFrame:
     sex = np.where(patients["male"], "M", "F").astype(object)
     sex[patients["defect"] == Malformation.sex_invalid] = "X"
-    return pd.DataFrame({
-        "patient_id": ids, "sex": sex, "birth_date": iso_dates(patients["birth_day"]),
-        "primary_site": labels(PrimarySite)[patients["primary_site"]],
-        "primary_diagnosis_date": iso_dates(patients["primary_day"]),
-        "primary_pathology": labels(Pathology)[patients["pathology"]],
-        "primary_size_cm": patients["primary_size"], "mitotic_count": patients["mitotic"],
-        "mutation": labels(Mutation)[patients["mutation"]],
-        "other_malignancy": yes_no(patients["other_malignancy"]),
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": ids,
+            "sex": sex,
+            "birth_date": iso_dates(patients["birth_day"]),
+            "primary_site": labels(PrimarySite)[patients["primary_site"]],
+            "primary_diagnosis_date": iso_dates(patients["primary_day"]),
+            "primary_pathology": labels(Pathology)[patients["pathology"]],
+            "primary_size_cm": patients["primary_size"],
+            "mitotic_count": patients["mitotic"],
+            "mutation": labels(Mutation)[patients["mutation"]],
+            "other_malignancy": yes_no(patients["other_malignancy"]),
+        }
+    )
 
 
 def liver_metastases_table(patients: Patients, ids: np.ndarray) -> pd.DataFrame:
@@ -87,23 +119,32 @@ def liver_metastases_table(patients: Patients, ids: np.ndarray) -> pd.DataFrame:
     if free_text.any():  # a free-text entry makes the whole column text, as in a real export
         count = count.astype(str).astype(object)
         count[free_text] = "many"
-    return pd.DataFrame({
-        "patient_id": ids, "lm_diagnosis_date": iso_dates(patients["lm_day"]),
-        "lm_evidence": labels(LmEvidence)[patients["lm_evidence"]],
-        "lm_count": count, "lm_max_size_cm": patients["lm_size"], "lm_bilobar": yes_no(patients["bilobar"]),
-        "extrahepatic_disease": yes_no(patients["extrahepatic"]), "ecog": patients["ecog"].astype(np.int64),
-        **{lab: patients[lab] for lab in LABS},
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": ids,
+            "lm_diagnosis_date": iso_dates(patients["lm_day"]),
+            "lm_evidence": labels(LmEvidence)[patients["lm_evidence"]],
+            "lm_count": count,
+            "lm_max_size_cm": patients["lm_size"],
+            "lm_bilobar": yes_no(patients["bilobar"]),
+            "extrahepatic_disease": yes_no(patients["extrahepatic"]),
+            "ecog": patients["ecog"].astype(np.int64),
+            **{lab: patients[lab] for lab in LABS},
+        }
+    )
 
 
 def follow_up_table(patients: Patients, ids: np.ndarray) -> pd.DataFrame:
     last_contact = patients["lm_day"] + patients["end_day"]
     dead = patients["status"] == VitalStatus.dead
-    return pd.DataFrame({
-        "patient_id": ids, "last_contact_date": iso_dates(last_contact),
-        "vital_status": labels(VitalStatus)[patients["status"]],
-        "death_date": iso_dates(np.where(dead, last_contact, NO_DATE)),
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": ids,
+            "last_contact_date": iso_dates(last_contact),
+            "vital_status": labels(VitalStatus)[patients["status"]],
+            "death_date": iso_dates(np.where(dead, last_contact, NO_DATE)),
+        }
+    )
 
 
 def treatment_rows(patients: Patients) -> dict[str, np.ndarray]:
@@ -117,9 +158,16 @@ def treatment_rows(patients: Patients) -> dict[str, np.ndarray]:
     parts: list[tuple] = []
 
     def add(mask, treatment, line, start, end, dose):
-        parts.append((index[mask], np.broadcast_to(treatment, n)[mask], np.broadcast_to(line, n)[mask],
-                      np.broadcast_to(start, n)[mask], np.broadcast_to(end, n)[mask],
-                      np.broadcast_to(dose, n)[mask].astype(float)))
+        parts.append(
+            (
+                index[mask],
+                np.broadcast_to(treatment, n)[mask],
+                np.broadcast_to(line, n)[mask],
+                np.broadcast_to(start, n)[mask],
+                np.broadcast_to(end, n)[mask],
+                np.broadcast_to(dose, n)[mask].astype(float),
+            )
+        )
 
     standard = history == TkiHistory.STANDARD
     add(standard & adjuvant, Treatment.imatinib, 1, patients["adj_start_day"], patients["adj_end_day"], 400.0)
@@ -134,10 +182,15 @@ def treatment_rows(patients: Patients) -> dict[str, np.ndarray]:
         if metastatic == 0:
             add(given, Treatment.imatinib, 1 + adjuvant, starts[0], end, patients["im_dose"])
         else:
-            add(given, patients["line_drug"][:, metastatic - 1], 1 + adjuvant + metastatic, starts[metastatic],
-                end, patients["line_dose"][:, metastatic - 1])
-    add(history == TkiHistory.SUNITINIB_ONLY, Treatment.sunitinib, 1, lm_day + patients["im_offset"], until_death,
-        37.5)
+            add(
+                given,
+                patients["line_drug"][:, metastatic - 1],
+                1 + adjuvant + metastatic,
+                starts[metastatic],
+                end,
+                patients["line_dose"][:, metastatic - 1],
+            )
+    add(history == TkiHistory.SUNITINIB_ONLY, Treatment.sunitinib, 1, lm_day + patients["im_offset"], until_death, 37.5)
     before_lm = history == TkiHistory.LATER_LINE_BEFORE_LM
     add(before_lm, Treatment.imatinib, 1, patients["pre_imatinib_start"], patients["pre_sunitinib_start"] - 1, 400.0)
     add(before_lm, Treatment.sunitinib, 2, patients["pre_sunitinib_start"], until_death, 50.0)
@@ -149,36 +202,46 @@ def treatment_rows(patients: Patients) -> dict[str, np.ndarray]:
     ablation = np.where(patients["rt_is_rfa"], Treatment.rfa, Treatment.tace)
     add(ablated, ablation, PROCEDURE_LINE, rt_day, rt_day, np.nan)
     repeat_day = rt_day + patients["repeat_tace_gap"]
-    repeated = (ablated & (ablation == Treatment.tace) & (patients["repeat_tace_gap"] > 0)
-                & (repeat_day <= last_contact))
+    repeated = ablated & (ablation == Treatment.tace) & (patients["repeat_tace_gap"] > 0) & (repeat_day <= last_contact)
     add(repeated, Treatment.tace, PROCEDURE_LINE, repeat_day, repeat_day, np.nan)
     columns = [np.concatenate([part[i] for part in parts]) for i in range(6)]
     order = np.lexsort((columns[1], columns[3], columns[0]))
-    return {name: values[order]
-            for name, values in zip(("patient", "treatment", "line", "start", "end", "dose"), columns)}
+    return {
+        name: values[order] for name, values in zip(("patient", "treatment", "line", "start", "end", "dose"), columns)
+    }
 
 
 def treatments_table(patients: Patients, ids: np.ndarray) -> pd.DataFrame:
     rows = treatment_rows(patients)
     line = pd.array(np.where(rows["line"] > 0, rows["line"], 0), dtype="Int64")
     line[rows["line"] <= PROCEDURE_LINE] = pd.NA
-    return pd.DataFrame({
-        "patient_id": ids[rows["patient"]], "treatment": labels(Treatment)[rows["treatment"]],
-        "line": line, "start_date": iso_dates(rows["start"]), "end_date": iso_dates(rows["end"]),
-        "dose_mg_day": rows["dose"],
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": ids[rows["patient"]],
+            "treatment": labels(Treatment)[rows["treatment"]],
+            "line": line,
+            "start_date": iso_dates(rows["start"]),
+            "end_date": iso_dates(rows["end"]),
+            "dose_mg_day": rows["dose"],
+        }
+    )
 
 
 def raw_tables(patients: Patients, n_sites: int) -> dict[str, pd.DataFrame]:
     """The four tables; with several sites, each starts with a `site` column."""
     ids = patient_ids(patients, n_sites)
-    tables = {"patients": patients_table(patients, ids), "liver_metastases": liver_metastases_table(patients, ids),
-              "treatments": treatments_table(patients, ids), "follow_up": follow_up_table(patients, ids)}
+    tables = {
+        "patients": patients_table(patients, ids),
+        "liver_metastases": liver_metastases_table(patients, ids),
+        "treatments": treatments_table(patients, ids),
+        "follow_up": follow_up_table(patients, ids),
+    }
     if n_sites <= 1:
         return tables
     site_of_patient = site_names(patients["site"]).astype(object)
-    return {name: with_site(df, site_of_patient[pd.Index(ids).get_indexer(df["patient_id"])])
-            for name, df in tables.items()}
+    return {
+        name: with_site(df, site_of_patient[pd.Index(ids).get_indexer(df["patient_id"])]) for name, df in tables.items()
+    }
 
 
 def with_site(table: pd.DataFrame, site: np.ndarray) -> pd.DataFrame:

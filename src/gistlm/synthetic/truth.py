@@ -17,17 +17,29 @@ import numpy as np
 from gistlm.synthetic.defects import ELIGIBLE, Exclusion, Malformation
 from gistlm.synthetic.model import Patients, realised_group, site_log_hazard_shifts
 from gistlm.synthetic.parameters import (
-    ATTRITION_STEPS, DAYS_PER_MONTH, GROUPS, LABS, MAX_OS_MONTHS, STREAM_SALT, CohortParameters, Group,
+    ATTRITION_STEPS,
+    DAYS_PER_MONTH,
+    GROUPS,
+    LABS,
+    MAX_OS_MONTHS,
+    STREAM_SALT,
+    CohortParameters,
+    Group,
     VitalStatus,
 )
 
 GENERATOR = "gistlm.synthetic"
 COVARIATE_DEFINITIONS = {
     "age_over_60": "(lm_diagnosis_date - birth_date).days / 365.25 > 60",
-    "male": "sex == M", "ecog1": "ecog >= 1", "extrahepatic": "extrahepatic_disease == yes",
-    "lm_count_over_3": "lm_count > 3", "lm_size_over_5cm": "lm_max_size_cm > 5",
-    "bilobar": "lm_bilobar == yes", "kit_exon9": "mutation == KIT_exon9",
-    "pdgfra": "mutation == PDGFRA", "wild_type": "mutation == wild_type",
+    "male": "sex == M",
+    "ecog1": "ecog >= 1",
+    "extrahepatic": "extrahepatic_disease == yes",
+    "lm_count_over_3": "lm_count > 3",
+    "lm_size_over_5cm": "lm_max_size_cm > 5",
+    "bilobar": "lm_bilobar == yes",
+    "kit_exon9": "mutation == KIT_exon9",
+    "pdgfra": "mutation == PDGFRA",
+    "wild_type": "mutation == wild_type",
     "mutation_unknown": "mutation == unknown (reference KIT_exon11)",
 }
 
@@ -56,8 +68,9 @@ def median_survival(time: np.ndarray, event: np.ndarray) -> float | None:
     return float(event_times[below[0]]) if below.size else None
 
 
-def breslow_cox(x: np.ndarray, time: np.ndarray, event: np.ndarray,
-                iterations: int = 30) -> tuple[np.ndarray, np.ndarray]:
+def breslow_cox(
+    x: np.ndarray, time: np.ndarray, event: np.ndarray, iterations: int = 30
+) -> tuple[np.ndarray, np.ndarray]:
     """Cox partial likelihood (Breslow ties), Newton-Raphson; returns (beta, se)."""
     order = np.argsort(-time, kind="stable")
     x, time, event = x[order], time[order], event[order].astype(bool)
@@ -108,8 +121,10 @@ def fixed_group_cox(covariates: dict[str, np.ndarray], time: np.ndarray, death: 
         return None
     if not (np.all(np.isfinite(beta) & (np.abs(beta) < 20)) and np.all(np.isfinite(se))):
         return None
-    return {name: {"hr": round(float(np.exp(b)), 4), "p": float(f"{math.erfc(abs(b / s) / math.sqrt(2)):.4g}")}
-            for name, b, s in zip(covariates, beta, se)}
+    return {
+        name: {"hr": round(float(np.exp(b)), 4), "p": float(f"{math.erfc(abs(b / s) / math.sqrt(2)):.4g}")}
+        for name, b, s in zip(covariates, beta, se)
+    }
 
 
 def calibration(patients: Patients) -> dict:
@@ -121,17 +136,23 @@ def calibration(patients: Patients) -> dict:
     medians = {label: median_survival(time[rows], death[rows]) for label, rows in in_group.items()}
     follow_up = median_survival(time, ~death)
     figures = {
-        "n": int(eligible.sum()), "n_deaths": int(death.sum()),
-        "os_120_months": {label: round(survival_at(time[rows], death[rows], 120.0), 4)
-                          for label, rows in in_group.items()},
+        "n": int(eligible.sum()),
+        "n_deaths": int(death.sum()),
+        "os_120_months": {
+            label: round(survival_at(time[rows], death[rows], 120.0), 4) for label, rows in in_group.items()
+        },
         "median_os_months": {label: (None if m is None else round(m, 2)) for label, m in medians.items()},
         "median_follow_up_months_reverse_km": None if follow_up is None else round(follow_up, 2),
     }
     covariates = {
-        "IM+HR": group == Group.IM_HR, "IM+RFA/TACE": group == Group.IM_RFA_TACE,
-        "age_over_60": patients["age"][eligible] > 60.0, "male": patients["male"][eligible],
+        "IM+HR": group == Group.IM_HR,
+        "IM+RFA/TACE": group == Group.IM_RFA_TACE,
+        "age_over_60": patients["age"][eligible] > 60.0,
+        "male": patients["male"][eligible],
         "extrahepatic_disease": patients["extrahepatic"][eligible],
-        "lm_count_over_3": patients["lm_count"][eligible] > 3, "lm_bilobar": patients["bilobar"][eligible]}
+        "lm_count_over_3": patients["lm_count"][eligible] > 3,
+        "lm_bilobar": patients["bilobar"][eligible],
+    }
     cox = fixed_group_cox(covariates, time, death)
     return figures if cox is None else {**figures, "cox_fixed_group_breslow": cox}
 
@@ -140,65 +161,82 @@ def true_hazard_model(params: CohortParameters, shifts: np.ndarray, n_sites: int
     log_hrs = params.log_hrs()
     return {
         "form": "h(t) = h0(t) exp(b'x + site_shift + g_HR 1[t >= t_HR] + g_RT 1[t >= t_RT]); "
-                "t in months since LM diagnosis; h0 Weibull",
-        "weibull_shape": params.weibull_shape, "weibull_scale_months": params.weibull_scale_months,
+        "t in months since LM diagnosis; h0 Weibull",
+        "weibull_shape": params.weibull_shape,
+        "weibull_scale_months": params.weibull_scale_months,
         "baseline_cumulative_hazard": "(t / scale) ** shape",
         "covariate_definitions": COVARIATE_DEFINITIONS,
         "log_hr": {name: round(value, 6) for name, value in log_hrs.items()},
         "hr": {name: round(math.exp(value), 6) for name, value in log_hrs.items()},
-        "time_varying_log_hr": {"hepatic_resection": round(params.log_hr_resection, 6),
-                                "rfa_tace": round(params.log_hr_rfa_tace, 6)},
-        "time_varying_hr": {"hepatic_resection": round(math.exp(params.log_hr_resection), 6),
-                            "rfa_tace": round(math.exp(params.log_hr_rfa_tace), 6)},
+        "time_varying_log_hr": {
+            "hepatic_resection": round(params.log_hr_resection, 6),
+            "rfa_tace": round(params.log_hr_rfa_tace, 6),
+        },
+        "time_varying_hr": {
+            "hepatic_resection": round(math.exp(params.log_hr_resection), 6),
+            "rfa_tace": round(math.exp(params.log_hr_rfa_tace), 6),
+        },
         "time_varying_note": "exposure switches on at the first hepatic_resection / first rfa-or-"
-                             "tace date after LM diagnosis (an RFA after resection also counts "
-                             "for rfa_tace); untreated before it",
-        "site_log_hazard_shift": ({f"S{i + 1:02d}": round(float(shift), 6) for i, shift in enumerate(shifts)}
-                                  if n_sites > 1 else {}),
+        "tace date after LM diagnosis (an RFA after resection also counts "
+        "for rfa_tace); untreated before it",
+        "site_log_hazard_shift": (
+            {f"S{i + 1:02d}": round(float(shift), 6) for i, shift in enumerate(shifts)} if n_sites > 1 else {}
+        ),
     }
 
 
 def censoring_model(params: CohortParameters) -> dict:
-    return {"administrative_cutoff": params.data_cutoff,
-            "last_visit_gap_days_uniform": [0, params.last_visit_gap_max_days],
-            "loss_to_follow_up": "1 month + (uniform(0, early_loss_window_months) with "
-                                 "probability p_early_loss, else exponential(loss_rate_per_month))",
-            "p_early_loss": params.p_early_loss,
-            "early_loss_window_months": params.early_loss_window_months,
-            "loss_rate_per_month": params.loss_rate_per_month,
-            "vital_status": "dead if death first; lost if loss to follow-up first; "
-                            "alive if censored at the (last visit before the) cut-off"}
+    return {
+        "administrative_cutoff": params.data_cutoff,
+        "last_visit_gap_days_uniform": [0, params.last_visit_gap_max_days],
+        "loss_to_follow_up": "1 month + (uniform(0, early_loss_window_months) with "
+        "probability p_early_loss, else exponential(loss_rate_per_month))",
+        "p_early_loss": params.p_early_loss,
+        "early_loss_window_months": params.early_loss_window_months,
+        "loss_rate_per_month": params.loss_rate_per_month,
+        "vital_status": "dead if death first; lost if loss to follow-up first; "
+        "alive if censored at the (last visit before the) cut-off",
+    }
 
 
-def truth_record(seed: int, patients: Patients, params: CohortParameters, n_sites: int,
-                 ids: np.ndarray, mode: str) -> dict:
+def truth_record(
+    seed: int, patients: Patients, params: CohortParameters, n_sites: int, ids: np.ndarray, mode: str
+) -> dict:
     """Everything known about the generated extract: parameters, true model, expected counts."""
     defect, group, intended = patients["defect"], realised_group(patients), patients["intended"]
     eligible = defect == ELIGIBLE
-    quarantine = [{"patient_id": str(ids[i]), "defect": Malformation(defect[i]).name}
-                  for i in np.nonzero(defect >= min(Malformation))[0]]
+    quarantine = [
+        {"patient_id": str(ids[i]), "defect": Malformation(defect[i]).name}
+        for i in np.nonzero(defect >= min(Malformation))[0]
+    ]
     by_site = {"n_patients_by_site": {f"S{i + 1:02d}": int((patients["site"] == i).sum()) for i in range(n_sites)}}
     return {
-        "study": "NCT06038552", "generator": GENERATOR, "mode": mode, "seed": seed,
+        "study": "NCT06038552",
+        "generator": GENERATOR,
+        "mode": mode,
+        "seed": seed,
         "stream_salt": STREAM_SALT,
-        "n_patients_total": int(defect.size), "n_sites": n_sites,
-        "parameters": {name: (list(value) if isinstance(value, tuple) else value)
-                       for name, value in asdict(params).items()},
+        "n_patients_total": int(defect.size),
+        "n_sites": n_sites,
+        "parameters": {
+            name: (list(value) if isinstance(value, tuple) else value) for name, value in asdict(params).items()
+        },
         "true_hazard_model": true_hazard_model(params, site_log_hazard_shifts(seed, n_sites, params), n_sites),
         "censoring": censoring_model(params),
         "n_eligible": int(eligible.sum()),
         "n_by_group": {label: int((eligible & (group == code)).sum()) for code, label in enumerate(GROUPS)},
-        "n_intended_by_group": {label: int((eligible & (intended == code)).sum())
-                                for code, label in enumerate(GROUPS)},
+        "n_intended_by_group": {label: int((eligible & (intended == code)).sum()) for code, label in enumerate(GROUPS)},
         "n_quarantined": len(quarantine),
         "quarantine": quarantine,
-        "expected_attrition": [{"step": step, "n_excluded": int((defect == Exclusion[step]).sum())}
-                               for step in ATTRITION_STEPS],
-        "lab_failures": {lab: int(((defect == Exclusion.inadequate_organ_function)
-                                   & (patients["lab_fail"] == index)).sum())
-                         for index, lab in enumerate(LABS)},
+        "expected_attrition": [
+            {"step": step, "n_excluded": int((defect == Exclusion[step]).sum())} for step in ATTRITION_STEPS
+        ],
+        "lab_failures": {
+            lab: int(((defect == Exclusion.inadequate_organ_function) & (patients["lab_fail"] == index)).sum())
+            for index, lab in enumerate(LABS)
+        },
         "calibration": calibration(patients),
         "calibration_note": "numpy Kaplan-Meier / reverse Kaplan-Meier / Cox (Breslow ties) on the "
-                            "eligible patients, OS derived from the written dates, censored at 200 months",
+        "eligible patients, OS derived from the written dates, censored at 200 months",
         **(by_site if n_sites > 1 else {}),
     }
