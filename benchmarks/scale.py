@@ -28,9 +28,9 @@ TARGET_SECONDS = 600
 TARGET_RSS_MB = 3000
 
 
-def generate_extract(patients: int, sites: int, seed: int, folder: Path) -> Path:
-    """A multi-site Parquet extract of `patients` in folder/extract (reused if already there);
-    returns its sites.yaml (the `sites` config, absolute paths)."""
+def generate_extract(patients: int, sites: int, seed: int, folder: Path, file_format: str = "parquet") -> Path:
+    """A multi-site extract of `patients` in folder/extract as `file_format` files (reused if
+    already there); returns its sites.yaml (the `sites` config, absolute paths)."""
     extract = (folder / "extract").resolve()
     if not (extract / "sites.yaml").is_file():
         subprocess.run(
@@ -45,7 +45,7 @@ def generate_extract(patients: int, sites: int, seed: int, folder: Path) -> Path
                 "--seed",
                 str(seed),
                 "--format",
-                "parquet",
+                file_format,
                 "--out",
                 str(extract),
             ],

@@ -27,37 +27,12 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from scale import run_workflow, write_config
+from scale import generate_extract, run_workflow, write_config
 
 HERE = Path(__file__).resolve().parent
 TARGETS = ["results/survival/cox.csv", "results/survival/km.csv", "results/survival/logrank.csv"]
 TARGET_RATIO = 1.5
 COEFFICIENT_TOLERANCE = 1e-4
-
-
-def csv_extract(patients: int, sites: int, seed: int, folder: Path) -> Path:
-    """A multi-site CSV extract in folder/extract (reused if there); returns its sites.yaml."""
-    extract = (folder / "extract").resolve()
-    if not (extract / "sites.yaml").is_file():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gistlm.synthetic",
-                "--patients",
-                str(patients),
-                "--sites",
-                str(sites),
-                "--seed",
-                str(seed),
-                "--format",
-                "csv",
-                "--out",
-                str(extract),
-            ],
-            check=True,
-        )
-    return extract / "sites.yaml"
 
 
 def manifest(sites_yaml: Path, folder: Path) -> Path:
@@ -123,7 +98,7 @@ def main(argv=None) -> int:
         sys.exit("Rscript not found: apt-get install r-base-core r-cran-survival r-cran-data.table")
     folder = args.out / str(args.patients)
     folder.mkdir(parents=True, exist_ok=True)
-    sites_yaml = csv_extract(args.patients, args.sites, args.seed, folder)
+    sites_yaml = generate_extract(args.patients, args.sites, args.seed, folder, file_format="csv")
     config = write_config(sites_yaml, folder, [])
     r_times, pipeline_times, r_cpu, pipeline_cpu = [], [], [], []
     for _ in range(args.repeats):

@@ -170,22 +170,24 @@ def test_a_gated_estimate_loses_its_e_values_and_is_classed(cohort):
 # --- landmark-weighted analyses ----------------------------------------------------------
 
 
+LANDMARK_GROUPS = {
+    "labels": GROUPS,
+    "reference": "IM",
+    "default": "IM",
+    "precedence": [{"label": "IM+HR"}, {"label": "IM+RFA/TACE"}],
+}
+LANDMARK_SETTINGS = {
+    "weighting": {"method": "entropy_balance"},
+    "propensity": PROPENSITY,
+    "alpha": 0.05,
+    "rmst_horizons_months": [24],
+    "diagnostics": LIMITS,
+    "min_cell_count": 5,
+}
+
+
 def test_landmark_weighted_analysis_balances_the_survivors_by_treatment_so_far(cohort):
-    groups = {
-        "labels": GROUPS,
-        "reference": "IM",
-        "default": "IM",
-        "precedence": [{"label": "IM+HR"}, {"label": "IM+RFA/TACE"}],
-    }
-    settings = {
-        "weighting": {"method": "entropy_balance"},
-        "propensity": PROPENSITY,
-        "alpha": 0.05,
-        "rmst_horizons_months": [24],
-        "diagnostics": LIMITS,
-        "min_cell_count": 5,
-    }
-    result = landmark_weighted(cohort, 6.0, groups, settings)
+    result = landmark_weighted(cohort, 6.0, LANDMARK_GROUPS, LANDMARK_SETTINGS)
     alive = cohort[cohort["os_months"] > 6]
     sizes = result["groups"].set_index("group")
     # treated by 6 months = procedure on or before the landmark, among those alive then
@@ -201,25 +203,11 @@ def test_landmark_weighted_analysis_balances_the_survivors_by_treatment_so_far(c
 
 
 def test_a_group_that_cannot_be_balanced_at_a_landmark_is_reported_and_the_others_kept(cohort):
-    groups = {
-        "labels": GROUPS,
-        "reference": "IM",
-        "default": "IM",
-        "precedence": [{"label": "IM+HR"}, {"label": "IM+RFA/TACE"}],
-    }
-    settings = {
-        "weighting": {"method": "entropy_balance"},
-        "propensity": PROPENSITY,
-        "alpha": 0.05,
-        "rmst_horizons_months": [24],
-        "diagnostics": LIMITS,
-        "min_cell_count": 5,
-    }
     # every IM+RFA/TACE patient has more than 3 lesions: no weighting of that group reaches
     # the cohort's share, while IM+HR can still be balanced
     count = cohort["lm_count_over_cutoff"].where(cohort["group"] != "IM+RFA/TACE", 1.0)
     odd = cohort.assign(lm_count_over_cutoff=count)
-    result = landmark_weighted(odd, 6.0, groups, settings)
+    result = landmark_weighted(odd, 6.0, LANDMARK_GROUPS, LANDMARK_SETTINGS)
     sizes = result["groups"].set_index("group")
     assert sizes.loc["IM+RFA/TACE", "n"] > 0 and np.isnan(sizes.loc["IM+RFA/TACE", "ess"])
     assert sizes.loc["IM+HR", "ess"] > 0
