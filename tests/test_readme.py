@@ -67,6 +67,8 @@ NOT_RUN = {
     "python benchmarks/causal_simulation.py": "a simulation study of the estimators, not a check",
     "python benchmarks/side_by_side.py --patients 200000 --sites 20 --repeats 1": "a benchmark against R (minutes)",
     "python benchmarks/import_costs.py [--compare OLD_CHECKOUT]": "a benchmark of every rule script's imports",
+    "python benchmarks/bootstrap_timing.py --compare OLD_CHECKOUT": "a benchmark of one bootstrap chunk's replicates",
+    "snakemake -n": "named in a timing note; dry runs are what tests/test_working_directory.py and the rerun tests run",
 }
 
 
