@@ -67,8 +67,10 @@ def test_a_run_killed_mid_way_and_restarted_matches_an_uninterrupted_one(finishe
 
 
 def package_code_of(package: Path):
-    """common.smk's package_code and module_file, run on `package` (outside Snakemake)."""
+    """common.smk's package_code with its helpers, run on `package` (outside Snakemake)."""
     import ast
+    import functools
+    import os
     from types import SimpleNamespace
 
     from snakemake.exceptions import WorkflowError
@@ -78,23 +80,30 @@ def package_code_of(package: Path):
     lines = (Path(__file__).resolve().parents[1] / "workflow" / "rules" / "common.smk").read_text().splitlines()
     blocks, inside = [], False
     for line in lines:
-        if line and not line[0].isspace():
-            inside = re.match(r"def (package_code|module_file)\(", line) is not None
+        if line and not line[0].isspace() and not inside_decorator(blocks, line):
+            inside = re.match(r"(@functools\.cache$|def (package_code|module_file|_imported_modules)\()", line) is not None
         if inside:
             blocks.append(line)
     namespace = {
         "ast": ast,
+        "functools": functools,
+        "os": os,
         "Path": Path,
         "WorkflowError": WorkflowError,
         "PACKAGE": package,
         "workflow": SimpleNamespace(basedir=package.parents[1]),
     }
     exec(compile("\n".join(blocks), "common.smk", "exec"), namespace)
-    assert {"package_code", "module_file"} <= set(namespace)
+    assert {"package_code", "module_file", "_imported_modules"} <= set(namespace)
     return namespace["package_code"]
 
 
-def test_package_code_follows_dotted_modules_and_their_packages(tmp_path):
+def inside_decorator(blocks: list[str], line: str) -> bool:
+    """A `def` line right after a kept decorator belongs to it."""
+    return bool(blocks) and blocks[-1].startswith("@") and line.startswith("def ")
+
+
+def test_package_code_follows_dotted_modules_and_their_packages(tmp_path, monkeypatch):
     package = tmp_path / "src" / "gistlm"
     modules = {
         "by_module.py": "from gistlm.estimators import cox\n",
@@ -110,6 +119,7 @@ def test_package_code_follows_dotted_modules_and_their_packages(tmp_path):
     for name, text in modules.items():
         (package / name).parent.mkdir(parents=True, exist_ok=True)
         (package / name).write_text(text)
+    monkeypatch.chdir(tmp_path)  # package_code names files from the working directory
     package_code = package_code_of(package)
     cox = {
         "src/gistlm/estimators/__init__.py",
