@@ -81,7 +81,9 @@ def package_code_of(package: Path):
     blocks, inside = [], False
     for line in lines:
         if line and not line[0].isspace() and not inside_decorator(blocks, line):
-            inside = re.match(r"(@functools\.cache$|def (package_code|module_file|_imported_modules)\()", line) is not None
+            inside = (
+                re.match(r"(@functools\.cache$|def (package_code|module_file|_imported_modules)\()", line) is not None
+            )
         if inside:
             blocks.append(line)
     namespace = {
