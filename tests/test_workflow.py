@@ -35,6 +35,15 @@ CAUSAL = {
 }
 # results/release/ (workflow/rules/release.smk) sits downstream of every released table and the report
 RELEASE = {"release_tables", "disclosure_audit", "release_manifest"}
+# the survival rules and what draws and reports their tables
+SURVIVAL = {
+    "kaplan_meier",
+    "cox_regression",
+    "site_hazard_ratios",
+    "draw_figures",
+    "render_report",
+    "gather_provenance",
+}
 
 
 @pytest.fixture
@@ -214,32 +223,12 @@ def test_editing_the_survival_module_reruns_survival_and_report(finished_run, tm
         module.write("\n# edited\n")
     planned = planned_rules(run)
     # survival's fitters are reused by the causal modules, which rerun with it
-    survival = {
-        "kaplan_meier",
-        "cox_regression",
-        "site_hazard_ratios",
-        "draw_figures",
-        "render_report",
-        "gather_provenance",
-    }
-    assert survival <= planned and planned - survival <= CAUSAL | RELEASE | {"disclosure_register"}
+    assert SURVIVAL <= planned and planned - SURVIVAL <= CAUSAL | RELEASE | {"disclosure_register"}
 
 
 # every rule that imports gistlm.survival.overall_survival, gistlm.causal.propensity or gistlm.causal.immortal_time fits
 # through gistlm.estimators, and no rule before the analysis cohort does
-ESTIMATOR_USERS = (
-    {
-        "kaplan_meier",
-        "cox_regression",
-        "site_hazard_ratios",
-        "draw_figures",
-        "render_report",
-        "gather_provenance",
-        "disclosure_register",
-    }
-    | CAUSAL
-    | RELEASE
-)
+ESTIMATOR_USERS = SURVIVAL | {"disclosure_register"} | CAUSAL | RELEASE
 
 
 @pytest.mark.parametrize("module", ["estimators/cox.py", "estimators/__init__.py"])
