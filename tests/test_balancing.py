@@ -16,7 +16,9 @@ from gistlm.causal.propensity import balance_verdict, effective_sample_size
 from gistlm.estimators.balancing import (
     BalanceError,
     balance_columns,
+    balance_multipliers,
     entropy_balance,
+    entropy_weights,
     group_weights,
     weighted_balance,
     weighting_table,
@@ -91,6 +93,33 @@ def test_entropy_balancing_passes_where_gps_iptw_leaves_imbalance(cohort):
     # the GPS weights leave some imbalance (they balance only in expectation)
     assert (verdict.loc["GPS-IPTW", "max_abs_smd_weighted"] > 1e-3).all()
     assert (verdict["max_abs_smd_unweighted"] > 0.1).any()
+
+
+def stalled_group():
+    table = pd.read_csv(Path(__file__).parent / "data" / "entropy_balance_stalled_group.csv")
+    values = table.drop(columns="row").to_numpy(float)
+    return values[table["row"] == "patient"], values[table["row"] == "target"][0]
+
+
+def test_entropy_balancing_reaches_the_moments_where_the_line_search_stalls():
+    columns, targets = stalled_group()
+    weights, _ = entropy_weights(columns, targets)
+    # in SDs of the group's columns: the solver's old stall left 1.1e-8 (over TOLERANCE)
+    gap = np.abs(weights @ columns - targets) / columns.std(axis=0)
+    assert gap.max() < 1e-13
+    assert weights.sum() == pytest.approx(1.0)
+
+
+def test_a_warm_start_finds_the_same_weights(cohort):
+    """The bootstrap starts each resample from the whole cohort's multipliers."""
+    design = cohort[COVARIATES].to_numpy(float)
+    codes = pd.Categorical(cohort["group"], categories=GROUPS).codes
+    start = balance_multipliers(design, codes, 3, COVARIATES)
+    rows = np.random.default_rng(5).integers(0, len(cohort), len(cohort))
+    cold = entropy_balance(design[rows], codes[rows], 3, COVARIATES)
+    warm = entropy_balance(design[rows], codes[rows], 3, COVARIATES, start=start)
+    assert warm == pytest.approx(cold, rel=1e-10)
+    assert set(start) == {0, 1, 2} and set(start[0]) == {*COVARIATES, "size (variance)"}
 
 
 def test_a_group_that_cannot_reach_the_cohort_is_an_error_naming_it():

@@ -36,6 +36,7 @@ from gistlm.causal.propensity import (
     common_support,
     covariate_design,
     fit_generalised_propensity,
+    propensity_coefficients,
     propensity_table,
     stabilised_weights,
     standardised_difference,
@@ -220,6 +221,25 @@ def test_saturated_propensity_model_reproduces_the_observed_shares():
     # a covariate that separates the groups has no finite fit: refused, not silently used
     with pytest.raises(RuntimeError):
         fit_generalised_propensity(np.array([0, 0, 1, 1], float)[:, None], np.array([0, 0, 1, 1]), 2)
+
+
+def test_a_warm_started_propensity_model_finds_the_same_fit_and_still_refuses_separation():
+    """The bootstrap starts each resample's MNLogit from the whole cohort's coefficients."""
+    rng = np.random.default_rng(3)
+    x = np.column_stack([rng.normal(size=300), rng.integers(0, 2, 300), np.zeros(300)])
+    codes = (x[:, 0] + rng.normal(size=300) > 0).astype(int) + (rng.random(300) < 0.3).astype(int)
+    start = propensity_coefficients(x, codes, 3)
+    assert start.shape == (4, 2) and np.isnan(start[3]).all()  # the constant column is left out
+    rows = rng.integers(0, 300, 300)
+    cold = fit_generalised_propensity(x[rows], codes[rows], 3)
+    np.testing.assert_allclose(fit_generalised_propensity(x[rows], codes[rows], 3, start), cold, rtol=1e-10)
+    # a group absent from the data: the start does not fit the model, which starts from 0
+    present = codes < 2
+    scores = fit_generalised_propensity(x[present], codes[present], 3, start)
+    np.testing.assert_allclose(scores, fit_generalised_propensity(x[present], codes[present], 3))
+    separated = np.array([0, 0, 1, 1, 2, 2])
+    with pytest.raises(RuntimeError):
+        fit_generalised_propensity(np.array([0, 0, 1, 1, 2, 2], float)[:, None], separated, 3, start[:2])
 
 
 def test_stabilised_weights_truncation_and_common_support_by_hand():

@@ -58,28 +58,58 @@ def group_codes(group: pd.Series, labels: list[str]) -> np.ndarray:
     return codes
 
 
-def fit_generalised_propensity(design: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+def fit_generalised_propensity(
+    design: np.ndarray, codes: np.ndarray, n_groups: int, start: np.ndarray | None = None
+) -> np.ndarray:
     """P(group | covariates), patients x groups, from a multinomial logit (statsmodels MNLogit).
 
     Newton-Raphson, unpenalised; a covariate constant in these data (e.g. a level absent
     from a bootstrap resample) is left out. Raises if the fit does not converge (e.g. a
     covariate separates the groups): weights from a failed fit would be meaningless.
+    `start`: coefficients to start Newton from (`propensity_coefficients` of the whole
+    cohort, for a bootstrap resample); the maximum is the same, found in fewer steps.
     """
+    return _multinomial_logit(design, codes, n_groups, start)[0]
+
+
+def propensity_coefficients(design: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """The multinomial logit's coefficients, (intercept + every design column) x (groups - 1),
+    NaN for a column left out: the `start` of the same model on a resample."""
+    return _multinomial_logit(design, codes, n_groups)[1]
+
+
+def _multinomial_logit(
+    design: np.ndarray, codes: np.ndarray, n_groups: int, start: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     from statsmodels.discrete.discrete_model import MNLogit  # here: statsmodels costs ~1 s to import
 
     design = np.asarray(design, dtype=float)
     varying = design.std(axis=0) > 0
+    kept = np.concatenate([[True], varying])
     exog = np.column_stack([np.ones(len(design)), design[:, varying]])
+    present = np.unique(codes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence is checked below, not warned about
-        fit = MNLogit(codes, exog).fit(method="newton", maxiter=100, disp=0)
+        fit = MNLogit(codes, exog).fit(
+            method="newton", maxiter=100, disp=0, start_params=_start_params(start, kept, len(present), n_groups)
+        )
     probabilities = fit.predict(exog)
     if not fit.mle_retvals["converged"] or not np.isfinite(probabilities).all():
         raise RuntimeError("the generalised propensity model did not converge")
     # MNLogit numbers the groups present; a group absent from the data has probability 0
     scores = np.zeros((len(codes), n_groups))
-    scores[:, np.unique(codes)] = probabilities
-    return scores
+    scores[:, present] = probabilities
+    coefficients = np.full((len(kept), len(present) - 1), np.nan)
+    coefficients[kept] = fit.params
+    return scores, coefficients
+
+
+def _start_params(start: np.ndarray | None, kept: np.ndarray, present: int, n_groups: int) -> np.ndarray | None:
+    """`start` in MNLogit's layout for these columns; None (MNLogit's zeros) when a group is
+    absent (the equations differ) or a kept column had no coefficient."""
+    if start is None or present != n_groups or not np.isfinite(start[kept]).all():
+        return None
+    return start[kept].ravel(order="F")
 
 
 def stabilised_weights(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -101,14 +131,14 @@ def truncate(weights: np.ndarray, percentiles: list[float] | None) -> np.ndarray
     return np.clip(weights, low, high)
 
 
-def weigh(design: np.ndarray, codes: np.ndarray, n_groups: int, settings: dict):
+def weigh(design: np.ndarray, codes: np.ndarray, n_groups: int, settings: dict, start: np.ndarray | None = None):
     """The whole weighting step on arrays: (scores, included, raw weights, final weights).
 
     Patients outside common support get weight 0; the group shares and weights are
     computed on the others; the final weights are truncated. The bootstrap calls this on
-    every resample, `propensity_table` once.
+    every resample (`start`: see `fit_generalised_propensity`), `propensity_table` once.
     """
-    scores = fit_generalised_propensity(design, codes, n_groups)
+    scores = fit_generalised_propensity(design, codes, n_groups, start)
     included = common_support(scores, settings["trim_min_probability"])
     raw, final = np.zeros(len(codes)), np.zeros(len(codes))
     raw[included] = stabilised_weights(scores[included], codes[included])
