@@ -7,11 +7,12 @@
 import warnings
 
 import pandas as pd
-from tableone import TableOne
 
 
 def table_one(cohort: pd.DataFrame, groups: list[str], continuous: list[str], categorical: list[str]) -> pd.DataFrame:
     """Baseline characteristics by group with pairwise SMDs and missing counts (tableone)."""
+    from tableone import TableOne  # here: ~0.9 s to import, and the report's jobs only relabel the table
+
     columns = continuous + categorical
     data = cohort[columns + ["group"]].copy()
     data["group"] = pd.Categorical(data["group"].astype(str), categories=groups)

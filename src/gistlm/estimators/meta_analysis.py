@@ -1,13 +1,13 @@
 """DerSimonian-Laird random-effects pooling of log hazard ratios (statsmodels, with two fixes)."""
 
 import numpy as np
-from scipy import special
 
 
 def dersimonian_laird(log_hr: np.ndarray, se: np.ndarray, alpha: float) -> dict:
     """Pooled HR with its CI and Wald p, I² and Cochran's Q p-value, from two or more
     estimates with their standard errors."""
     # statsmodels is imported here: it costs a job ~1 s of CPU, and few rules pool
+    from scipy import special
     from statsmodels.stats.meta_analysis import combine_effects
 
     with np.errstate(invalid="ignore"):  # statsmodels takes square roots of a negative tau²
