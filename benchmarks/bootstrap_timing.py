@@ -7,16 +7,27 @@ settings, in a fresh interpreter, and reports its CPU seconds (imports excluded;
 --compare ROOT (another checkout), both are run alternately and their outputs must be equal
 to the last bit; --profile prints the functions that take the time.
 
+With --scaling RUN (a finished run's folder, e.g. benchmarks/out/100000/workflow from
+scale.py, with its --configfile), the target of issue 14 instead: the wall time of
+`snakemake --forcerun bootstrap_chunk` for --replicates replicates as 1 chunk on 1 core and as
+2 chunks on 2 cores (median of --repeats, Snakemake's own start included), and the speed-up.
+
 Usage: python benchmarks/bootstrap_timing.py [--results results] [--chunk 0] [--repeats 3]
        [--compare ROOT] [--profile]
+       python benchmarks/bootstrap_timing.py --scaling RUN [--configfile FILE] [--replicates 100]
 """
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import yaml
+from workflow_runs import SNAKEMAKE, with_own_package
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,6 +76,33 @@ def chunk_cpu(root: Path, cohort: Path, chunk: int, output: Path, profile: bool)
     return float(found.stdout.strip().splitlines()[-1])
 
 
+def chunk_wall(run: Path, configs: list[Path], replicates: int, cores: int) -> float:
+    """Wall seconds of snakemake rerunning the bootstrap as `cores` chunks on `cores` cores."""
+    override = run / f".bootstrap_{cores}_chunks.yaml"
+    override.write_text(yaml.safe_dump({"causal": {"bootstrap": {"replicates": replicates, "chunks": cores}}}))
+    targets = [f"results/causal/bootstrap/chunk_{chunk}.csv" for chunk in range(cores)]
+    command = [*SNAKEMAKE, *targets, "--cores", str(cores), "--forcerun", "bootstrap_chunk", "--quiet"]
+    start = time.perf_counter()
+    subprocess.run(
+        [*command, "--configfile", *map(str, [*configs, override])],
+        cwd=run,
+        env=with_own_package(run),
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - start
+
+
+def scaling(run: Path, configs: list[Path], replicates: int, repeats: int) -> None:
+    walls = {cores: [chunk_wall(run, configs, replicates, cores) for _ in range(repeats)] for cores in (1, 2)}
+    for cores, found in walls.items():
+        print(
+            f"{replicates} replicates, {cores} chunk(s) on {cores} core(s): median {statistics.median(found):.1f} s "
+            f"wall (runs: {', '.join(f'{value:.1f}' for value in found)})"
+        )
+    print(f"speed-up 1 -> 2 cores: {statistics.median(walls[1]) / statistics.median(walls[2]):.2f}x (target 1.8x)")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=ROOT / "results")
@@ -72,7 +110,14 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--compare", type=Path)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--scaling", type=Path, metavar="RUN", help="a finished run's folder")
+    parser.add_argument("--configfile", type=Path, action="append", default=[], help="the run's own config files")
+    parser.add_argument("--replicates", type=int, default=100)
     args = parser.parse_args(argv)
+    if args.scaling:
+        configs = [args.scaling / "config" / "config.yaml", *[path.resolve() for path in args.configfile]]
+        scaling(args.scaling.resolve(), configs, args.replicates, args.repeats)
+        return
     cohort = args.results / "cohort" / "analysis.parquet"
     if not cohort.exists():
         sys.exit(f"{cohort} not found: run the workflow first (snakemake --cores 2)")

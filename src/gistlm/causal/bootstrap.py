@@ -118,7 +118,9 @@ def _estimate_rows(
     """`iptw_estimates` as row tuples: the bootstrap builds one table of all its replicates'
     rows instead of a table per replicate (pandas cost more than a replicate's refit).
     `start`: `cohort_solution`, which a resample's weighting starts from."""
-    included, weights = _weights(data, labels, settings, method, start)
+    included, _, weights = group_weights(
+        data["design"], data["codes"], labels, _column_names(data), settings["propensity"], method, start
+    )
     time, event = data["time"][included], data["event"][included]
     group, weights = np.asarray(labels, dtype=object)[data["codes"][included]], weights[included]
     no_death = {label: "" if event[group == label].any() else f"no death in {label}" for label in labels}
@@ -160,13 +162,9 @@ def _estimate_rows(
     return rows
 
 
-def _weights(data: dict[str, np.ndarray], labels: list[str], settings: dict, method: str, start=None):
-    """(included, final weights) of one weighting of `data`."""
-    names = [f"column {position}" for position in range(data["design"].shape[1])]
-    included, _, weights = group_weights(
-        data["design"], data["codes"], labels, names, settings["propensity"], method, start
-    )
-    return included, weights
+def _column_names(data: dict[str, np.ndarray]) -> list[str]:
+    """Names of the design's columns (the weightings match a resample's columns by name)."""
+    return [f"column {position}" for position in range(data["design"].shape[1])]
 
 
 def cohort_solution(data: dict[str, np.ndarray], labels: list[str], method: str):
@@ -180,9 +178,8 @@ def cohort_solution(data: dict[str, np.ndarray], labels: list[str], method: str)
     likelihood has no maximum (a coefficient running to minus infinity) can stop at a
     finite-looking 1e-21 instead of failing to converge.
     """
-    names = [f"column {position}" for position in range(data["design"].shape[1])]
     try:
-        return weighting_solution(data["design"], data["codes"], labels, names, method)
+        return weighting_solution(data["design"], data["codes"], labels, _column_names(data), method)
     except (RuntimeError, np.linalg.LinAlgError, ValueError):
         return None
 
