@@ -37,7 +37,8 @@ PROFILE_PATH = REPO / "profiles" / "slurm" / "config.yaml"
 PROFILE = yaml.safe_load(PROFILE_PATH.read_text())
 CLUSTER_START_TIMEOUT = 60  # s, for the node to be idle in sinfo
 # s; the Slurm run took 6 to 8 min on the 2-CPU machine with a load of 10 to 16 from other
-# work (2026-12-01; 9.5 min before the job groups)
+# work (2026-12-01; 9.5 min before the job groups), about 4 min at a load of 0.4 to 3.8
+# (2026-12-02)
 SLURM_RUN_TIMEOUT = 900
 LOCAL_RUN_TIMEOUT = 300
 LOCAL_RULES = {"all", "gather_provenance", "release"}
