@@ -65,9 +65,10 @@ NOT_RUN = {
     "python benchmarks/workflow_timing.py": "a benchmark (two timed whole runs), not a check",
     "python benchmarks/scale.py --patients 100000 1000000 --set causal.bootstrap.replicates=100": "a benchmark at 100k and 1M patients (minutes to hours)",
     "python benchmarks/causal_simulation.py": "a simulation study of the estimators, not a check",
-    "python benchmarks/side_by_side.py --patients 200000 --sites 20 --repeats 1": "a benchmark against R (minutes)",
+    "python benchmarks/side_by_side.py --patients 1000000 --sites 20 --repeats 1": "a benchmark against R (minutes)",
     "python benchmarks/import_costs.py [--compare OLD_CHECKOUT]": "a benchmark of every rule script's imports",
     "python benchmarks/bootstrap_timing.py --compare OLD_CHECKOUT": "a benchmark of one bootstrap chunk's replicates",
+    "python benchmarks/bootstrap_timing.py --scaling RUN --configfile FILE": "a benchmark of the bootstrap on 1 and 2 cores",
     "snakemake -n": "named in a timing note; dry runs are what tests/test_working_directory.py and the rerun tests run",
 }
 
