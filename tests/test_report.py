@@ -366,3 +366,21 @@ def test_love_plot_names_covariates_by_the_dictionary():
     )
     figure = love_plot(balance, 0.1, dictionary)
     assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == ["ECOG performance status", "Male"]
+
+
+def test_methods_text_names_the_code_that_computes_each_estimate():
+    """The methods paragraph says which implementation produced each number; a statistician
+    reads it as provenance, so it must follow the code (it named lifelines for Kaplan-Meier
+    after gistlm's own estimator had replaced it)."""
+    import inspect
+    from pathlib import Path
+
+    from gistlm.report import render
+    from gistlm.survival import overall_survival
+
+    methods = (Path(render.__file__).parent / "templates" / "report.html.j2").read_text()
+    assert "Kaplan–Meier estimates and their intervals are computed by gistlm as R's survfit" in methods
+    assert "log-rank tests by lifelines" in methods
+    assert overall_survival.kaplan_meier.__module__ == "gistlm.estimators.kaplan_meier"
+    assert "from lifelines.statistics import" in inspect.getsource(overall_survival.logrank_tests)
+    assert "lifelines" not in inspect.getsource(overall_survival.fit_kaplan_meier)
