@@ -1,7 +1,9 @@
 """Report: Table 1 (tableone), the number formatters and the Jinja2 rendering."""
 
+import inspect
 import math
 import statistics
+from pathlib import Path
 
 import jinja2
 import numpy as np
@@ -9,7 +11,9 @@ import pandas as pd
 import pytest
 
 from gistlm.cohort.table_one import table_one
+from gistlm.report import render
 from gistlm.report.render import embed_png, failure_summary, fmt_number, fmt_p, fmt_percent, records, render_report
+from gistlm.survival import overall_survival
 
 GROUPS = ["IM", "IM+HR", "IM+RFA/TACE"]
 SMD_COLUMNS = {"SMD (IM,IM+HR)", "SMD (IM,IM+RFA/TACE)", "SMD (IM+HR,IM+RFA/TACE)"}
@@ -372,12 +376,6 @@ def test_methods_text_names_the_code_that_computes_each_estimate():
     """The methods paragraph says which implementation produced each number; a statistician
     reads it as provenance, so it must follow the code (it named lifelines for Kaplan-Meier
     after gistlm's own estimator had replaced it)."""
-    import inspect
-    from pathlib import Path
-
-    from gistlm.report import render
-    from gistlm.survival import overall_survival
-
     methods = (Path(render.__file__).parent / "templates" / "report.html.j2").read_text()
     assert "Kaplan–Meier estimates and their intervals are computed by gistlm as R's survfit" in methods
     assert "log-rank tests by lifelines" in methods
