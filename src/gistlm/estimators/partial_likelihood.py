@@ -11,6 +11,8 @@ the clone-censor-weight model fits it to millions of start-stop rows.
 import numpy as np
 import pandas as pd
 
+from gistlm.estimators.distinct_rows import distinct_rows
+
 
 class PartialLikelihood:
     """Efron partial likelihood of (entry, time] rows with weights; risk-set sums by sorted search.
@@ -45,6 +47,23 @@ class PartialLikelihood:
         self.deaths = self.at_deaths(np.ones(len(self.time)))
         self.mean_weight = self.at_deaths(self.weights) / self.deaths
         self.death_x = (self.weights[self.event, None] * self.x[self.event]).sum(axis=0)
+        self.patterns = self._pattern_sums()
+
+    def _pattern_sums(self):
+        """With few distinct covariate rows (group indicators: the IPTW, bootstrap, clone and
+        time-varying models), per death time each row pattern's weight at risk and dying:
+        (patterns, at risk, dying). A Newton step then costs death times x patterns instead
+        of a pass over every row. None with more than MAX_PATTERNS patterns."""
+        found = distinct_rows(self.x, MAX_PATTERNS)
+        if found is None:
+            return None
+        first, codes = found
+        rows = self.x[first]
+        at_risk, dying = (np.zeros((len(self.death_times), len(rows))) for _ in range(2))
+        for k in range(len(rows)):
+            weight = np.where(codes == k, self.weights, 0.0)
+            at_risk[:, k], dying[:, k] = self.at_risk(weight), self.at_deaths(weight)
+        return rows, at_risk, dying
 
     def at_risk(self, values: np.ndarray) -> np.ndarray:
         """Per death time, the sum of `values` (one per row, any shape) over the rows at risk."""
@@ -77,17 +96,7 @@ class PartialLikelihood:
         """Per death time, Efron's sums over its deaths' risk sets: of the log risk-set totals,
         of the covariate means (the score is the deaths' covariates less these) and of the
         covariance matrices (the information). cox.zph weights them by a function of time."""
-        x = self.x
-        risk = self.weights * np.exp(x @ beta)
-        r0, r1, d0, d1 = (
-            self.at_risk(risk),
-            self.at_risk(risk[:, None] * x),
-            self.at_deaths(risk),
-            self.at_deaths(risk[:, None] * x),
-        )
-        # second moments one column at a time: rows x p x p at once is GBs at 1M patients
-        r2 = np.stack([self.at_risk(risk[:, None] * (x * x[:, [j]])) for j in range(x.shape[1])], axis=2)
-        d2 = np.stack([self.at_deaths(risk[:, None] * (x * x[:, [j]])) for j in range(x.shape[1])], axis=2)
+        r0, r1, r2, d0, d1, d2 = self._moments(beta)
         log_risk, expected = np.zeros(len(self.death_times)), np.zeros_like(r1)
         information = np.zeros_like(r2)
         for at, share, phi, mean in self.efron_steps(r0, r1, d0, d1):
@@ -97,6 +106,29 @@ class PartialLikelihood:
             expected[at] += scale[:, None] * mean
             information[at] += scale[:, None, None] * (second - mean[:, :, None] * mean[:, None, :])
         return log_risk, expected, information
+
+    def _moments(self, beta: np.ndarray):
+        """Per death time, sums of w exp(x'b) times 1, x and x x' over the rows at risk
+        (r0, r1, r2) and over the rows dying (d0, d1, d2)."""
+        if self.patterns is not None:
+            rows, at_risk, dying = self.patterns
+            risk = np.exp(rows @ beta)
+            first, second = risk[:, None] * rows, risk[:, None, None] * (rows[:, :, None] * rows[:, None, :])
+            return tuple(
+                np.tensordot(sums, moment, axes=1) for sums in (at_risk, dying) for moment in (risk, first, second)
+            )
+        x = self.x
+        risk = self.weights * np.exp(x @ beta)
+        # second moments one column at a time: rows x p x p at once is GBs at 1M patients
+        return tuple(
+            moment
+            for sums in (self.at_risk, self.at_deaths)
+            for moment in (
+                sums(risk),
+                sums(risk[:, None] * x),
+                np.stack([sums(risk[:, None] * (x * x[:, [j]])) for j in range(x.shape[1])], axis=2),
+            )
+        )
 
     def efron_steps(self, r0, r1, d0, d1):
         """Efron's k-th (k = 0..most tied deaths - 1) of the d deaths at the death times that
@@ -252,6 +284,10 @@ class StratifiedPartialLikelihood:
             [np.bincount(codes, weights=residual[:, j], minlength=clusters) for j in range(self.width)], axis=1
         )
         return inverse @ (per_cluster.T @ per_cluster) @ inverse
+
+
+# more distinct covariate rows than this: the sums go row by row
+MAX_PATTERNS = 16
 
 
 def _compact(indices: np.ndarray) -> np.ndarray:
