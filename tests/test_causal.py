@@ -53,8 +53,10 @@ from gistlm.causal.target_trial import (
     weight_cuts,
 )
 from gistlm.cohort.analysis_cohort import build_analysis_cohort
+from gistlm.estimators import partial_likelihood
 from gistlm.estimators.cox import CoxFitter
 from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, rmst_with_se, survival_at
+from gistlm.estimators.partial_likelihood import PartialLikelihood
 from gistlm.release.disclosure import release_weight_summary, suppress_columns, suppress_within
 from gistlm.report.causal_figures import love_plot
 from gistlm.report.figure_style import save_png
@@ -224,7 +226,7 @@ def test_saturated_propensity_model_reproduces_the_observed_shares():
 
 
 def test_a_warm_started_propensity_model_finds_the_same_fit_and_still_refuses_separation():
-    """The bootstrap starts each resample's MNLogit from the whole cohort's coefficients."""
+    """The bootstrap starts each resample's multinomial logit from the whole cohort's coefficients."""
     rng = np.random.default_rng(3)
     x = np.column_stack([rng.normal(size=300), rng.integers(0, 2, 300), np.zeros(300)])
     codes = (x[:, 0] + rng.normal(size=300) > 0).astype(int) + (rng.random(300) < 0.3).astype(int)
@@ -331,6 +333,26 @@ def test_vectorised_weighted_cox_equals_lifelines_with_ties(cohort):
     fit = CoxPHFitter().fit(frame, "t", "e", weights_col="w", fit_options={"precision": 1e-12, "max_steps": 200})
     assert converged
     np.testing.assert_allclose(beta, fit.params_.to_numpy(), atol=1e-7)
+
+
+def test_cox_on_row_patterns_equals_the_row_by_row_sums(monkeypatch):
+    # group indicators have 3 distinct rows: the Newton steps sum per (death time, pattern)
+    rng = np.random.default_rng(7)
+    n = 400
+    group = rng.integers(0, 3, n)
+    x = np.column_stack([group == 1, group == 2]).astype(float)
+    time = rng.integers(1, 40, n).astype(float)  # many tied deaths
+    entry = np.where(rng.random(n) < 0.3, rng.uniform(0, 1, n) * time, 0.0)
+    event, weights, beta = rng.random(n) < 0.6, rng.uniform(0.2, 3, n), np.array([0.4, -0.7])
+    by_pattern = PartialLikelihood(time, event, x, weights, entry)
+    monkeypatch.setattr(partial_likelihood, "MAX_PATTERNS", 0)
+    by_row = PartialLikelihood(time, event, x, weights, entry)
+    assert len(by_pattern.patterns[0]) == 3 and by_row.patterns is None
+    for ours, theirs in zip(by_pattern.derivatives(beta), by_row.derivatives(beta)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    # a continuous covariate has a pattern per row: the sums stay row by row
+    monkeypatch.setattr(partial_likelihood, "MAX_PATTERNS", 16)
+    assert PartialLikelihood(time, event, np.c_[x, rng.normal(size=n)], weights).patterns is None
 
 
 def test_a_group_without_deaths_has_hazard_ratio_zero():

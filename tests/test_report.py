@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gistlm.causal import propensity
 from gistlm.cohort.table_one import table_one
 from gistlm.report import render
 from gistlm.report.render import embed_png, failure_summary, fmt_number, fmt_p, fmt_percent, records, render_report
@@ -382,3 +383,6 @@ def test_methods_text_names_the_code_that_computes_each_estimate():
     assert overall_survival.kaplan_meier.__module__ == "gistlm.estimators.kaplan_meier"
     assert "from lifelines.statistics import" in inspect.getsource(overall_survival.logrank_tests)
     assert "lifelines" not in inspect.getsource(overall_survival.fit_kaplan_meier)
+    causal = (Path(render.__file__).parent / "templates" / "causal_section.html.j2").read_text()
+    assert "Propensity: multinomial logit (unpenalised maximum likelihood by Newton's method, gistlm." in causal
+    assert "statsmodels" not in inspect.getsource(propensity)

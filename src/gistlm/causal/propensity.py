@@ -2,8 +2,8 @@
 
 Surgeons resect patients with fewer, smaller, unilobar lesions, so the groups differ at LM
 diagnosis. The generalised propensity score (GPS) is each patient's probability of every
-group given baseline covariates, from a multinomial logistic model (statsmodels `MNLogit`,
-unpenalised maximum likelihood). Stabilised inverse-probability-of-treatment weights for the
+group given baseline covariates, from a multinomial logistic model (unpenalised maximum
+likelihood, gistlm.estimators.multinomial_logit). Stabilised inverse-probability-of-treatment weights for the
 average treatment effect (ATE), P(group) / P(group | covariates), make every group resemble
 the whole cohort; balance is checked by standardised mean differences (SMD) for each pair
 of groups before and after weighting.
@@ -13,13 +13,13 @@ confounding, not immortal time.
 """
 
 import itertools
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
 from gistlm.estimators.kaplan_meier import from_time_zero, kaplan_meier
+from gistlm.estimators.multinomial_logit import fit_by_distinct_rows
 from gistlm.survival.overall_survival import EVENT, TIME, group_indicators
 
 # column of `propensity_table` holding a patient's probability of `label`
@@ -61,7 +61,7 @@ def group_codes(group: pd.Series, labels: list[str]) -> np.ndarray:
 def fit_generalised_propensity(
     design: np.ndarray, codes: np.ndarray, n_groups: int, start: np.ndarray | None = None
 ) -> np.ndarray:
-    """P(group | covariates), patients x groups, from a multinomial logit (statsmodels MNLogit).
+    """P(group | covariates), patients x groups, from a multinomial logit (gistlm.estimators.multinomial_logit).
 
     Newton-Raphson, unpenalised; a covariate constant in these data (e.g. a level absent
     from a bootstrap resample) is left out. Raises if the fit does not converge (e.g. a
@@ -81,35 +81,30 @@ def propensity_coefficients(design: np.ndarray, codes: np.ndarray, n_groups: int
 def _multinomial_logit(
     design: np.ndarray, codes: np.ndarray, n_groups: int, start: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    from statsmodels.discrete.discrete_model import MNLogit  # here: statsmodels costs ~1 s to import
-
     design = np.asarray(design, dtype=float)
-    varying = design.std(axis=0) > 0
+    varying = (design != design[:1]).any(axis=0) if len(design) else np.zeros(design.shape[1], bool)
     kept = np.concatenate([[True], varying])
     exog = np.column_stack([np.ones(len(design)), design[:, varying]])
-    present = np.unique(codes)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence is checked below, not warned about
-        fit = MNLogit(codes, exog).fit(
-            method="newton", maxiter=100, disp=0, start_params=_start_params(start, kept, len(present), n_groups)
-        )
-    probabilities = fit.predict(exog)
-    if not fit.mle_retvals["converged"] or not np.isfinite(probabilities).all():
+    # the model numbers the groups present; a group absent from the data has probability 0
+    present, present_codes = np.unique(codes, return_inverse=True)
+    fitted, converged, probabilities = fit_by_distinct_rows(
+        exog, present_codes, _start_params(start, kept, len(present), n_groups)
+    )
+    if not converged or not np.isfinite(probabilities).all():
         raise RuntimeError("the generalised propensity model did not converge")
-    # MNLogit numbers the groups present; a group absent from the data has probability 0
     scores = np.zeros((len(codes), n_groups))
     scores[:, present] = probabilities
     coefficients = np.full((len(kept), len(present) - 1), np.nan)
-    coefficients[kept] = fit.params
+    coefficients[kept] = fitted
     return scores, coefficients
 
 
 def _start_params(start: np.ndarray | None, kept: np.ndarray, present: int, n_groups: int) -> np.ndarray | None:
-    """`start` in MNLogit's layout for these columns; None (MNLogit's zeros) when a group is
-    absent (the equations differ) or a kept column had no coefficient."""
+    """`start`'s rows of these columns; None (zeros) when a group is absent (the equations
+    differ) or a kept column had no coefficient."""
     if start is None or present != n_groups or not np.isfinite(start[kept]).all():
         return None
-    return start[kept].ravel(order="F")
+    return start[kept]
 
 
 def stabilised_weights(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
