@@ -50,29 +50,39 @@ def group_hazard_ratios(time, event, group, weights, labels: list[str], referenc
 
     A group without deaths has HR 0 (its MLE is minus infinity) and is left out of the fit,
     which is what its infinite coefficient would do to the risk sets; without deaths in the
-    reference group the others' HRs are infinite.
+    reference group the others' HRs are infinite. `group`: labels, or their positions in
+    `labels` (integers compare faster than text at 1M patients).
     """
-    group = np.asarray(group).astype(str)
-    event = np.asarray(event)
-    others = [label for label in labels if label != reference and (group == label).any()]
-    result = {f"{label} vs {reference}": 0.0 for label in others if not event[group == label].any()}
-    if not event[group == reference].any():
-        return {f"{label} vs {reference}": (np.inf if event[group == label].any() else np.nan) for label in others}
-    fitted = [label for label in others if event[group == label].any()]
-    keep = np.isin(group, [reference, *fitted])
+    codes, event = _positions(group, labels), np.asarray(event).astype(bool)
+    present, dying = (dict(zip(labels, np.bincount(codes[rows], minlength=len(labels)) > 0)) for rows in (..., event))
+    others = [label for label in labels if label != reference and present[label]]
+    result = {f"{label} vs {reference}": 0.0 for label in others if not dying[label]}
+    if not dying[reference]:
+        return {f"{label} vs {reference}": (np.inf if dying[label] else np.nan) for label in others}
+    fitted = [label for label in others if dying[label]]
+    position = {label: labels.index(label) for label in labels}
+    keep = np.isin(codes, [position[label] for label in [reference, *fitted]])
     if fitted:
         frame = pd.DataFrame(
             {
                 "time": np.asarray(time)[keep],
                 "event": event[keep],
                 "weight": np.asarray(weights)[keep],
-                **{label: (group[keep] == label).astype(float) for label in fitted},
+                **{label: (codes[keep] == position[label]).astype(float) for label in fitted},
             }
         )
         fit = CoxFitter(center=False).fit(frame, duration_col="time", event_col="event", weights_col="weight")
         for label, coefficient in fit.params_.items():
             result[f"{label} vs {reference}"] = float(np.exp(coefficient)) if fit.converged_ else np.nan
     return result
+
+
+def _positions(group, labels: list[str]) -> np.ndarray:
+    """Each patient's position in `labels`, from labels or positions."""
+    group = np.asarray(group)
+    if np.issubdtype(group.dtype, np.integer):
+        return group
+    return pd.Categorical(group.astype(str), categories=labels).codes.astype(np.int64)
 
 
 # --- one replicate -----------------------------------------------------------------------
@@ -122,15 +132,16 @@ def _estimate_rows(
         data["design"], data["codes"], labels, _column_names(data), settings["propensity"], method, start
     )
     time, event = data["time"][included], data["event"][included]
-    group, weights = np.asarray(labels, dtype=object)[data["codes"][included]], weights[included]
-    no_death = {label: "" if event[group == label].any() else f"no death in {label}" for label in labels}
+    codes, weights = data["codes"][included], weights[included]
+    deaths = np.bincount(codes[event.astype(bool)], minlength=len(labels))
+    no_death = {label: "" if dead else f"no death in {label}" for label, dead in zip(labels, deaths)}
     rows = [
         ("hazard_ratio", term, np.nan, value, _degenerate(value, no_death, term.split(" vs ")))
-        for term, value in group_hazard_ratios(time, event, group, weights, labels, reference).items()
+        for term, value in group_hazard_ratios(time, event, codes, weights, labels, reference).items()
     ]
     rmst = {}
-    for label in labels:
-        member = group == label
+    for position, label in enumerate(labels):
+        member = codes == position
         if not member.any():
             continue
         fit = kaplan_meier(time[member], event[member], weights[member])
@@ -169,9 +180,9 @@ def _column_names(data: dict[str, np.ndarray]) -> list[str]:
 
 def cohort_solution(data: dict[str, np.ndarray], labels: list[str], method: str):
     """What one weighting solves for on the whole cohort (`weighting_solution`), where each
-    resample's fit starts: a resample's maximum is near the cohort's, so MNLogit and entropy
-    balancing need 2-4 Newton steps instead of 5-10, to the same maximum (the replicates
-    change in their last digits). None (resamples start from 0) where the cohort itself has
+    resample's fit starts: a resample's maximum is near the cohort's, so the multinomial
+    logit and entropy balancing need 2-4 Newton steps instead of 5-10, to the same maximum
+    (the replicates change in their last digits). None (resamples start from 0) where the cohort itself has
     no solution, which its point estimates then report.
 
     The Cox refits start from 0: started from the cohort's estimate, a resample whose
@@ -226,11 +237,18 @@ def run_chunk(
     the gather can count it.
     """
     data = analysis_arrays(cohort, labels, settings["propensity"]["covariates"])
+    # patients in time order and each resample's draws put in that order: the sorts of its
+    # Cox and Kaplan-Meier fits then find sorted data (10x faster at 1M patients). The draws
+    # are the same patients (`position` maps the drawn rows), and no estimate depends on order.
+    by_time = np.argsort(data["time"], kind="stable")
+    data = {name: values[by_time] for name, values in data.items()}
+    position = np.empty(len(by_time), np.int64)
+    position[by_time] = np.arange(len(by_time))
     n, methods = len(data["codes"]), weightings(settings["weighting"]["method"])
     starts = {method: cohort_solution(data, labels, method) for method in methods}
     found = []
     for replicate in chunk_replicates(replicates, chunks, chunk):
-        rows = replicate_rng(seed, replicate).integers(0, n, n)
+        rows = np.sort(position[replicate_rng(seed, replicate).integers(0, n, n)])
         resample = {name: values[rows] for name, values in data.items()}
         for method in methods:
             try:
