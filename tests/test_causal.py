@@ -12,6 +12,7 @@ from gistlm.causal.bootstrap import (
     chunk_replicates,
     cohort_estimates,
     group_hazard_ratios,
+    iptw_estimates,
     percentile_intervals,
     replicate_rng,
     run_chunk,
@@ -54,7 +55,9 @@ from gistlm.causal.target_trial import (
 )
 from gistlm.cohort.analysis_cohort import build_analysis_cohort
 from gistlm.estimators import partial_likelihood
+from gistlm.estimators.balancing import WEIGHTING_LABELS, group_weights
 from gistlm.estimators.cox import CoxFitter
+from gistlm.estimators.distinct_rows import distinct_rows
 from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, rmst_with_se, survival_at
 from gistlm.estimators.partial_likelihood import PartialLikelihood
 from gistlm.release.disclosure import release_weight_summary, suppress_columns, suppress_within
@@ -675,6 +678,42 @@ def test_bootstrap_intervals_do_not_depend_on_the_chunking(cohort):
     intervals = percentile_intervals(one, estimates, 0.05)
     assert set(intervals["quantity"]) == {"hazard_ratio", "survival", "rmst", "rmst_difference"}
     assert (intervals["ci_lower"] <= intervals["ci_upper"]).all() and (intervals["replicates"] == 12).all()
+
+
+@pytest.mark.parametrize("method", ["gps_iptw", "entropy_balance"])
+def test_a_replicate_equals_the_analysis_of_its_resample_row_by_row(cohort, method):
+    """run_chunk fits each resample in time order and weights its distinct rows, counted;
+    the estimates are those of the drawn patients analysed one row each."""
+    settings = {**IPTW, "weighting": {"method": method}}
+    found = run_chunk(cohort, GROUPS, "IM", settings, 3, 1, 0, seed=5)
+    data = analysis_arrays(cohort, GROUPS, PROPENSITY["covariates"])
+    for replicate in range(3):
+        rows = replicate_rng(5, replicate).integers(0, len(data["codes"]), len(data["codes"]))
+        expected = iptw_estimates({name: values[rows] for name, values in data.items()}, GROUPS, "IM", settings, method)
+        mine = found[(found["replicate"] == replicate) & (found["weighting"] == WEIGHTING_LABELS[method])]
+        assert len(mine) == len(expected) > 5
+        np.testing.assert_allclose(mine["value"], expected["value"], rtol=1e-9, atol=1e-12)
+        assert mine["degenerate"].tolist() == expected["degenerate"].tolist()
+
+
+def test_counted_distinct_rows_give_the_weights_of_the_rows_one_by_one():
+    """Frequency counts (a resample's repeated patients) in both weightings, with trimming
+    and truncation, which count every patient."""
+    rng = np.random.default_rng(11)
+    design = np.column_stack([rng.integers(0, 2, 900), rng.integers(0, 2, 900), rng.integers(0, 8, 900) / 2])
+    codes = (rng.random(900) < 0.2 + 0.4 * design[:, 0]).astype(int) + (rng.random(900) < 0.1 + design[:, 2] / 5)
+    settings = {"trim_min_probability": 0.1, "truncate_percentiles": [5, 95]}
+    first, distinct = distinct_rows(np.column_stack([design, codes]))
+    counts = np.bincount(distinct)
+    assert len(first) < 100
+    for method in ("gps_iptw", "entropy_balance"):
+        names = ["a", "b", "size"]
+        one_by_one = group_weights(design, codes, GROUPS, names, settings, method)
+        counted = group_weights(design[first], codes[first], GROUPS, names, settings, method, counts=counts)
+        assert not one_by_one[0].all() or method == "entropy_balance"  # some patients trimmed
+        np.testing.assert_array_equal(counted[0][distinct], one_by_one[0])
+        for ours, theirs in zip(counted[1:], one_by_one[1:]):
+            np.testing.assert_allclose(ours[distinct], theirs, rtol=1e-9)
 
 
 def test_gather_refuses_missing_or_repeated_replicates(cohort):

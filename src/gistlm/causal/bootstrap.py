@@ -27,6 +27,7 @@ from gistlm.causal.effect_measures import marginal_method
 from gistlm.causal.propensity import covariate_design, group_codes
 from gistlm.estimators.balancing import WEIGHTING_LABELS, group_weights, weighting_solution, weightings
 from gistlm.estimators.cox import CoxFitter
+from gistlm.estimators.distinct_rows import distinct_rows
 from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, survival_at
 from gistlm.survival.overall_survival import EVENT, TIME
 
@@ -128,9 +129,7 @@ def _estimate_rows(
     """`iptw_estimates` as row tuples: the bootstrap builds one table of all its replicates'
     rows instead of a table per replicate (pandas cost more than a replicate's refit).
     `start`: `cohort_solution`, which a resample's weighting starts from."""
-    included, _, weights = group_weights(
-        data["design"], data["codes"], labels, _column_names(data), settings["propensity"], method, start
-    )
+    included, weights = _weights(data, labels, settings, method, start)
     time, event = data["time"][included], data["event"][included]
     codes, weights = data["codes"][included], weights[included]
     deaths = np.bincount(codes[event.astype(bool)], minlength=len(labels))
@@ -173,9 +172,22 @@ def _estimate_rows(
     return rows
 
 
-def _column_names(data: dict[str, np.ndarray]) -> list[str]:
+def _weights(data: dict, labels: list[str], settings: dict, method: str, start) -> tuple[np.ndarray, np.ndarray]:
+    """(included, weights) of each row of `data`. A resample holding `distinct` (its distinct
+    rows of design and group, their counts and each row's distinct row) is weighted on its
+    distinct rows, counted: the same weights for ~1/20 of the work at 1M patients."""
+    if "distinct" not in data:
+        design, codes, counts, of_row = data["design"], data["codes"], None, slice(None)
+    else:
+        design, codes, counts, of_row = data["distinct"]
+    names = _column_names(design.shape[1])
+    included, _, weights = group_weights(design, codes, labels, names, settings["propensity"], method, start, counts)
+    return included[of_row], weights[of_row]
+
+
+def _column_names(width: int) -> list[str]:
     """Names of the design's columns (the weightings match a resample's columns by name)."""
-    return [f"column {position}" for position in range(data["design"].shape[1])]
+    return [f"column {position}" for position in range(width)]
 
 
 def cohort_solution(data: dict[str, np.ndarray], labels: list[str], method: str):
@@ -190,7 +202,7 @@ def cohort_solution(data: dict[str, np.ndarray], labels: list[str], method: str)
     finite-looking 1e-21 instead of failing to converge.
     """
     try:
-        return weighting_solution(data["design"], data["codes"], labels, _column_names(data), method)
+        return weighting_solution(data["design"], data["codes"], labels, _column_names(data["design"].shape[1]), method)
     except (RuntimeError, np.linalg.LinAlgError, ValueError):
         return None
 
@@ -246,10 +258,12 @@ def run_chunk(
     position[by_time] = np.arange(len(by_time))
     n, methods = len(data["codes"]), weightings(settings["weighting"]["method"])
     starts = {method: cohort_solution(data, labels, method) for method in methods}
+    first, distinct = distinct_rows(np.column_stack([data["design"], data["codes"]]))
     found = []
     for replicate in chunk_replicates(replicates, chunks, chunk):
         rows = np.sort(position[replicate_rng(seed, replicate).integers(0, n, n)])
-        resample = {name: values[rows] for name, values in data.items()}
+        resample = {name: data[name][rows] for name in ("time", "event", "codes")}
+        resample["distinct"] = _distinct_of(distinct[rows], first, data)
         for method in methods:
             try:
                 estimates = _estimate_rows(resample, labels, reference, settings, method, starts[method])
@@ -258,6 +272,16 @@ def run_chunk(
             found += [(replicate, WEIGHTING_LABELS[method], *row) for row in estimates]
     columns = ["replicate", "weighting", *ESTIMATE_COLUMNS]
     return pd.DataFrame(found, columns=columns) if found else pd.DataFrame(columns=columns)
+
+
+def _distinct_of(drawn: np.ndarray, first: np.ndarray, data: dict) -> tuple:
+    """A resample's `distinct` (see `_weights`) from the cohort's distinct row of each drawn row."""
+    counts = np.bincount(drawn, minlength=len(first))
+    present = np.flatnonzero(counts)
+    renumbered = np.zeros(len(first), np.int64)
+    renumbered[present] = np.arange(len(present))
+    rows = first[present]
+    return data["design"][rows], data["codes"][rows], counts[present], renumbered[drawn]
 
 
 # --- gathering ---------------------------------------------------------------------------

@@ -19,7 +19,8 @@ import pandas as pd
 
 from gistlm.estimators.cox import CoxFitter, hazard_ratio_table
 from gistlm.estimators.kaplan_meier import from_time_zero, kaplan_meier
-from gistlm.estimators.multinomial_logit import fit_by_distinct_rows
+from gistlm.estimators.multinomial_logit import fit_by_distinct_rows, fit_multinomial_logit
+from gistlm.estimators.multinomial_logit import probabilities as group_probabilities
 from gistlm.survival.overall_survival import EVENT, TIME, group_indicators
 
 # column of `propensity_table` holding a patient's probability of `label`
@@ -59,7 +60,11 @@ def group_codes(group: pd.Series, labels: list[str]) -> np.ndarray:
 
 
 def fit_generalised_propensity(
-    design: np.ndarray, codes: np.ndarray, n_groups: int, start: np.ndarray | None = None
+    design: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    start: np.ndarray | None = None,
+    counts: np.ndarray | None = None,
 ) -> np.ndarray:
     """P(group | covariates), patients x groups, from a multinomial logit (gistlm.estimators.multinomial_logit).
 
@@ -68,8 +73,9 @@ def fit_generalised_propensity(
     covariate separates the groups): weights from a failed fit would be meaningless.
     `start`: coefficients to start Newton from (`propensity_coefficients` of the whole
     cohort, for a bootstrap resample); the maximum is the same, found in fewer steps.
+    `counts`: row i stands for counts[i] patients (frequency weights).
     """
-    return _multinomial_logit(design, codes, n_groups, start)[0]
+    return _multinomial_logit(design, codes, n_groups, start, counts)[0]
 
 
 def propensity_coefficients(design: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
@@ -79,7 +85,11 @@ def propensity_coefficients(design: np.ndarray, codes: np.ndarray, n_groups: int
 
 
 def _multinomial_logit(
-    design: np.ndarray, codes: np.ndarray, n_groups: int, start: np.ndarray | None = None
+    design: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    start: np.ndarray | None = None,
+    counts: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     design = np.asarray(design, dtype=float)
     varying = (design != design[:1]).any(axis=0) if len(design) else np.zeros(design.shape[1], bool)
@@ -87,9 +97,12 @@ def _multinomial_logit(
     exog = np.column_stack([np.ones(len(design)), design[:, varying]])
     # the model numbers the groups present; a group absent from the data has probability 0
     present, present_codes = np.unique(codes, return_inverse=True)
-    fitted, converged, probabilities = fit_by_distinct_rows(
-        exog, present_codes, _start_params(start, kept, len(present), n_groups)
-    )
+    start = _start_params(start, kept, len(present), n_groups)
+    if counts is None:
+        fitted, converged, probabilities = fit_by_distinct_rows(exog, present_codes, start)
+    else:
+        fitted, converged = fit_multinomial_logit(exog, present_codes, np.asarray(counts, float), start)
+        probabilities = group_probabilities(exog, fitted)
     if not converged or not np.isfinite(probabilities).all():
         raise RuntimeError("the generalised propensity model did not converge")
     scores = np.zeros((len(codes), n_groups))
@@ -107,9 +120,11 @@ def _start_params(start: np.ndarray | None, kept: np.ndarray, present: int, n_gr
     return start[kept]
 
 
-def stabilised_weights(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """ATE weights P(group) / P(group | x): each group's weights sum to about n."""
-    share = np.bincount(codes, minlength=scores.shape[1])[codes] / len(codes)
+def stabilised_weights(scores: np.ndarray, codes: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+    """ATE weights P(group) / P(group | x): each group's weights sum to about n (row i
+    counted `counts[i]` times)."""
+    groups = np.bincount(codes, weights=counts, minlength=scores.shape[1])
+    share = groups[codes] / (len(codes) if counts is None else np.sum(counts))
     return share / scores[np.arange(len(codes)), codes]
 
 
@@ -118,26 +133,36 @@ def common_support(scores: np.ndarray, min_probability: float) -> np.ndarray:
     return (scores >= min_probability).all(axis=1)
 
 
-def truncate(weights: np.ndarray, percentiles: list[float] | None) -> np.ndarray:
-    """Weights winsorised at the [lower, upper] percentiles of all weights (None: unchanged)."""
+def truncate(weights: np.ndarray, percentiles: list[float] | None, counts: np.ndarray | None = None) -> np.ndarray:
+    """Weights winsorised at the [lower, upper] percentiles of all weights (None: unchanged;
+    row i counted `counts[i]` times)."""
     if not percentiles:
         return weights.copy()
-    low, high = np.percentile(weights, percentiles)
+    low, high = np.percentile(weights if counts is None else np.repeat(weights, counts), percentiles)
     return np.clip(weights, low, high)
 
 
-def weigh(design: np.ndarray, codes: np.ndarray, n_groups: int, settings: dict, start: np.ndarray | None = None):
+def weigh(
+    design: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    settings: dict,
+    start: np.ndarray | None = None,
+    counts: np.ndarray | None = None,
+):
     """The whole weighting step on arrays: (scores, included, raw weights, final weights).
 
     Patients outside common support get weight 0; the group shares and weights are
     computed on the others; the final weights are truncated. The bootstrap calls this on
-    every resample (`start`: see `fit_generalised_propensity`), `propensity_table` once.
+    every resample (`start`: see `fit_generalised_propensity`; `counts`: row i stands for
+    counts[i] patients), `propensity_table` once.
     """
-    scores = fit_generalised_propensity(design, codes, n_groups, start)
+    scores = fit_generalised_propensity(design, codes, n_groups, start, counts)
     included = common_support(scores, settings["trim_min_probability"])
+    kept = None if counts is None else np.asarray(counts)[included]
     raw, final = np.zeros(len(codes)), np.zeros(len(codes))
-    raw[included] = stabilised_weights(scores[included], codes[included])
-    final[included] = truncate(raw[included], settings["truncate_percentiles"])
+    raw[included] = stabilised_weights(scores[included], codes[included], kept)
+    final[included] = truncate(raw[included], settings["truncate_percentiles"], kept)
     return scores, included, raw, final
 
 

@@ -52,13 +52,16 @@ def is_binary(column: np.ndarray) -> bool:
     return bool(np.isin(column, [0.0, 1.0]).all())
 
 
-def balance_columns(design: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+def balance_columns(
+    design: np.ndarray, names: list[str], counts: np.ndarray | None = None
+) -> tuple[np.ndarray, list[str]]:
     """The columns whose weighted means are constrained, and their names.
 
     Every covariate column, plus for a continuous one (values other than 0/1) its squared
     deviation from the cohort mean: with the mean matched, matching that column's mean
     matches the variance (population form, sum w (x - mean)^2 / sum w). Columns constant in
-    the cohort are dropped: any weights balance them.
+    the cohort are dropped: any weights balance them. `counts`: each row stands for that
+    many patients (a bootstrap resample's distinct rows).
     """
     design = np.asarray(design, dtype=float)
     columns, found = [], []
@@ -69,19 +72,21 @@ def balance_columns(design: np.ndarray, names: list[str]) -> tuple[np.ndarray, l
         columns.append(x)
         found.append(name)
         if not is_binary(x):
-            columns.append((x - x.mean()) ** 2)
+            columns.append((x - np.average(x, weights=counts)) ** 2)
             found.append(f"{name} (variance)")
     return (np.column_stack(columns) if columns else np.zeros((len(design), 0))), found
 
 
-def _dual_value(lam: np.ndarray, centred: np.ndarray) -> tuple[float, tuple[np.ndarray, float]]:
-    """Dual objective log mean exp(c lambda) and the unnormalised weights exp(c lambda - max),
-    whose sum is len(centred) * exp(value - max)."""
+def _dual_value(lam: np.ndarray, centred: np.ndarray, counts: np.ndarray) -> tuple[float, tuple[np.ndarray, float]]:
+    """Dual objective log mean exp(c lambda) over the patients (row i counted `counts[i]`
+    times) and the rows' unnormalised weights counts * exp(c lambda - max), whose sum is
+    (number of patients) * exp(value - max)."""
     scores = centred @ lam
     top = scores.max()
     p = np.exp(scores - top, out=scores)
+    p *= counts
     total = p.sum()
-    return float(top + np.log(total / len(scores))), (p, total)
+    return float(top + np.log(total / counts.sum())), (p, total)
 
 
 def _derivatives(weights: tuple[np.ndarray, float], centred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,14 +97,14 @@ def _derivatives(weights: tuple[np.ndarray, float], centred: np.ndarray) -> tupl
     return gradient, (centred * p[:, None]).T @ centred - np.outer(gradient, gradient)
 
 
-def _dual(lam: np.ndarray, centred: np.ndarray):
+def _dual(lam: np.ndarray, centred: np.ndarray, counts: np.ndarray):
     """Dual objective, its gradient and Hessian."""
-    value, p = _dual_value(lam, centred)
+    value, p = _dual_value(lam, centred, counts)
     return value, *_derivatives(p, centred)
 
 
 def entropy_weights(
-    columns: np.ndarray, targets: np.ndarray, start: np.ndarray | None = None
+    columns: np.ndarray, targets: np.ndarray, start: np.ndarray | None = None, counts: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weights summing to 1 whose weighted column means equal `targets`, least KL from uniform,
     and their multipliers: the weights are proportional to exp(columns @ multipliers).
@@ -108,19 +113,24 @@ def entropy_weights(
     Columns are standardised first: the solution does not change, the Newton steps are
     better conditioned. `start`: multipliers to start from (a bootstrap resample starts
     from the whole cohort's: the same solution in 2-3 Newton steps instead of 5-10).
+    `counts`: row i stands for counts[i] patients, each of whom gets the row's weight (the
+    weights times the counts sum to 1).
     """
-    scale = columns.std(axis=0)
+    counts = np.ones(len(columns)) if counts is None else np.asarray(counts, float)
+    scale = np.sqrt(np.average((columns - np.average(columns, axis=0, weights=counts)) ** 2, axis=0, weights=counts))
     scale[scale == 0] = 1.0
     centred = (columns - targets) / scale
     if centred.shape[1] == 0:
-        return np.full(len(columns), 1 / len(columns)), np.zeros(0)
-    lam = _solve_dual(centred, None if start is None else start * scale)
+        return np.full(len(columns), 1 / counts.sum()), np.zeros(0)
+    lam = _solve_dual(centred, counts, None if start is None else start * scale)
     scores = centred @ lam
     weights = np.exp(scores - scores.max())
-    return weights / weights.sum(), lam / scale
+    return weights / (counts @ weights), lam / scale
 
 
-def _solve_dual(centred: np.ndarray, start: np.ndarray | None = None, max_iter: int = 100) -> np.ndarray:
+def _solve_dual(
+    centred: np.ndarray, counts: np.ndarray, start: np.ndarray | None = None, max_iter: int = 100
+) -> np.ndarray:
     """lambda minimising the dual, by Newton's method with backtracking (Armijo) line search,
     from `start` (default 0).
 
@@ -136,8 +146,8 @@ def _solve_dual(centred: np.ndarray, start: np.ndarray | None = None, max_iter: 
     Trial points get the objective only, the derivatives only once accepted.
     """
     lam = np.zeros(centred.shape[1]) if start is None else start.copy()
-    value, gradient, hessian = _dual(lam, centred)
-    floor = -np.log(len(centred))
+    value, gradient, hessian = _dual(lam, centred, counts)
+    floor = -np.log(counts.sum())
     for _ in range(max_iter):
         if np.abs(gradient).max() < 1e-13 or value < floor - 1e-9:
             break
@@ -146,7 +156,7 @@ def _solve_dual(centred: np.ndarray, start: np.ndarray | None = None, max_iter: 
         if -slope < 1e-15 * max(1.0, abs(value)):
             return lam + step
         while size > 1e-12:
-            trial, p = _dual_value(lam + size * step, centred)
+            trial, p = _dual_value(lam + size * step, centred, counts)
             if trial <= value + 1e-4 * size * slope:
                 break
             size /= 2
@@ -164,15 +174,17 @@ def entropy_balance(
     names: list[str],
     group_labels: list[str] | None = None,
     start: dict | None = None,
+    counts: np.ndarray | None = None,
 ) -> np.ndarray:
     """ATE entropy-balancing weights: each group's weights sum to its size.
 
     Targets are the whole cohort's (all groups') means of the balance columns. Raises
     BalanceError naming the group and the columns it misses when a group cannot be
     balanced to `TOLERANCE` (in cohort SDs). `start`: `balance_multipliers` of the whole
-    cohort, which a resample's Newton steps start from.
+    cohort, which a resample's Newton steps start from. `counts`: row i stands for
+    counts[i] patients (each gets the row's weight).
     """
-    weights, failures, _ = _balance_groups(design, codes, n_groups, names, group_labels, start)
+    weights, failures, _ = _balance_groups(design, codes, n_groups, names, group_labels, start, counts)
     if failures:
         raise BalanceError(next(iter(failures.values())))
     return weights
@@ -196,12 +208,13 @@ def balance_multipliers(design: np.ndarray, codes: np.ndarray, n_groups: int, na
     return _balance_groups(design, codes, n_groups, names)[2]
 
 
-def _balance_groups(design, codes, n_groups, names, group_labels=None, start=None):
+def _balance_groups(design, codes, n_groups, names, group_labels=None, start=None, counts=None):
     """(weights, {group label: why it failed}, {group code: {column name: multiplier}})."""
     labels = group_labels or [str(group) for group in range(n_groups)]
-    columns, column_names = balance_columns(design, names)
-    targets = columns.mean(axis=0)
-    cohort_sd = columns.std(axis=0)
+    counts = np.ones(len(codes)) if counts is None else np.asarray(counts, float)
+    columns, column_names = balance_columns(design, names, counts)
+    targets = np.average(columns, axis=0, weights=counts) if len(columns) else columns.mean(axis=0)
+    cohort_sd = np.sqrt(np.average((columns - targets) ** 2, axis=0, weights=counts)) if len(columns) else targets
     cohort_sd[cohort_sd == 0] = 1.0
     weights, failures, multipliers = np.zeros(len(codes)), {}, {}
     for group in range(n_groups):
@@ -210,18 +223,18 @@ def _balance_groups(design, codes, n_groups, names, group_labels=None, start=Non
             continue
         known = (start or {}).get(group)
         first = None if known is None else np.array([known.get(name, 0.0) for name in column_names])
-        found, solved = entropy_weights(columns[member], targets, first)
-        missed = np.abs(found @ columns[member] - targets) / cohort_sd
+        found, solved = entropy_weights(columns[member], targets, first, counts[member])
+        missed = np.abs((found * counts[member]) @ columns[member] - targets) / cohort_sd
         if not np.isfinite(missed).all() or missed.max() > TOLERANCE:
             bad = [name for name, gap in zip(column_names, missed) if not gap <= TOLERANCE]
             failures[labels[group]] = (
-                f"entropy balancing found no weights of the {member.sum()} patients of group {labels[group]} "
+                f"entropy balancing found no weights of the {counts[member].sum():.0f} patients of group {labels[group]} "
                 f"that match the whole cohort on {', '.join(bad)}: the cohort's values lie outside what that "
                 f"group can be weighted to (too few patients for the number of constraints, or a level nobody "
                 f"in the group has)"
             )
             continue
-        weights[member] = found * member.sum()
+        weights[member] = found * counts[member].sum()
         multipliers[group] = dict(zip(column_names, solved))
     return weights, failures, multipliers
 
@@ -237,6 +250,7 @@ def group_weights(
     settings: dict,
     method: str,
     start=None,
+    counts: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(included, raw weights, final weights) of one weighting on arrays.
 
@@ -244,13 +258,14 @@ def group_weights(
     keeps everyone and has nothing to truncate, so its raw and final weights are the same.
     The bootstrap and the landmark analyses call this on every resample / landmark; the
     bootstrap starts each resample's fit from the whole cohort's (`start`:
-    `weighting_solution`).
+    `weighting_solution`) and gives its distinct rows with their `counts` (the same
+    weights as its rows one by one, for a fraction of the rows).
     """
     if method == GPS_IPTW:
-        _, included, raw, final = weigh(design, codes, len(labels), settings, start)
+        _, included, raw, final = weigh(design, codes, len(labels), settings, start, counts)
         return included, raw, final
     _check_method(method)
-    weights = entropy_balance(design, codes, len(labels), names, labels, start)
+    weights = entropy_balance(design, codes, len(labels), names, labels, start, counts)
     return np.ones(len(codes), dtype=bool), weights, weights
 
 
