@@ -338,23 +338,27 @@ def test_vectorised_weighted_cox_equals_lifelines_with_ties(cohort):
     np.testing.assert_allclose(beta, fit.params_.to_numpy(), atol=1e-7)
 
 
-def test_cox_on_row_patterns_equals_the_row_by_row_sums(monkeypatch):
-    # group indicators have 3 distinct rows: the Newton steps sum per (death time, pattern)
+@pytest.mark.parametrize("binary_columns", [0, 5])
+def test_cox_on_row_patterns_equals_the_row_by_row_sums(monkeypatch, binary_columns):
+    # group indicators (3 distinct rows), with five 0/1 covariates 96 (fewer than the rows
+    # per death time): the Newton steps sum per (death time, pattern)
     rng = np.random.default_rng(7)
-    n = 400
+    n = 6000
     group = rng.integers(0, 3, n)
-    x = np.column_stack([group == 1, group == 2]).astype(float)
+    x = np.column_stack([group == 1, group == 2, rng.integers(0, 2, (n, binary_columns))]).astype(float)
     time = rng.integers(1, 40, n).astype(float)  # many tied deaths
     entry = np.where(rng.random(n) < 0.3, rng.uniform(0, 1, n) * time, 0.0)
-    event, weights, beta = rng.random(n) < 0.6, rng.uniform(0.2, 3, n), np.array([0.4, -0.7])
-    by_pattern = PartialLikelihood(time, event, x, weights, entry)
-    monkeypatch.setattr(partial_likelihood, "MAX_PATTERNS", 0)
-    by_row = PartialLikelihood(time, event, x, weights, entry)
-    assert len(by_pattern.patterns[0]) == 3 and by_row.patterns is None
-    for ours, theirs in zip(by_pattern.derivatives(beta), by_row.derivatives(beta)):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    event, weights = rng.random(n) < 0.6, rng.uniform(0.2, 3, n)
+    beta = rng.normal(0, 0.5, x.shape[1])
+    for start in (entry, None):
+        by_pattern = PartialLikelihood(time, event, x, weights, start)
+        with monkeypatch.context() as patched:
+            patched.setattr(partial_likelihood, "MAX_PATTERNS", 0)
+            by_row = PartialLikelihood(time, event, x, weights, start)
+        assert len(by_pattern.patterns[0]) == 3 * 2**binary_columns and by_row.patterns is None
+        for ours, theirs in zip(by_pattern.derivatives(beta), by_row.derivatives(beta)):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-12 * np.abs(theirs).max())
     # a continuous covariate has a pattern per row: the sums stay row by row
-    monkeypatch.setattr(partial_likelihood, "MAX_PATTERNS", 16)
     assert PartialLikelihood(time, event, np.c_[x, rng.normal(size=n)], weights).patterns is None
 
 

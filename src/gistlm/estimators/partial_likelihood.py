@@ -50,20 +50,39 @@ class PartialLikelihood:
         self.patterns = self._pattern_sums()
 
     def _pattern_sums(self):
-        """With few distinct covariate rows (group indicators: the IPTW, bootstrap, clone and
-        time-varying models), per death time each row pattern's weight at risk and dying:
-        (patterns, at risk, dying). A Newton step then costs death times x patterns instead
-        of a pass over every row. None with more than MAX_PATTERNS patterns."""
-        found = distinct_rows(self.x, MAX_PATTERNS)
+        """With few distinct covariate rows (group indicators, or a few 0/1 covariates: the
+        IPTW, bootstrap, clone, time-varying and landmark models), per death time each row
+        pattern's weight at risk and dying: (patterns, at risk, dying). A Newton step then
+        costs death times x patterns instead of passes over every row. None with more
+        patterns than MAX_PATTERNS or than rows per death time (then rows are cheaper)."""
+        most = min(MAX_PATTERNS, len(self.time) // max(len(self.death_times), 1))
+        found = distinct_rows(self.x, most)
         if found is None:
             return None
         first, codes = found
-        rows = self.x[first]
-        at_risk, dying = (np.zeros((len(self.death_times), len(rows))) for _ in range(2))
-        for k in range(len(rows)):
-            weight = np.where(codes == k, self.weights, 0.0)
-            at_risk[:, k], dying[:, k] = self.at_risk(weight), self.at_deaths(weight)
-        return rows, at_risk, dying
+        # a row is at risk at the death times after its entry up to its own time
+        at_risk = self._tail_sums(np.searchsorted(self.death_times, self.time, side="right") - 1, codes, len(first))
+        if self.entry is not None:
+            at_risk -= self._tail_sums(
+                np.searchsorted(self.death_times, self.entry, side="right") - 1, codes, len(first)
+            )
+        dead = self.event
+        dying = np.bincount(
+            self.slot[dead] * len(first) + codes[dead],
+            weights=self.weights[dead],
+            minlength=len(self.death_times) * len(first),
+        )
+        return self.x[first], at_risk, dying.reshape(len(self.death_times), len(first))
+
+    def _tail_sums(self, last: np.ndarray, codes: np.ndarray, patterns: int) -> np.ndarray:
+        """Per death time j and pattern, the weight of the rows whose `last` death time is j or later."""
+        kept = last >= 0
+        sums = np.bincount(
+            last[kept] * patterns + codes[kept],
+            weights=self.weights[kept],
+            minlength=len(self.death_times) * patterns,
+        ).reshape(len(self.death_times), patterns)
+        return np.cumsum(sums[::-1], axis=0)[::-1]
 
     def at_risk(self, values: np.ndarray) -> np.ndarray:
         """Per death time, the sum of `values` (one per row, any shape) over the rows at risk."""
@@ -287,7 +306,7 @@ class StratifiedPartialLikelihood:
 
 
 # more distinct covariate rows than this: the sums go row by row
-MAX_PATTERNS = 16
+MAX_PATTERNS = 1024
 
 
 def _compact(indices: np.ndarray) -> np.ndarray:
