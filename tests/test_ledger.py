@@ -1,13 +1,14 @@
 """The patient ledger against the raw patients file, the Excel-safe CSVs, and the clean stop of
 a cohort with nothing to compare (issue 10: no silent wrong answers)."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from gistlm.cohort.analysis_cohort import build_analysis_cohort, check_groups_estimable, check_someone_eligible
 from gistlm.cohort.eligibility import apply_criteria
 from gistlm.extract.errors import ExtractError
-from gistlm.extract.spreadsheets import neutralise, read_csv, write_csv
+from gistlm.extract.spreadsheets import neutralise, read_csv, write_csv, write_table
 from gistlm.quality.ledger import LedgerImbalance, ledger_entries, patient_ledger, raw_entry_count
 
 
@@ -54,6 +55,29 @@ def test_csv_cells_that_excel_would_run_are_neutralised_and_read_back_exactly(tm
     back = read_csv(tmp_path / "cases.csv", dtype={"value": str}, keep_default_na=False)
     assert back["value"].tolist() == [*values[:-1], ""]
     assert back["row"].tolist() == list(range(len(values)))
+
+
+@pytest.mark.parametrize("lineterminator", ["\n", "\r\n"])
+def test_write_table_writes_pandas_bytes(tmp_path, lineterminator):
+    floats = [0.1, 1e-05, 1e16, 1.5e-300, -0.0, 100.0, np.nan, np.inf, 1 / 3, 123456789.125, 2.0**60, -7.5]
+    text = ["a", 'say "hi"', "x,y", "line\nbreak", "cr\rx", "", None, "tab\tx", "é", " lead", np.nan, "PT-1"]
+    frame = pd.DataFrame(
+        {
+            "patient_id": text,
+            "weight": floats,
+            "count": range(-3, 9),
+            "included": [True, False] * 6,
+            'odd "name", here': np.arange(12, dtype=np.uint8),
+        }
+    )
+    frame.to_csv(tmp_path / "pandas.csv", index=False, lineterminator=lineterminator)
+    write_table(frame, tmp_path / "ours.csv", lineterminator)
+    assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    # types pandas writes its own way go to pandas: nullable integers, categories, one column
+    for other in (frame.astype({"count": "Int64"}), frame.astype({"patient_id": "category"}), frame[["weight"]]):
+        other.to_csv(tmp_path / "pandas.csv", index=False, lineterminator=lineterminator)
+        write_table(other, tmp_path / "ours.csv", lineterminator)
+        assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
 
 
 def test_no_eligible_patient_is_one_message():

@@ -16,7 +16,7 @@ rule local_treatment_dates:
         treatments=validated_tables()["treatments"],
         liver_metastases=validated_tables()["liver_metastases"],
         cohort=rules.derive_analysis_cohort.output.cohort,
-        code=package_code("causal.immortal_time"),
+        code=package_code("causal.immortal_time", "extract.spreadsheets"),
     output:
         provenance="results/provenance/local_treatment_dates.json",
         dates="results/cohort/treatment_dates.csv",
@@ -37,7 +37,9 @@ rule time_varying_cox:
         dates=rules.local_treatment_dates.output.dates,
         cohort=rules.derive_analysis_cohort.output.cohort,
         register=DISCLOSURE_REGISTER,
-        code=package_code("causal.immortal_time", "release.disclosure", "release.count_register"),
+        code=package_code(
+            "causal.immortal_time", "release.disclosure", "release.count_register", "extract.spreadsheets"
+        ),
     output:
         provenance="results/provenance/time_varying_cox.json",
         cox=report(
@@ -167,7 +169,7 @@ rule propensity_weights:
     """Generalised propensity score; entropy-balancing and GPS-IPTW weights; covariate balance before/after."""
     input:
         cohort=rules.derive_analysis_cohort.output.cohort,
-        code=package_code("estimators.balancing", "causal.propensity", "release.disclosure"),
+        code=package_code("estimators.balancing", "causal.propensity", "release.disclosure", "extract.spreadsheets"),
     output:
         provenance="results/provenance/propensity_weights.json",
         scores="results/cohort/propensity_scores.csv",

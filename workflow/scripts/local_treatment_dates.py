@@ -3,6 +3,7 @@
 import pandas as pd
 
 from gistlm.causal.immortal_time import local_treatment_dates
+from gistlm.extract.spreadsheets import write_table
 from gistlm.provenance import recorded
 
 with recorded(snakemake):
@@ -15,4 +16,4 @@ with recorded(snakemake):
         snakemake.params.precedence,
         snakemake.params.days_per_month,
     )
-    dates.to_csv(snakemake.output.dates, index=False)
+    write_table(dates, snakemake.output.dates)  # patient-level: pandas' bytes, faster

@@ -5,6 +5,7 @@ import pandas as pd
 
 from gistlm.causal.propensity import balance_verdict, propensity_table
 from gistlm.estimators.balancing import weighted_balance, weighted_summaries, weighting_table, weightings
+from gistlm.extract.spreadsheets import write_table
 from gistlm.provenance import recorded
 from gistlm.release.disclosure import release_weight_summary
 
@@ -12,11 +13,11 @@ with recorded(snakemake):
     cohort = pd.read_parquet(snakemake.input.cohort)
     params = snakemake.params
     labels, settings, minimum = params.labels, params.propensity, params.min_cell_count
-    propensity_table(cohort, labels, settings).to_csv(snakemake.output.scores, index=False)  # patient-level: stays
+    write_table(propensity_table(cohort, labels, settings), snakemake.output.scores)  # patient-level: stays
     tables = {
         method: weighting_table(cohort, labels, settings, method) for method in weightings(params.weighting["method"])
     }
-    pd.concat(tables.values(), ignore_index=True).to_csv(snakemake.output.weights, index=False)  # patient-level
+    write_table(pd.concat(tables.values(), ignore_index=True), snakemake.output.weights)  # patient-level
     tables = {table["weighting"].iloc[0]: table.drop(columns="weighting") for table in tables.values()}
     weighted_summaries(tables, labels, lambda summary: release_weight_summary(summary, minimum)).to_csv(
         snakemake.output.summary, index=False

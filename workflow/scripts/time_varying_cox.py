@@ -3,6 +3,7 @@
 import pandas as pd
 
 from gistlm.causal.immortal_time import read_dates, start_stop_rows, time_varying_cox
+from gistlm.extract.spreadsheets import write_table
 from gistlm.provenance import recorded
 from gistlm.release.count_register import PUBLISHED, read_register, released
 from gistlm.release.disclosure import suppress_columns
@@ -13,7 +14,7 @@ with recorded(snakemake):
     dates = read_dates(snakemake.input.dates, pd.read_parquet(snakemake.input.cohort), covariates)
     labels = [rule["label"] for rule in params.precedence]
     rows = start_stop_rows(dates, labels, params.coding)
-    rows.to_csv(snakemake.output.rows, index=False)  # patient-level: stays in the hospital
+    write_table(rows, snakemake.output.rows)  # patient-level: stays in the hospital
     model = time_varying_cox(rows, labels, params.reference, covariates, params.alpha)
     model = released(
         model, read_register(snakemake.input.register), PUBLISHED["time_varying_cox.csv"], params.min_cell_count
