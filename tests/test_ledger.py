@@ -73,8 +73,11 @@ def test_write_table_writes_pandas_bytes(tmp_path, lineterminator):
     frame.to_csv(tmp_path / "pandas.csv", index=False, lineterminator=lineterminator)
     write_table(frame, tmp_path / "ours.csv", lineterminator)
     assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
-    # types pandas writes its own way go to pandas: nullable integers, categories, one column
-    for other in (frame.astype({"count": "Int64"}), frame.astype({"patient_id": "category"}), frame[["weight"]]):
+    # text categories (the groups) as their labels; types pandas writes its own way go to
+    # pandas: nullable integers, number categories, a single column
+    others = [frame.astype({"patient_id": "category"}), frame.astype({"count": "Int64"})]
+    others += [frame.astype({"count": "category"}), frame[["weight"]]]
+    for other in others:
         other.to_csv(tmp_path / "pandas.csv", index=False, lineterminator=lineterminator)
         write_table(other, tmp_path / "ours.csv", lineterminator)
         assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
