@@ -240,9 +240,12 @@ def arm_cox(clones: pd.DataFrame, labels: list[str], reference: str, grace_month
                 "stop": clones["stop"].to_numpy()[pair],
                 EVENT: death,
                 "weight": clones["weight"].to_numpy()[pair],
-                "patient_id": patients.to_numpy(),
+                # clustered on the patient's code: the same clusters as the ids, without
+                # 9M text cells to hash (2.4 s and ~150 MB at 1M patients)
+                "patient_id": patients.cat.codes.to_numpy(),
                 term: treated.astype(float),
-            }
+            },
+            copy=False,  # the selected arrays as they are: no second copy of millions of rows
         )
         fit = CoxFitter(alpha=alpha, center=False).fit(
             frame,

@@ -15,13 +15,20 @@ def distinct_rows(x: np.ndarray, most: int | None = None):
     """(positions of each distinct row's first occurrence, each row's distinct-row number),
     numbered in order of first occurrence; None if there are more than `most`. NaN equals NaN."""
     x = np.asarray(x)
-    codes = np.zeros(len(x), np.int64)
+    codes = None
     for column in x.T if x.ndim == 2 else [x]:
         column_codes, levels = pd.factorize(column, use_na_sentinel=False)
         if most is not None and len(levels) > most:
             return None
+        if codes is None:  # the first column's numbers as they are: no copies of 14M clone rows
+            codes = column_codes
+            continue
         # renumbered after each column: the combined number stays below the row count
-        codes, found = pd.factorize(codes * len(levels) + column_codes)
+        codes *= len(levels)
+        codes += column_codes
+        codes, found = pd.factorize(codes)
         if most is not None and len(found) > most:
             return None
+    if codes is None:  # no columns: one row pattern
+        codes = np.zeros(len(x), np.int64)
     return pd.Series(codes).drop_duplicates().index.to_numpy(), codes

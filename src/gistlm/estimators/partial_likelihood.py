@@ -60,12 +60,11 @@ class PartialLikelihood:
         if found is None:
             return None
         first, codes = found
+        codes = _compact(codes)
         # a row is at risk at the death times after its entry up to its own time
-        at_risk = self._tail_sums(np.searchsorted(self.death_times, self.time, side="right") - 1, codes, len(first))
+        at_risk = self._tail_sums(self.time, codes, len(first))
         if self.entry is not None:
-            at_risk -= self._tail_sums(
-                np.searchsorted(self.death_times, self.entry, side="right") - 1, codes, len(first)
-            )
+            at_risk -= self._tail_sums(self.entry, codes, len(first))
         dead = self.event
         dying = np.bincount(
             self.slot[dead] * len(first) + codes[dead],
@@ -74,14 +73,14 @@ class PartialLikelihood:
         )
         return self.x[first], at_risk, dying.reshape(len(self.death_times), len(first))
 
-    def _tail_sums(self, last: np.ndarray, codes: np.ndarray, patterns: int) -> np.ndarray:
-        """Per death time j and pattern, the weight of the rows whose `last` death time is j or later."""
-        kept = last >= 0
-        sums = np.bincount(
-            last[kept] * patterns + codes[kept],
-            weights=self.weights[kept],
-            minlength=len(self.death_times) * patterns,
-        ).reshape(len(self.death_times), patterns)
+    def _tail_sums(self, times: np.ndarray, codes: np.ndarray, patterns: int) -> np.ndarray:
+        """Per death time t and pattern, the weight of the rows whose `times` are t or later."""
+        # bin 0: before the first death; in place, as the clone rows are 14M at 1M patients
+        bins = np.searchsorted(self.death_times, times, side="right")
+        bins *= patterns
+        bins += codes
+        sums = np.bincount(bins, weights=self.weights, minlength=(len(self.death_times) + 1) * patterns)
+        sums = sums[patterns:].reshape(len(self.death_times), patterns)
         return np.cumsum(sums[::-1], axis=0)[::-1]
 
     def at_risk(self, values: np.ndarray) -> np.ndarray:
