@@ -46,6 +46,11 @@ class PartialLikelihood:
         )
         self.deaths = self.at_deaths(np.ones(len(self.time)))
         self.mean_weight = self.at_deaths(self.weights) / self.deaths
+        # Efron's steps: death times by their number of deaths, most first, and how many
+        # of them have more than k deaths, k = 0..most - 1
+        self.by_ties = np.argsort(-self.deaths, kind="stable")
+        most = int(self.deaths.max()) if len(self.deaths) else 0
+        self.more_than = np.searchsorted(-self.deaths[self.by_ties], -np.arange(most), side="left")
         self.death_x = (self.weights[self.event, None] * self.x[self.event]).sum(axis=0)
         self.patterns = self._pattern_sums()
 
@@ -114,16 +119,24 @@ class PartialLikelihood:
         """Per death time, Efron's sums over its deaths' risk sets: of the log risk-set totals,
         of the covariate means (the score is the deaths' covariates less these) and of the
         covariance matrices (the information). cox.zph weights them by a function of time."""
-        r0, r1, r2, d0, d1, d2 = self._moments(beta)
-        log_risk, expected = np.zeros(len(self.death_times)), np.zeros_like(r1)
-        information = np.zeros_like(r2)
-        for at, share, phi, mean in self.efron_steps(r0, r1, d0, d1):
-            second = (r2[at] - share[:, None, None] * d2[at]) / phi[:, None, None]
-            scale = self.mean_weight[at]
-            log_risk[at] += scale * np.log(phi)
-            expected[at] += scale[:, None] * mean
-            information[at] += scale[:, None, None] * (second - mean[:, :, None] * mean[:, None, :])
-        return log_risk, expected, information
+        # death times in order of tied deaths, most first: the times with more than k deaths
+        # are then a leading slice (a view), not a fancy index (a copy), at every k
+        order = self.by_ties
+        r0, r1, r2, d0, d1, d2 = (moment[order] for moment in self._moments(beta))
+        deaths, weight = self.deaths[order], self.mean_weight[order]
+        log_risk, expected, information = np.zeros(len(order)), np.zeros_like(r1), np.zeros_like(r2)
+        for k, m in enumerate(self.more_than):
+            share = k / deaths[:m]
+            phi = r0[:m] - share * d0[:m]
+            mean = (r1[:m] - share[:, None] * d1[:m]) / phi[:, None]
+            second = (r2[:m] - share[:, None, None] * d2[:m]) / phi[:, None, None]
+            scale = weight[:m]
+            log_risk[:m] += scale * np.log(phi)
+            expected[:m] += scale[:, None] * mean
+            information[:m] += scale[:, None, None] * (second - mean[:, :, None] * mean[:, None, :])
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return log_risk[back], expected[back], information[back]
 
     def _moments(self, beta: np.ndarray):
         """Per death time, sums of w exp(x'b) times 1, x and x x' over the rows at risk
