@@ -117,8 +117,7 @@ def entropy_weights(
     weights times the counts sum to 1).
     """
     counts = np.ones(len(columns)) if counts is None else np.asarray(counts, float)
-    scale = np.sqrt(np.average((columns - np.average(columns, axis=0, weights=counts)) ** 2, axis=0, weights=counts))
-    scale[scale == 0] = 1.0
+    _, scale = _mean_and_scale(columns, counts)
     centred = (columns - targets) / scale
     if centred.shape[1] == 0:
         return np.full(len(columns), 1 / counts.sum()), np.zeros(0)
@@ -126,6 +125,17 @@ def entropy_weights(
     scores = centred @ lam
     weights = np.exp(scores - scores.max())
     return weights / (counts @ weights), lam / scale
+
+
+def _mean_and_scale(columns: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and (population) SD over the patients, row i counted `counts[i]`
+    times; an SD of 0 (a constant column) is 1, as a scale."""
+    if not len(columns):  # no patients: nothing is balanced, nothing is scaled
+        return columns.mean(axis=0), np.ones(columns.shape[1])
+    mean = np.average(columns, axis=0, weights=counts)
+    scale = np.sqrt(np.average((columns - mean) ** 2, axis=0, weights=counts))
+    scale[scale == 0] = 1.0
+    return mean, scale
 
 
 def _solve_dual(
@@ -213,9 +223,7 @@ def _balance_groups(design, codes, n_groups, names, group_labels=None, start=Non
     labels = group_labels or [str(group) for group in range(n_groups)]
     counts = np.ones(len(codes)) if counts is None else np.asarray(counts, float)
     columns, column_names = balance_columns(design, names, counts)
-    targets = np.average(columns, axis=0, weights=counts) if len(columns) else columns.mean(axis=0)
-    cohort_sd = np.sqrt(np.average((columns - targets) ** 2, axis=0, weights=counts)) if len(columns) else targets
-    cohort_sd[cohort_sd == 0] = 1.0
+    targets, cohort_sd = _mean_and_scale(columns, counts)
     weights, failures, multipliers = np.zeros(len(codes)), {}, {}
     for group in range(n_groups):
         member = codes == group

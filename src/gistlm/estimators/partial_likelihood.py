@@ -119,21 +119,16 @@ class PartialLikelihood:
         """Per death time, Efron's sums over its deaths' risk sets: of the log risk-set totals,
         of the covariate means (the score is the deaths' covariates less these) and of the
         covariance matrices (the information). cox.zph weights them by a function of time."""
-        # death times in order of tied deaths, most first: the times with more than k deaths
-        # are then a leading slice (a view), not a fancy index (a copy), at every k
         order = self.by_ties
         r0, r1, r2, d0, d1, d2 = (moment[order] for moment in self._moments(beta))
-        deaths, weight = self.deaths[order], self.mean_weight[order]
+        weight = self.mean_weight[order]
         log_risk, expected, information = np.zeros(len(order)), np.zeros_like(r1), np.zeros_like(r2)
-        for k, m in enumerate(self.more_than):
-            share = k / deaths[:m]
-            phi = r0[:m] - share * d0[:m]
-            mean = (r1[:m] - share[:, None] * d1[:m]) / phi[:, None]
-            second = (r2[:m] - share[:, None, None] * d2[:m]) / phi[:, None, None]
-            scale = weight[:m]
-            log_risk[:m] += scale * np.log(phi)
-            expected[:m] += scale[:, None] * mean
-            information[:m] += scale[:, None, None] * (second - mean[:, :, None] * mean[:, None, :])
+        for at, share, phi, mean in self.efron_steps(r0, r1, d0, d1, in_tie_order=True):
+            second = (r2[at] - share[:, None, None] * d2[at]) / phi[:, None, None]
+            scale = weight[at]
+            log_risk[at] += scale * np.log(phi)
+            expected[at] += scale[:, None] * mean
+            information[at] += scale[:, None, None] * (second - mean[:, :, None] * mean[:, None, :])
         back = np.empty_like(order)
         back[order] = np.arange(len(order))
         return log_risk[back], expected[back], information[back]
@@ -161,14 +156,19 @@ class PartialLikelihood:
             )
         )
 
-    def efron_steps(self, r0, r1, d0, d1):
+    def efron_steps(self, r0, r1, d0, d1, in_tie_order: bool = False):
         """Efron's k-th (k = 0..most tied deaths - 1) of the d deaths at the death times that
         have one: (those times, share k/d, risk-set sum R - (k/d) D, its weighted covariate
         mean). Only where there are more than k deaths: every death time at every k cost 95%
-        of a fit where a few times have many ties (administrative censoring)."""
-        for k in range(int(self.deaths.max())):
-            at = np.flatnonzero(self.deaths > k)
-            share = k / self.deaths[at]
+        of a fit where a few times have many ties (administrative censoring).
+
+        `in_tie_order`: the sums are given in `by_ties` order (most tied deaths first), so
+        the times with more than k deaths are a leading slice: a view, not a copy, at every
+        k (the Newton steps' hot loop). Otherwise they are indexed in time order."""
+        deaths = self.deaths[self.by_ties]
+        for k, reach in enumerate(self.more_than):
+            at = slice(0, reach) if in_tie_order else self.by_ties[:reach]
+            share = k / deaths[:reach]
             phi = r0[at] - share * d0[at]
             yield at, share, phi, (r1[at] - share[:, None] * d1[at]) / phi[:, None]
 
