@@ -134,6 +134,65 @@ def test_table_one_missing_column_counts_a_categorical_variable(table):
     assert missing_counts(table, "mutation, n (%)") == [0]
 
 
+def as_written(frame: pd.DataFrame) -> str:
+    return frame.to_csv(index=False)
+
+
+def tableone_itself(cohort, continuous, categorical):
+    """The table as tableone computes every row of it (the categorical ones included)."""
+    from gistlm.cohort.table_one import _with_missing_rows, tableone_rows
+
+    data = cohort[continuous + categorical].copy()
+    data["group"] = pd.Categorical(cohort["group"].astype(str), categories=GROUPS)
+    return _with_missing_rows(tableone_rows(data, GROUPS, continuous, categorical), data, GROUPS)
+
+
+def test_table_one_writes_what_tableone_writes(cohort):
+    # the categorical rows are counted by gistlm (tableone's take 52 s at 1M patients):
+    # the file must not change by a character
+    assert as_written(table_one(cohort, GROUPS, ["age_at_lm_years"], ["male", "mutation"])) == as_written(
+        tableone_itself(cohort, ["age_at_lm_years"], ["male", "mutation"])
+    )
+
+
+def test_table_one_writes_what_tableone_writes_on_awkward_levels():
+    rng = np.random.default_rng(7)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "group": rng.choice(GROUPS, n, p=[0.5, 0.4, 0.1]),
+            "size": rng.gamma(2, 3, n),
+            "ecog": rng.choice([0, 1, 2, 3], n).astype(float),  # float levels print as 0.0, 1.0
+            "site": rng.choice(["stomach", "Small_intestine", "other", "esophagus"], n).astype(object),
+            "only_one": np.ones(n),  # a single level: its SMDs are 0
+        }
+    )
+    frame.loc[rng.random(n) < 0.1, "size"] = np.nan
+    frame.loc[rng.random(n) < 0.15, "site"] = None
+    frame.loc[frame["group"] == "IM+RFA/TACE", "ecog"] = np.nan  # a group without any value
+    frame.loc[(frame["group"] == "IM+HR") & (frame["site"] == "other"), "site"] = "stomach"  # a level a group lacks
+    categorical = ["ecog", "site", "only_one"]
+    ours = table_one(frame, GROUPS, ["size"], categorical)
+    assert as_written(ours) == as_written(tableone_itself(frame, ["size"], categorical))
+    site = ours[ours["variable"] == "site, n (%)"].set_index("level")
+    assert site.loc["other", "IM+HR"] == "0 (0.0)" and site.loc["Missing", "Overall"].startswith(
+        f"{frame['site'].isna().sum()} ("
+    )
+    # no continuous variable at all: the same categorical rows
+    without = table_one(frame, GROUPS, [], categorical)
+    assert as_written(without) == as_written(tableone_itself(frame, [], categorical))
+
+
+def test_table_one_names_a_categorical_variable_without_any_value(cohort):
+    # tableone failed on it with a numpy traceback
+    from gistlm.extract.errors import ExtractError
+
+    with pytest.raises(
+        ExtractError, match=r"`male` \(config key `table_one.categorical`\) has no value for any patient"
+    ):
+        table_one(cohort.assign(male=np.nan), GROUPS, ["age_at_lm_years"], ["male"])
+
+
 # --- formatting filters ------------------------------------------------------------------
 
 
