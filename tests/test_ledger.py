@@ -83,6 +83,20 @@ def test_write_table_writes_pandas_bytes(tmp_path, lineterminator):
         assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
 
 
+def test_write_table_formats_repeated_values_once_and_keeps_their_signs(tmp_path):
+    # each distinct value is formatted once: 0.0 and -0.0 compare equal but print apart,
+    # and a NaN of another bit pattern is still an empty cell
+    other_nan = np.array([0x7FF8000000000001], dtype=np.int64).view(np.float64)[0]
+    floats = [0.0, -0.0, 0.5, np.nan, -0.0, 0.0, other_nan, 0.5, np.inf, -np.inf, 1e-300, -0.0]
+    frame = pd.DataFrame(
+        {"score": floats, "count": [3, -3, 0, 3, 2**40, 0, -3, 3, 1, 1, 0, 7], "id": list("abcabcabcabc")}
+    )
+    frame.to_csv(tmp_path / "pandas.csv", index=False)
+    write_table(frame, tmp_path / "ours.csv")
+    assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    assert (tmp_path / "ours.csv").read_text().splitlines()[1:3] == ["0.0,3,a", "-0.0,-3,b"]
+
+
 def test_no_eligible_patient_is_one_message():
     with pytest.raises(ExtractError) as error:
         check_someone_eligible(0, 270, "results/cohort/attrition.csv")
