@@ -55,7 +55,8 @@ def group_hazard_ratios(time, event, group, weights, labels: list[str], referenc
     `labels` (integers compare faster than text at 1M patients).
     """
     codes, event = _positions(group, labels), np.asarray(event).astype(bool)
-    present, dying = (dict(zip(labels, np.bincount(codes[rows], minlength=len(labels)) > 0)) for rows in (..., event))
+    present = dict(zip(labels, np.bincount(codes, minlength=len(labels)) > 0))
+    dying = dict(zip(labels, np.bincount(codes[event], minlength=len(labels)) > 0))
     others = [label for label in labels if label != reference and present[label]]
     result = {f"{label} vs {reference}": 0.0 for label in others if not dying[label]}
     if not dying[reference]:

@@ -267,7 +267,7 @@ def arm_cox(clones: pd.DataFrame, labels: list[str], reference: str, grace_month
             table.assign(
                 model="clone-censor-weight",
                 arm=arm,
-                n=np.unique(patients).size,
+                n=pd.unique(patients).size,  # hashed: sorting 9M codes took 2.8 s
                 events=int(death[treated].sum()),
                 events_reference=int(death[~treated].sum()),
             )

@@ -26,7 +26,7 @@ def table_one(cohort: pd.DataFrame, groups: list[str], continuous: list[str], ca
         parts.append(tableone_rows(data, groups, continuous, []).iloc[1:])
     parts += [_categorical_rows(data, groups, column) for column in categorical]
     # tableone's columns: its SMD columns sorted by name
-    smd = sorted(f"SMD ({first},{second})" for first, second in combinations(groups, 2))
+    smd = sorted(_smd_column(first, second) for first, second in combinations(groups, 2))
     table = pd.concat(parts, ignore_index=True).reindex(
         columns=["variable", "level", "Missing", "Overall", *groups, *smd]
     )
@@ -96,10 +96,15 @@ def _categorical_rows(data: pd.DataFrame, groups: list[str], column: str) -> pd.
     for first, second in combinations(range(len(groups)), 2):
         smd = _categorical_smd(percent[:, 1 + first] / 100, percent[:, 1 + second] / 100)
         text = f"{smd:.3f}"
-        rows[f"SMD ({groups[first]},{groups[second]})"] = ["<0.001" if text == "0.000" else text] + [""] * (
+        rows[_smd_column(groups[first], groups[second])] = ["<0.001" if text == "0.000" else text] + [""] * (
             len(levels) - 1
         )
     return rows
+
+
+def _smd_column(first: str, second: str) -> str:
+    """tableone's name of the SMD column of two groups, in the groups' order."""
+    return f"SMD ({first},{second})"
 
 
 def _categorical_smd(first: np.ndarray, second: np.ndarray) -> float:

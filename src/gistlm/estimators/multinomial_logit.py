@@ -8,7 +8,8 @@ it has no weights, so a bootstrap resample or a cohort with repeated covariate r
 fitted row by row, and each step computes the probabilities three times and the Hessian
 block by block (0.24 s a step). With frequency weights the ~40,000 distinct rows of
 880,000 patients are fitted once each (`fit_by_distinct_rows`). Checked against R (an
-exact Poisson-likelihood fit, tests/reference/multinomial_logit.R) in tests/test_causal.py.
+exact Poisson-likelihood fit, tests/reference/multinomial_logit.R) in
+tests/test_multinomial_logit.py.
 """
 
 import numpy as np

@@ -45,7 +45,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, lineterminator: str = "\n
     if cells is None or any(column is None for column in cells):
         frame.to_csv(path, index=False, lineterminator=lineterminator)
         return
-    header = ",".join(_quoted(str(name), lineterminator) for name in frame.columns)
+    header = ",".join(_quoted(str(name), _special(lineterminator)) for name in frame.columns)
     with open(path, "w", encoding="utf-8", newline="") as out:
         out.write(header + lineterminator)
         for start in range(0, len(frame), 100_000):  # memory: the lines of one block at a time
@@ -71,10 +71,10 @@ def _cells(column: pd.Series, lineterminator: str) -> list[str] | None:
     if kind != "O" or pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         return None
     cells = column.fillna("").astype(str).tolist()
-    special = {",", '"', *lineterminator}
+    special = _special(lineterminator)
     joined = "\x00".join(cells)  # one scan in C: most columns need no quotes at all
     if any(character in joined for character in special):
-        cells = [_quoted(cell, lineterminator) for cell in cells]
+        cells = [_quoted(cell, special) for cell in cells]
     return cells
 
 
@@ -86,9 +86,14 @@ def _each_distinct(keys: np.ndarray, values: np.ndarray, text) -> np.ndarray:
     return np.array(list(map(text, distinct.view(values.dtype).tolist())), dtype=object)[codes]
 
 
-def _quoted(text: str, lineterminator: str) -> str:
+def _special(lineterminator: str) -> set[str]:
+    """The characters that make the csv module's minimal quoting quote a cell."""
+    return {",", '"', *lineterminator}
+
+
+def _quoted(text: str, special: set[str]) -> str:
     """A cell as the csv module's minimal quoting writes it."""
-    if any(character in text for character in {",", '"', *lineterminator}):
+    if any(character in text for character in special):
         return '"' + text.replace('"', '""') + '"'
     return text
 
