@@ -338,6 +338,20 @@ def test_vectorised_weighted_cox_equals_lifelines_with_ties(cohort):
     np.testing.assert_allclose(beta, fit.params_.to_numpy(), atol=1e-7)
 
 
+def test_bootstrap_group_hazard_ratios_equal_lifelines(cohort):
+    """The replicates' hazard ratios (the partial likelihood on arrays, no table) are
+    lifelines' weighted Cox model of the group indicators, from labels or positions."""
+    weights = np.random.default_rng(3).uniform(0.3, 3, len(cohort))
+    x = pd.get_dummies(cohort["group"]).astype(float)[GROUPS[1:]]
+    frame = x.assign(t=cohort["os_months"].to_numpy(), e=cohort["death"].to_numpy(), w=weights)
+    fit = CoxPHFitter().fit(frame, "t", "e", weights_col="w", fit_options={"precision": 1e-12, "max_steps": 200})
+    time, event = cohort["os_months"].to_numpy(), cohort["death"].to_numpy()
+    for group in (cohort["group"].to_numpy(), pd.Categorical(cohort["group"], categories=GROUPS).codes):
+        hrs = group_hazard_ratios(time, event, group, weights, GROUPS, "IM")
+        assert list(hrs) == [f"{label} vs IM" for label in GROUPS[1:]]
+        np.testing.assert_allclose(list(hrs.values()), np.exp(fit.params_[GROUPS[1:]].to_numpy()), rtol=1e-7)
+
+
 @pytest.mark.parametrize("binary_columns", [0, 5])
 def test_cox_on_row_patterns_equals_the_row_by_row_sums(monkeypatch, binary_columns):
     # group indicators (3 distinct rows), with five 0/1 covariates 96 (fewer than the rows

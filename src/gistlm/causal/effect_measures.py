@@ -35,9 +35,9 @@ def rmst_unadjusted(
     The difference's variance is the sum of the two groups' (independent samples); a
     group's interval is cut to [0, horizon].
     """
-    from scipy.stats import norm
+    from scipy import special  # not scipy.stats: 0.4 s more to import, for the same quantile
 
-    z = norm.ppf(1 - alpha / 2)
+    z = special.ndtri(1 - alpha / 2)
     rows = []
     for horizon in horizons:
         found = {
