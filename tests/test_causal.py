@@ -58,7 +58,7 @@ from gistlm.estimators import partial_likelihood
 from gistlm.estimators.balancing import WEIGHTING_LABELS, group_weights
 from gistlm.estimators.cox import CoxFitter
 from gistlm.estimators.distinct_rows import distinct_rows
-from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, rmst_with_se, survival_at
+from gistlm.estimators.kaplan_meier import area_under_steps, kaplan_meier, rmst_with_se, survival_at, time_order
 from gistlm.estimators.partial_likelihood import PartialLikelihood
 from gistlm.release.disclosure import release_weight_summary, suppress_columns, suppress_within
 from gistlm.report.causal_figures import love_plot
@@ -374,6 +374,42 @@ def test_cox_on_row_patterns_equals_the_row_by_row_sums(monkeypatch, binary_colu
             np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-12 * np.abs(theirs).max())
     # a continuous covariate has a pattern per row: the sums stay row by row
     assert PartialLikelihood(time, event, np.c_[x, rng.normal(size=n)], weights).patterns is None
+
+
+def test_rows_already_in_time_order_give_the_same_fits_bit_for_bit():
+    """The bootstrap's resamples come in time order, and the estimators then take the rows
+    as they are instead of reordering them: the same fits, to the last bit, as from the rows
+    in any order; and the Cox model keeps rows of its own (its callers free theirs)."""
+    rng = np.random.default_rng(11)
+    n = 500
+    time = rng.integers(1, 30, n).astype(float)  # many ties
+    rows = {
+        "time": time,
+        "event": rng.random(n) < 0.6,
+        "x": np.column_stack([rng.integers(0, 2, n), rng.normal(size=n)]),
+        "weights": rng.uniform(0.2, 3, n),
+        "entry": np.where(rng.random(n) < 0.3, rng.uniform(0, 1, n) * time, 0.0),
+    }
+    order = np.argsort(time, kind="stable")
+    in_order = {name: values[order] for name, values in rows.items()}
+    assert time_order(in_order["time"]) == slice(None) and np.array_equal(time_order(time), order)
+    assert isinstance(time_order(np.array([1.0, np.nan, 2.0])), np.ndarray)
+    beta = np.array([0.3, -0.2])
+    for entry in ("entry", None):
+        fits = [
+            PartialLikelihood(data["time"], data["event"], data["x"], data["weights"], entry and data[entry])
+            for data in (rows, in_order)
+        ]
+        before = fits[1].derivatives(beta)
+        for ours, theirs in zip(fits[0].derivatives(beta), before):
+            np.testing.assert_array_equal(ours, theirs)
+        for values in in_order.values():
+            values[...] = 0  # the caller's rows change; the model's must not
+        assert all(np.array_equal(a, b) for a, b in zip(before, fits[1].derivatives(beta)))
+        in_order = {name: values[order] for name, values in rows.items()}
+    curves = [kaplan_meier(data["time"], data["event"], data["weights"]) for data in (rows, in_order)]
+    for ours, theirs in zip(*curves):
+        np.testing.assert_array_equal(ours, theirs)
 
 
 def test_a_group_without_deaths_has_hazard_ratio_zero():

@@ -29,11 +29,20 @@ class KaplanMeier(NamedTuple):
     greenwood: np.ndarray  # Greenwood's sum of d / (n (n - d)) up to the time
 
 
+def time_order(time: np.ndarray) -> np.ndarray | slice:
+    """The rows' stable order by time, or all rows as they are (a slice, so views) where they
+    already are in time order: the bootstrap draws its resamples in time order, and selecting
+    880,000 rows by an order that changed nothing cost a third of its Cox fits at 1M patients."""
+    if len(time) < 2 or np.all(time[1:] >= time[:-1]):  # a NaN compares False: sorted by argsort
+        return slice(None)
+    return np.argsort(time, kind="stable")
+
+
 def kaplan_meier(time, event, weights=None, entry=None) -> KaplanMeier:
     """The product-limit estimate: at each time, 1 - weighted deaths / weighted number at risk."""
     time, event = np.asarray(time, float), np.asarray(event).astype(bool)
     weights = np.ones(len(time)) if weights is None else np.asarray(weights, float)
-    order = np.argsort(time, kind="stable")
+    order = time_order(time)
     time, event, weights = time[order], event[order], weights[order]
     times, first = np.unique(time, return_index=True)
     at_risk = _tail_sums(weights, first)
