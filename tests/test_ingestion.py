@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from gistlm.extract.errors import ExtractError, report_extract_errors
-from gistlm.extract.ingestion import read_raw_table, type_raw_table
+from gistlm.extract.ingestion import ingest_tables, read_raw_table, type_raw_table
 
 
 def typed_table(frame, table, typed_extract):
@@ -179,6 +179,29 @@ def test_header_only_file_is_an_extract_error(tmp_path):
     with pytest.raises(ExtractError, match="header but no data rows") as error:
         read_raw_table(path, "follow_up")
     assert str(path) in str(error.value)
+
+
+def test_a_sites_tables_are_ingested_together_and_all_their_problems_named_at_once(tmp_path, tiny_extract):
+    """Rule ingest_extract reads a site's four tables in one job: each table typed as on its
+    own, and a run stopped by broken files names every one of them, not only the first."""
+    paths = {table: write_text(tmp_path / f"{table}.csv", csv_text(frame)) for table, frame in tiny_extract.items()}
+    ingested = ingest_tables(paths)
+    assert list(ingested) == list(paths)
+    for table, (typed, log) in ingested.items():
+        alone, alone_log = type_raw_table(read_raw_table(paths[table], table), table)
+        pd.testing.assert_frame_equal(typed, alone)
+        pd.testing.assert_frame_equal(log, alone_log)
+    write_text(paths["follow_up"], "")
+    with pytest.raises(ExtractError) as one:
+        ingest_tables(paths)
+    assert str(one.value) == f"follow_up: file {paths['follow_up']} is empty; it needs a header row and data rows."
+    write_text(paths["patients"], csv_text(tiny_extract["patients"].drop(columns=["mutation"])))
+    with pytest.raises(ExtractError) as both:
+        ingest_tables(paths)
+    message = str(both.value)
+    assert message.startswith("2 raw tables cannot be read: (1) patients: file ") and "(2) follow_up: file " in message
+    assert "lacks required column(s) ['mutation']" in message and str(paths["follow_up"]) in message
+    assert "\n" not in message  # one paragraph
 
 
 def test_duplicate_header_column_is_an_extract_error(tmp_path):

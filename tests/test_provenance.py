@@ -39,7 +39,7 @@ def test_lineage_of_the_cox_table_reaches_the_raw_files(finished_run, monkeypatc
         "lm_bilobar",
     ]
     assert "src/gistlm/survival/overall_survival.py" in steps[0]["code"]
-    raw = {path for step in steps if step["rule"] == "ingest_table" for path in step["inputs"]}
+    raw = {path for step in steps if step["rule"] == "ingest_extract" for path in step["inputs"]}
     assert {f"resources/extract/{t}.csv" for t in ["patients", "liver_metastases", "treatments", "follow_up"]} <= raw
     assert all(not step["problems"] for step in steps)
 
@@ -57,7 +57,7 @@ def test_provenance_json_gathers_every_job_with_versions_and_config(finished_run
     provenance = json.loads((finished_run / "results" / "provenance.json").read_text())
     records = provenance["records"]
     assert {
-        "ingest_table[main][patients]",
+        "ingest_extract[main]",
         "validate_extract[main]",
         "pool_sites",
         "cox_regression",

@@ -157,7 +157,7 @@ def test_provenance_commands(installed):
     assert "Every recorded hash matches the files on disk." in text
     lineage = json.loads(shell(workdir, "gistlm provenance results/survival/cox.csv --json").stdout)
     assert lineage["file"] == "results/survival/cox.csv"
-    assert {step["rule"] for step in lineage["steps"]} >= {"cox_regression", "ingest_table"}
+    assert {step["rule"] for step in lineage["steps"]} >= {"cox_regression", "ingest_extract"}
 
 
 def test_the_release_folder(installed):

@@ -249,5 +249,5 @@ def test_a_change_to_one_sites_file_reruns_only_that_site_and_the_pooled_steps(r
     with open(run / "registry" / "site_02" / "follow_up.csv", "a") as table:
         table.write("\n")  # new content in one site's table (a new time alone reruns nothing)
     jobs = planned_jobs(run, "--configfile", SITES_CONFIG)
-    assert jobs["ingest_table"] == 1 and jobs["validate_extract"] == 1 and jobs["pool_sites"] == 1
+    assert jobs["ingest_extract"] == 1 and jobs["validate_extract"] == 1 and jobs["pool_sites"] == 1
     assert {"apply_eligibility", "cox_regression", "site_hazard_ratios", "render_report"} <= set(jobs)

@@ -198,7 +198,7 @@ def test_the_workflow_went_to_slurm_as_one_job_per_group(slurm_run, cluster):
     # inside them, every job the run planned (but the local rules') ran, each in the Slurm
     # job of its group
     planned = planned_jobs(output)
-    assert planned["ingest_table"] == 4 and planned["bootstrap_chunk"] == 2
+    assert planned["ingest_extract"] == 1 and planned["bootstrap_chunk"] == 2
     assert Counter(rule for rules in ran.values() for rule in rules) == Counter(
         {rule: count for rule, count in planned.items() if rule not in LOCAL_RULES}
     )

@@ -32,7 +32,6 @@ SITES = extract_sites()
 
 
 wildcard_constraints:
-    table="|".join(RAW_TABLES),
     site="|".join(map(re.escape, SITES)),
 
 
@@ -137,9 +136,9 @@ def pseudonym_key_fingerprint():
         return "no key"
 
 
-def raw_table_path(wildcards):
-    """The user's file for one raw table of one site (config `sites` or `raw`)."""
-    return SITES[wildcards.site][wildcards.table]
+def raw_tables_of_site(wildcards):
+    """The user's file of each raw table of one site (config `sites` or `raw`), named by table."""
+    return {table: SITES[wildcards.site][table] for table in RAW_TABLES}
 
 
 def raw_files(table):
@@ -205,13 +204,13 @@ NOT_GATHERED = {
 
 
 def provenance_records(wildcards):
-    """The provenance record of every job of the run: each rule's `provenance` output, for every site,
-    table and bootstrap chunk it is written for.
+    """The provenance record of every job of the run: each rule's `provenance` output, for every site
+    and bootstrap chunk it is written for.
 
     Read from the workflow's rules when the jobs are planned (every rule is defined by then), so
     that a new rule's record cannot be left out.
     """
-    values = {"site": list(SITES), "table": RAW_TABLES, "chunk": range(config["causal"]["bootstrap"]["chunks"])}
+    values = {"site": list(SITES), "chunk": range(config["causal"]["bootstrap"]["chunks"])}
     records = []
     for step in workflow.rules:
         if "provenance" in step.output.keys() and step.name not in NOT_GATHERED:

@@ -28,7 +28,7 @@ rule derive_analysis_cohort:
 rule patient_ledger:
     """Account for every raw patient: analysed, excluded or quarantined, with the reason."""
     input:
-        patients=expand(rules.ingest_table.output.table, site=SITES, table="patients"),
+        patients=all_sites(rules.ingest_extract.output.patients),
         # the ledger is counted against the raw files as written, not only as ingested
         raw_patients=raw_files("patients"),
         quarantine=rules.pool_sites.output.quarantine,

@@ -1,21 +1,24 @@
-rule ingest_table:
-    """Read one raw table of one site (CSV, Excel or Parquet) into typed columns, logging every conversion."""
+rule ingest_extract:
+    """Read one site's raw tables (CSV, Excel or Parquet) into typed columns, logging every conversion."""
     input:
-        raw=raw_table_path,
+        # the site's four files, named by table; one job per site, not per table: a job's
+        # start (Python, pandas, pandera) cost more than reading a table, 80 jobs at 20 sites
+        unpack(raw_tables_of_site),
         code=package_code("extract.ingestion", "extract.pseudonyms", "extract.spreadsheets"),
     output:
-        provenance="results/provenance/ingest_table/{site}/{table}.json",
-        table="results/interim/{site}/{table}.parquet",
-        conversions="results/interim/{site}/{table}.conversions.csv",
+        **by_table("results/interim/{site}/{table}.parquet"),
+        **by_table("results/interim/{site}/{table}.conversions.csv", "_conversions"),
+        provenance="results/provenance/ingest_extract/{site}.json",
     log:
-        "results/logs/ingest_table/{site}/{table}.log",
+        "results/logs/ingest_extract/{site}.log",
     benchmark:
-        "results/benchmarks/ingest_table/{site}/{table}.tsv"
+        "results/benchmarks/ingest_extract/{site}.tsv"
     params:
+        tables=RAW_TABLES,
         encoding=setting("raw", "encoding"),
         privacy=setting("privacy"),
         # a new key must re-pseudonymise: its fingerprint (never the key) is a param
         key_fingerprint=pseudonym_key_fingerprint(),
         namespace=pseudonym_namespace,
     script:
-        "../scripts/ingest_table.py"
+        "../scripts/ingest_extract.py"

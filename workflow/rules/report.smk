@@ -79,7 +79,7 @@ rule render_report:
         km_png=rules.draw_figures.output.km,
         forest_png=rules.draw_figures.output.forest,
         site_forest_png=rules.draw_figures.output.site_forest,
-        raw_records=expand(rules.ingest_table.output.provenance, site=SITES, table=RAW_TABLES),
+        raw_records=all_sites(rules.ingest_extract.output.provenance),
         published=shipped("resources/published_results.yaml"),
         causal=rules.render_causal_section.output.html,
         template=shipped("src/gistlm/report/templates/report.html.j2"),

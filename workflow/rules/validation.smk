@@ -2,8 +2,7 @@ rule validate_extract:
     """Check one site's pandera contracts and cross-table rules; quarantine patients that fail."""
     input:
         # the site's four tables and their conversion logs, named by table
-        **by_table(rules.ingest_table.output.table),
-        **by_table(rules.ingest_table.output.conversions, "_conversions"),
+        **{name: path for name, path in rules.ingest_extract.output.items() if name != "provenance"},
         code=package_code("quality.validation", "extract.spreadsheets"),
     output:
         **by_table("results/validated/{site}/{table}.parquet"),

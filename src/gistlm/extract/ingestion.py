@@ -330,3 +330,25 @@ def _conversion_log(table, column, raw, values, how, failed) -> pd.DataFrame:
         },
         columns=LOG_COLUMNS,
     )
+
+
+def ingest_tables(
+    paths: dict[str, str | Path], encoding: str = "utf-8"
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Each raw table of one site typed, with its conversion log: {table: (typed, log)}.
+
+    Every table is read before a table-level problem stops the run, so that one message
+    names the problems of all of them (a site's tables are one job: rule ingest_extract).
+    """
+    typed, problems = {}, []
+    for table, path in paths.items():
+        try:
+            typed[table] = type_raw_table(read_raw_table(path, table, encoding), table)
+        except ExtractError as problem:
+            problems.append(str(problem))
+    if len(problems) == 1:
+        raise ExtractError(problems[0])
+    if problems:
+        listed = " ".join(f"({number}) {problem}" for number, problem in enumerate(problems, 1))
+        raise ExtractError(f"{len(problems)} raw tables cannot be read: {listed}")
+    return typed

@@ -1,0 +1,15 @@
+"""Rule ingest_extract: one site's raw tables -> typed Parquet (pseudonymous ids) + conversion logs."""
+
+from gistlm.extract.ingestion import ingest_tables
+from gistlm.extract.pseudonyms import load_key, pseudonymise
+from gistlm.extract.spreadsheets import write_csv
+from gistlm.provenance import recorded
+
+with recorded(snakemake):
+    params, privacy = snakemake.params, snakemake.params.privacy
+    key, _ = load_key(privacy["key_env"], privacy.get("key_file"), privacy["release"])
+    raw = {table: snakemake.input[table] for table in params.tables}
+    for table, (typed, conversions) in ingest_tables(raw, params.encoding).items():
+        typed["patient_id"] = pseudonymise(typed["patient_id"], key, params.namespace)
+        typed.to_parquet(snakemake.output[table], index=False)
+        write_csv(conversions, snakemake.output[f"{table}_conversions"])
