@@ -32,7 +32,7 @@ class KaplanMeier(NamedTuple):
 def time_order(time: np.ndarray) -> np.ndarray | slice:
     """The rows' stable order by time, or all rows as they are (a slice, so views) where they
     already are in time order: the bootstrap draws its resamples in time order, and selecting
-    880,000 rows by an order that changed nothing cost a third of its Cox fits at 1M patients."""
+    880,000 rows by an order that changes nothing took ~20 of each Cox fit's ~160 ms at 1M."""
     if len(time) < 2 or np.all(time[1:] >= time[:-1]):  # a NaN compares False: sorted by argsort
         return slice(None)
     return np.argsort(time, kind="stable")

@@ -27,7 +27,9 @@ class PartialLikelihood:
         time, event = np.asarray(time, float), np.asarray(event).astype(bool)
         # row indices as int32 where they fit: at scale (13M clone rows) each array is 50 MB less
         order = time_order(time)
-        self.order = order if isinstance(order, slice) else _compact(order)
+        # compacted at once: an int64 order alive through the copies below raised the
+        # clone-censor-weight job's peak by ~100 MB (9M rows at 1M patients)
+        self.order = order = order if isinstance(order, slice) else _compact(order)
         self.time, self.event = _rows(time, order), _rows(event, order)
         self.x = _rows(np.asarray(x, float).reshape(len(time), -1), order)
         self.weights = _rows(np.asarray(weights, float), order)
