@@ -69,7 +69,6 @@ NOT_RUN = {
     "python benchmarks/import_costs.py [--compare OLD_CHECKOUT]": "a benchmark of every rule script's imports",
     "python benchmarks/bootstrap_timing.py --compare OLD_CHECKOUT": "a benchmark of one bootstrap chunk's replicates",
     "python benchmarks/bootstrap_timing.py --scaling RUN --configfile FILE": "a benchmark of the bootstrap on 1 and 2 cores",
-    "snakemake -n": "named in a timing note; dry runs are what tests/test_working_directory.py and the rerun tests run",
 }
 
 
