@@ -8,7 +8,7 @@ import pytest
 from gistlm.cohort.analysis_cohort import build_analysis_cohort, check_groups_estimable, check_someone_eligible
 from gistlm.cohort.eligibility import apply_criteria
 from gistlm.extract.errors import ExtractError
-from gistlm.extract.spreadsheets import neutralise, read_csv, write_csv, write_table
+from gistlm.extract.spreadsheets import neutralise, read_csv, restore, write_csv, write_table
 from gistlm.quality.ledger import LedgerImbalance, ledger_entries, patient_ledger, raw_entry_count
 
 
@@ -55,6 +55,25 @@ def test_csv_cells_that_excel_would_run_are_neutralised_and_read_back_exactly(tm
     back = read_csv(tmp_path / "cases.csv", dtype={"value": str}, keep_default_na=False)
     assert back["value"].tolist() == [*values[:-1], ""]
     assert back["row"].tolist() == list(range(len(values)))
+
+
+def test_only_cells_beginning_like_a_formula_are_neutralised_whatever_the_column_holds():
+    # columns are first scanned joined (by a NUL): a formula character inside a cell, after
+    # a NUL in a cell, or among numbers must neither be missed nor change a plain cell
+    frame = pd.DataFrame(
+        {
+            "plain": ["a=b", "x+1", None, "PT-1", "ok"],
+            "nul": ["a\x00=b", "b", "c", None, "=d"],
+            "mixed": [1, "=x", 2.5, None, "y"],
+            "numbers": [1.0, -2.0, 3.0, 4.0, 5.0],
+        }
+    )
+    written = neutralise(frame)
+    assert written["plain"].tolist() == ["a=b", "x+1", None, "PT-1", "ok"]
+    assert written["nul"].tolist() == ["a\x00=b", "b", "c", None, "'=d"]
+    assert written["mixed"].tolist() == [1, "'=x", 2.5, None, "y"]
+    assert written["numbers"].tolist() == [1.0, -2.0, 3.0, 4.0, 5.0]
+    assert restore(written).equals(frame)
 
 
 @pytest.mark.parametrize("lineterminator", ["\n", "\r\n"])
