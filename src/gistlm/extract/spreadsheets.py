@@ -7,25 +7,26 @@ already began with quotes before one of those characters gets one more quote, so
 always gives the cell as it was.
 """
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-NEUTRALISE = r"^'*[=+\-@\t\r]"
-RESTORE = r"^'+[=+\-@\t\r]"
-# the characters a cell matching each must begin with
-NEUTRALISE_FIRST, RESTORE_FIRST = "'=+-@\t\r", "'"
+# a cell beginning with one of these is run as a formula
+FORMULA_START = "=+-@\t\r"
+NEUTRALISE = rf"^'*[{re.escape(FORMULA_START)}]"
+RESTORE = rf"^'+[{re.escape(FORMULA_START)}]"
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     """Text cells that a spreadsheet would take for a formula, prefixed with a single quote."""
-    return _map_text(frame, NEUTRALISE, NEUTRALISE_FIRST, lambda text: "'" + text)
+    return _map_text(frame, NEUTRALISE, "'" + FORMULA_START, lambda text: "'" + text)
 
 
 def restore(frame: pd.DataFrame) -> pd.DataFrame:
     """The cells as they were before `neutralise`."""
-    return _map_text(frame, RESTORE, RESTORE_FIRST, lambda text: text.str[1:])
+    return _map_text(frame, RESTORE, "'", lambda text: text.str[1:])
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
@@ -74,8 +75,7 @@ def _cells(column: pd.Series, lineterminator: str) -> list[str] | None:
         return None
     cells = column.fillna("").astype(str).tolist()
     special = _special(lineterminator)
-    joined = "\x00".join(cells)  # one scan in C: most columns need no quotes at all
-    if any(character in joined for character in special):
+    if _any_cell_holds(cells, special):
         # each distinct text quoted once: the ledger's 1M reasons are a few texts with commas
         texts = np.array(cells, dtype=object)
         cells = _each_distinct(texts, texts, lambda cell: _quoted(cell, special)).tolist()
@@ -126,10 +126,17 @@ def _map_text(frame: pd.DataFrame, start: str, first: str, change) -> pd.DataFra
 
 
 def _may_begin_with(text: pd.Series, first: str) -> bool:
-    """False when no cell begins with one of the characters `first`: one scan in C of the
-    cells joined, where the expression tests each cell in Python (1M ids in the ledger)."""
+    """False when no cell begins with one of the characters `first` (the expression then
+    need not test each cell in Python: 1M ids in the ledger)."""
     values = text.dropna().to_numpy()
     if pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
         return True  # not only text: the expression judges each cell
-    joined = "\x00" + "\x00".join(values)
-    return any("\x00" + character in joined for character in first)
+    return _any_cell_holds(values, ["\x00" + character for character in first])
+
+
+def _any_cell_holds(cells, fragments) -> bool:
+    """Whether a text cell holds one of `fragments`, "\\x00" standing for a cell's start: one
+    scan in C of the cells joined by NUL, not a test per cell in Python (most columns need
+    neither quotes nor a formula's quote)."""
+    joined = "\x00" + "\x00".join(cells)
+    return any(fragment in joined for fragment in fragments)
