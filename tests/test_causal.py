@@ -1,5 +1,9 @@
 """Causal analyses (issue 4): known values, lifelines cross-checks, and bootstrap chunk invariance."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -410,6 +414,37 @@ def test_rows_already_in_time_order_give_the_same_fits_bit_for_bit():
     curves = [kaplan_meier(data["time"], data["event"], data["weights"]) for data in (rows, in_order)]
     for ours, theirs in zip(*curves):
         np.testing.assert_array_equal(ours, theirs)
+
+
+# a weighted Cox fit clustered on patient, as clone-censor-weight's, printing its robust
+# covariance's bytes; 200,000 clusters: OpenBLAS splits a dot product this long between threads
+ROBUST_FIT = """
+import numpy as np, pandas as pd
+from gistlm.estimators.cox import CoxFitter
+rng = np.random.default_rng(5)
+n = 200_000
+frame = pd.DataFrame({"time": rng.exponential(10, n), "death": rng.random(n) < 0.7,
+    "weight": rng.uniform(0.5, 2, n), "patient": np.arange(n), "arm": rng.integers(0, 2, n).astype(float)})
+fit = CoxFitter(center=False).fit(frame, "time", "death", weights_col="weight", cluster_col="patient")
+print(fit.variance_matrix_.to_numpy().tobytes().hex(), fit.standard_errors_.iloc[0])
+"""
+
+
+def test_robust_standard_errors_do_not_depend_on_the_number_of_blas_threads():
+    """The sandwich's sum over clusters is numpy's own, not a BLAS dot product whose last
+    digits change with the thread count (ccw_cox.csv at 1M patients differed between runs)."""
+    printed = [
+        subprocess.run(
+            [sys.executable, "-c", ROBUST_FIT],
+            env={**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        for threads in (1, 2)
+    ]
+    assert printed[0][0] == printed[1][0]
+    assert 0.001 < float(printed[0][1]) < 0.01  # a real SE: the arm's log hazard ratio, n = 200,000
 
 
 def test_a_group_without_deaths_has_hazard_ratio_zero():

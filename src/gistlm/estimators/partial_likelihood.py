@@ -315,10 +315,20 @@ class StratifiedPartialLikelihood:
         else:
             codes, residual = np.concatenate([c for c, _ in residuals]), np.vstack([r for _, r in residuals])
         clusters = int(codes.max()) + 1 if len(codes) else 0
-        per_cluster = np.stack(
-            [np.bincount(codes, weights=residual[:, j], minlength=clusters) for j in range(self.width)], axis=1
-        )
-        return inverse @ (per_cluster.T @ per_cluster) @ inverse
+        per_cluster = [np.bincount(codes, weights=residual[:, j], minlength=clusters) for j in range(self.width)]
+        return inverse @ _cross_products(per_cluster) @ inverse
+
+
+def _cross_products(columns: list[np.ndarray]) -> np.ndarray:
+    """The matrix of sums of products of the `columns` (U'U), by numpy's pairwise sums, not
+    BLAS: OpenBLAS splits a long dot product between its threads, so a robust SE's last
+    digits depended on the thread count (clone-censor-weight at 1M patients)."""
+    width = len(columns)
+    products = np.empty((width, width))
+    for j in range(width):
+        for k in range(j, width):
+            products[j, k] = products[k, j] = np.add.reduce(columns[j] * columns[k])
+    return products
 
 
 # more distinct covariate rows than this: the sums go row by row
