@@ -18,6 +18,7 @@ from gistlm.causal.bootstrap import (
     group_hazard_ratios,
     iptw_estimates,
     percentile_intervals,
+    read_bootstrap_table,
     replicate_rng,
     run_chunk,
 )
@@ -767,6 +768,29 @@ def test_bootstrap_intervals_do_not_depend_on_the_chunking(cohort):
     intervals = percentile_intervals(one, estimates, 0.05)
     assert set(intervals["quantity"]) == {"hazard_ratio", "survival", "rmst", "rmst_difference"}
     assert (intervals["ci_lower"] <= intervals["ci_upper"]).all() and (intervals["replicates"] == 12).all()
+
+
+def test_bootstrap_tables_written_and_read_back_give_the_same_intervals(cohort, tmp_path):
+    """bootstrap_chunk and bootstrap_estimates write CSV files that bootstrap_gather reads:
+    every number comes back to the last bit, missing months stay missing, and the intervals
+    equal those computed in memory."""
+    replicates = run_chunk(cohort, GROUPS, "IM", IPTW, 12, 1, 0, seed=5)
+    estimates = cohort_estimates(cohort, GROUPS, "IM", IPTW)
+    read_back = {}
+    for name, table in {"replicates": replicates, "estimates": estimates}.items():
+        table.to_csv(tmp_path / f"{name}.csv", index=False)  # as the rules write them
+        read_back[name] = read_bootstrap_table(tmp_path / f"{name}.csv")
+        # an empty text (a replicate that is not degenerate) reads as missing, as it did before
+        expected = table.mask(table.isin([""]))
+        pd.testing.assert_frame_equal(read_back[name], expected, check_exact=True, check_dtype=False)
+    assert estimates["months"].isna().any() and read_back["estimates"]["months"].isna().equals(
+        estimates["months"].isna()
+    )
+    pd.testing.assert_frame_equal(
+        percentile_intervals(read_back["replicates"], read_back["estimates"], 0.05),
+        percentile_intervals(replicates, estimates, 0.05),
+        check_exact=True,
+    )
 
 
 @pytest.mark.parametrize("method", ["gps_iptw", "entropy_balance"])

@@ -114,6 +114,34 @@ def test_every_method_has_a_hazard_ratio_and_only_interpretable_ones_e_values(fi
     assert (table.loc[gated, "reason"].str.len() > 0).all()
 
 
+def test_the_unweighted_comparisons_are_gated_by_their_deaths_counted_by_hand(finished_run):
+    """unweighted_diagnostics counts the deaths per compared group of the unweighted
+    analyses (written to results/cohort/: its sizes are unsuppressed counts), and e_values
+    gates those analyses by it."""
+    cohort = pd.read_parquet(finished_run / "results" / "cohort" / "analysis.parquet")
+    gates = pd.read_csv(finished_run / "results" / "cohort" / "unweighted_diagnostics.csv").fillna({"reason": ""})
+    assert not (finished_run / "results" / "causal" / "unweighted_diagnostics.csv").exists()
+    assert sorted(set(gates["method"])) == [
+        "landmark 12 months",
+        "landmark 6 months",
+        "naive (groups fixed at LM diagnosis)",
+        "time-varying Cox",
+    ]
+    naive = gates[gates["method"] == "naive (groups fixed at LM diagnosis)"].set_index("term")
+    deaths = cohort.groupby("group", observed=True)["death"].sum()
+    sizes = cohort["group"].value_counts()
+    for treated in ["IM+HR", "IM+RFA/TACE"]:
+        row = naive.loc[f"{treated} vs IM"]
+        assert (row["ess_treated"], row["ess_reference"]) == (sizes[treated], sizes["IM"])
+        few = [group for group in (treated, "IM") if deaths[group] < 5]  # causal.diagnostics.min_events
+        assert row["interpretable"] == (not few)
+        assert row["reason"] == "; ".join(f"fewer than 5 deaths in {group}" for group in few)
+    assert naive.loc["IM+HR vs IM", "reason"] == "fewer than 5 deaths in IM+HR"  # 4 deaths
+    table = read(finished_run, "e_values.csv").merge(gates, on=["method", "term"], suffixes=("", "_gate"))
+    assert len(table) == len(gates) == 8
+    assert table["interpretable"].tolist() == table["interpretable_gate"].tolist()
+
+
 def test_entropy_balancing_balances_every_pair_and_reports_the_effective_sample_size(finished_run):
     verdict = read(finished_run, "balance_verdict.csv").set_index(["weighting", "comparison"])
     assert len(verdict) == 6

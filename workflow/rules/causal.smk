@@ -262,6 +262,29 @@ rule restricted_mean_survival:
         "../scripts/restricted_mean_survival.py"
 
 
+rule unweighted_diagnostics:
+    """Whether each unweighted comparison (naive, time-varying, landmarks) has the deaths per group to be
+    interpretable; in results/cohort/ as its effective sizes are the groups' unsuppressed counts."""
+    input:
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        dates=rules.local_treatment_dates.output.dates,
+        code=package_code("causal.diagnostics", "causal.immortal_time"),
+    output:
+        provenance="results/provenance/unweighted_diagnostics.json",
+        diagnostics="results/cohort/unweighted_diagnostics.csv",
+    log:
+        "results/logs/unweighted_diagnostics.log",
+    benchmark:
+        "results/benchmarks/unweighted_diagnostics.tsv"
+    params:
+        groups=setting("groups"),
+        reference=setting("groups", "reference"),
+        landmarks=setting("causal", "landmarks_months"),
+        diagnostics=setting("causal", "diagnostics"),
+    script:
+        "../scripts/unweighted_diagnostics.py"
+
+
 rule e_values:
     """The hazard ratio of each treated group vs the reference by every method, with its E-values."""
     input:
@@ -273,11 +296,8 @@ rule e_values:
         landmark_weighted=rules.landmark_weighted.output.cox,
         iptw_diagnostics=rules.iptw_survival.output.diagnostics,
         landmark_diagnostics=rules.landmark_weighted.output.diagnostics,
-        cohort=rules.derive_analysis_cohort.output.cohort,
-        dates=rules.local_treatment_dates.output.dates,
-        code=package_code(
-            "causal.effect_measures", "causal.diagnostics", "estimators.balancing", "causal.immortal_time"
-        ),
+        unweighted_diagnostics=rules.unweighted_diagnostics.output.diagnostics,
+        code=package_code("causal.effect_measures", "causal.diagnostics", "estimators.balancing"),
     output:
         provenance="results/provenance/e_values.json",
         table=report(
@@ -295,8 +315,6 @@ rule e_values:
         reference=setting("groups", "reference"),
         common_outcome=setting("causal", "common_outcome"),
         diagnostics=setting("causal", "diagnostics"),
-        groups=setting("groups"),
-        landmarks=setting("causal", "landmarks_months"),
         min_cell_count=setting("privacy", "min_cell_count"),
     script:
         "../scripts/e_values.py"
@@ -317,22 +335,37 @@ rule bootstrap_chunk:
     params:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
-        settings={
-            "weighting": setting("causal", "weighting"),
-            "propensity": setting("causal", "propensity"),
-            "survival_at_months": setting("causal", "survival_at_months"),
-            "rmst_horizons_months": setting("causal", "rmst_horizons_months"),
-        },
+        settings=bootstrap_settings(),
         bootstrap=setting("causal", "bootstrap"),
     script:
         "../scripts/bootstrap_chunk.py"
+
+
+rule bootstrap_estimates:
+    """The IPTW estimates of the analysis cohort itself: the point estimates of the bootstrap intervals."""
+    input:
+        cohort=rules.derive_analysis_cohort.output.cohort,
+        code=package_code("causal.bootstrap"),
+    output:
+        provenance="results/provenance/bootstrap_estimates.json",
+        estimates="results/causal/bootstrap/estimates.csv",
+    log:
+        "results/logs/bootstrap_estimates.log",
+    benchmark:
+        "results/benchmarks/bootstrap_estimates.tsv"
+    params:
+        labels=setting("groups", "labels"),
+        reference=setting("groups", "reference"),
+        settings=bootstrap_settings(),
+    script:
+        "../scripts/bootstrap_estimates.py"
 
 
 rule bootstrap_gather:
     """Percentile confidence intervals of the IPTW estimates from all chunks."""
     input:
         chunks=expand(rules.bootstrap_chunk.output.replicates, chunk=range(config["causal"]["bootstrap"]["chunks"])),
-        cohort=rules.derive_analysis_cohort.output.cohort,
+        estimates=rules.bootstrap_estimates.output.estimates,
         code=package_code("causal.bootstrap"),
     output:
         provenance="results/provenance/bootstrap_gather.json",
@@ -347,14 +380,6 @@ rule bootstrap_gather:
     benchmark:
         "results/benchmarks/bootstrap_gather.tsv"
     params:
-        labels=setting("groups", "labels"),
-        reference=setting("groups", "reference"),
-        settings={
-            "weighting": setting("causal", "weighting"),
-            "propensity": setting("causal", "propensity"),
-            "survival_at_months": setting("causal", "survival_at_months"),
-            "rmst_horizons_months": setting("causal", "rmst_horizons_months"),
-        },
         alpha=setting("survival", "alpha"),
         max_degenerate_share=setting("causal", "diagnostics", "max_degenerate_share"),
     script:

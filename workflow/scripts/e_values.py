@@ -4,15 +4,8 @@ interpretable (diagnostics of the weighted analyses; deaths per group everywhere
 
 import pandas as pd
 
-from gistlm.causal.diagnostics import (
-    gate_estimates,
-    gate_table,
-    group_diagnostics,
-    released_deaths,
-    time_varying_groups,
-)
+from gistlm.causal.diagnostics import gate_estimates, gate_table, released_deaths
 from gistlm.causal.effect_measures import e_value_table, hazard_ratios_by_method
-from gistlm.causal.immortal_time import landmark_cohort, read_dates
 from gistlm.estimators.balancing import WEIGHTING_LABELS
 from gistlm.provenance import recorded
 
@@ -47,21 +40,15 @@ with recorded(snakemake):
         ],
         ignore_index=True,
     )
-    # deaths per compared group of the unweighted analyses (the weighted ones bring their own gates)
-    cohort = pd.read_parquet(inputs.cohort)
-    dates = read_dates(inputs.dates, cohort, [])
-    groups, labels, limits = params.groups, params.labels, params.diagnostics
-    counted = {
-        "naive (groups fixed at LM diagnosis)": group_diagnostics(cohort.assign(weight=1.0), labels),
-        "time-varying Cox": time_varying_groups(dates, labels, reference),
-        "clone-censor-weight": released_deaths(tables["ccw"], reference, params.min_cell_count),
-    }
-    for months in params.landmarks:
-        rows = landmark_cohort(dates, months, groups["precedence"], groups["default"], labels)
-        counted[f"landmark {months:g} months"] = group_diagnostics(rows.assign(weight=1.0), labels)
+    # deaths per compared group: the unweighted analyses' from their own rule (it reads the
+    # whole cohort), the clone-censor-weight arms' from its released table; the weighted
+    # analyses bring their own gates
+    labels, limits = params.labels, params.diagnostics
+    ccw_deaths = released_deaths(tables["ccw"], reference, params.min_cell_count)
     gates = pd.concat(
         [
-            *(gate_table(method, sizes, None, labels, reference, limits, 0) for method, sizes in counted.items()),
+            read(inputs.unweighted_diagnostics),
+            gate_table("clone-censor-weight", ccw_deaths, None, labels, reference, limits, 0),
             *(read(path) for path in [inputs.iptw_diagnostics, inputs.landmark_diagnostics]),
         ],
         ignore_index=True,

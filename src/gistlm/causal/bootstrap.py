@@ -290,6 +290,13 @@ def _distinct_of(drawn: np.ndarray, first: np.ndarray, data: dict) -> tuple:
 # --- gathering ---------------------------------------------------------------------------
 
 
+def read_bootstrap_table(path) -> pd.DataFrame:
+    """A chunk's replicates or the cohort's estimates as their rule wrote them: every number
+    to the last bit (the intervals must not depend on which job computed what), empty cells
+    missing and the text "NA" as it is."""
+    return pd.read_csv(path, keep_default_na=False, na_values=[""], float_precision="round_trip")
+
+
 def percentile_intervals(
     replicates: pd.DataFrame, estimates: pd.DataFrame, alpha: float, max_degenerate_share: float = 0.01
 ) -> pd.DataFrame:

@@ -13,7 +13,7 @@ comparison with groups fixed at LM diagnosis is the published-style replication.
 import numpy as np
 import pandas as pd
 
-from gistlm.causal.immortal_time import months_to_column
+from gistlm.causal.immortal_time import landmark_cohort, months_to_column
 from gistlm.causal.propensity import effective_sample_size
 from gistlm.survival.overall_survival import EVENT
 
@@ -186,3 +186,25 @@ def released_deaths(table: pd.DataFrame, reference: str, minimum: int) -> pd.Dat
     ]
     rows.append({"group": reference, "n": 1, "events": count(table["events_reference"].iloc[0]), "ess": np.nan})
     return pd.DataFrame(rows)
+
+
+def unweighted_gates(
+    cohort: pd.DataFrame, dates: pd.DataFrame, groups: dict, reference: str, landmarks: list, limits: dict
+) -> pd.DataFrame:
+    """`gate_table` rows of the unweighted analyses from the deaths per compared group: the
+    naive comparison (groups at LM diagnosis), the time-varying model and each landmark.
+
+    groups: config `groups` (labels, precedence, default); dates: `read_dates` of the cohort.
+    """
+    labels = groups["labels"]
+    counted = {
+        "naive (groups fixed at LM diagnosis)": group_diagnostics(cohort.assign(weight=1.0), labels),
+        "time-varying Cox": time_varying_groups(dates, labels, reference),
+    }
+    for months in landmarks:
+        rows = landmark_cohort(dates, months, groups["precedence"], groups["default"], labels)
+        counted[f"landmark {months:g} months"] = group_diagnostics(rows.assign(weight=1.0), labels)
+    return pd.concat(
+        [gate_table(method, sizes, None, labels, reference, limits, 0) for method, sizes in counted.items()],
+        ignore_index=True,
+    )
