@@ -9,8 +9,6 @@ import logging
 import sys
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 # the terminal's stderr, kept for the one-paragraph messages the user must see there
 _console = None
 
@@ -46,6 +44,10 @@ def describe(path: str | Path) -> str:
     if path.is_dir():
         return f"{path} ({sum(1 for p in path.rglob('*') if p.is_file() and p.name != '.snakemake_timestamp')} files)"
     if path.suffix == ".parquet":
+        # here: the Snakefile imports this module (configuration's errors), and pyarrow.parquet
+        # took 75 ms of every Snakemake start, each Slurm job step's too
+        import pyarrow.parquet as pq
+
         return f"{path} ({pq.read_metadata(path).num_rows} rows)"
     if path.suffix in {".csv", ".tsv"}:
         with open(path, "rb") as handle:
