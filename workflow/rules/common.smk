@@ -245,7 +245,7 @@ def declare_software():
 # On a cluster these run on the submitting host, not as Slurm jobs: they only assemble and
 # check small result files (at 1M patients each takes at most 2 s and 140 MB; the cohort-wide
 # work of E-values and bootstrap intervals is in unweighted_diagnostics and
-# bootstrap_estimates). As Slurm jobs they were a fourth round after the analyses' groups:
+# bootstrap_estimates). As Slurm jobs they were a third round after the analyses' groups:
 # submission, start-up, ~3 s of srun and Snakemake per job one after the other, and polling.
 localrules:
     gather_provenance,
