@@ -278,7 +278,6 @@ rule unweighted_diagnostics:
         "results/benchmarks/unweighted_diagnostics.tsv"
     params:
         groups=setting("groups"),
-        reference=setting("groups", "reference"),
         landmarks=setting("causal", "landmarks_months"),
         diagnostics=setting("causal", "diagnostics"),
     script:

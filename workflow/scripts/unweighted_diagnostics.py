@@ -11,5 +11,5 @@ with recorded(snakemake):
     params = snakemake.params
     cohort = pd.read_parquet(snakemake.input.cohort)
     dates = read_dates(snakemake.input.dates, cohort, [])
-    gates = unweighted_gates(cohort, dates, params.groups, params.reference, params.landmarks, params.diagnostics)
+    gates = unweighted_gates(cohort, dates, params.groups, params.landmarks, params.diagnostics)
     gates.to_csv(snakemake.output.diagnostics, index=False)

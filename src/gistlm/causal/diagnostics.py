@@ -189,14 +189,14 @@ def released_deaths(table: pd.DataFrame, reference: str, minimum: int) -> pd.Dat
 
 
 def unweighted_gates(
-    cohort: pd.DataFrame, dates: pd.DataFrame, groups: dict, reference: str, landmarks: list, limits: dict
+    cohort: pd.DataFrame, dates: pd.DataFrame, groups: dict, landmarks: list, limits: dict
 ) -> pd.DataFrame:
     """`gate_table` rows of the unweighted analyses from the deaths per compared group: the
     naive comparison (groups at LM diagnosis), the time-varying model and each landmark.
 
-    groups: config `groups` (labels, precedence, default); dates: `read_dates` of the cohort.
+    groups: config `groups` (labels, reference, precedence, default); dates: `read_dates` of the cohort.
     """
-    labels = groups["labels"]
+    labels, reference = groups["labels"], groups["reference"]
     counted = {
         "naive (groups fixed at LM diagnosis)": group_diagnostics(cohort.assign(weight=1.0), labels),
         "time-varying Cox": time_varying_groups(dates, labels, reference),
