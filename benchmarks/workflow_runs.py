@@ -14,15 +14,15 @@ WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "profiles", "resources", "s
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
-def copy_workflow(destination: Path) -> Path:
-    """The workflow's files (not results or metadata) copied to `destination`."""
+def copy_workflow(destination: Path, source: Path = REPO) -> Path:
+    """The workflow's files (not results or metadata) of the checkout `source` copied to `destination`."""
     destination.mkdir(parents=True, exist_ok=True)
     for part in WORKFLOW_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, destination / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        path = source / part
+        if path.is_dir():
+            shutil.copytree(path, destination / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         else:
-            shutil.copy2(source, destination / part)
+            shutil.copy2(path, destination / part)
     return destination
 
 

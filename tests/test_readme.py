@@ -67,6 +67,7 @@ NOT_RUN = {
     "python benchmarks/causal_simulation.py": "a simulation study of the estimators, not a check",
     "python benchmarks/side_by_side.py --patients 1000000 --sites 20 --repeats 1": "a benchmark against R (minutes)",
     "python benchmarks/import_costs.py [--compare OLD_CHECKOUT]": "a benchmark of every rule script's imports",
+    "python benchmarks/slurm_timing.py [--compare OLD_CHECKOUT]": "a benchmark on a Slurm test cluster (minutes)",
     "python benchmarks/bootstrap_timing.py --compare OLD_CHECKOUT": "a benchmark of one bootstrap chunk's replicates",
     "python benchmarks/bootstrap_timing.py --scaling RUN --configfile FILE": "a benchmark of the bootstrap on 1 and 2 cores",
 }
