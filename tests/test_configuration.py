@@ -16,7 +16,8 @@ import yaml
 
 from benchmarks.workflow_runs import REPO, copy_workflow, snakemake
 from gistlm.cohort.analysis_cohort import COVARIATES, baseline_covariates
-from gistlm.configuration import is_synthetic
+from gistlm.configuration import is_synthetic, numeric_contract_columns
+from gistlm.extract.schema import RAW_TABLES, column_types
 
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
 TABLES = ["patients", "liver_metastases", "treatments", "follow_up"]
@@ -268,6 +269,15 @@ def test_the_cohort_columns_the_checks_know_are_the_ones_built(tiny_extract, typ
     tables, _ = typed_extract(tiny_extract)
     built = baseline_covariates(patient_baseline(tables), tables["treatments"], {"age_years": 60, "lm_count": 3})
     assert list(built.columns) == COVARIATES
+
+
+def test_the_numeric_columns_read_from_the_schema_file_are_the_models_numeric_columns():
+    """The lab check reads the models' annotations without importing pandera: for every raw
+    table, the same numeric columns as the pandera model's dtypes."""
+    for table, model in RAW_TABLES.items():
+        numeric = [name for name, kind in column_types(table).items() if kind in {"float64", "Int64"}]
+        assert numeric_contract_columns(model.__name__) == numeric, table
+    assert numeric_contract_columns("LiverMetastases")[:3] == ["lm_count", "lm_max_size_cm", "ecog"]
 
 
 def test_the_shipped_extract_is_recognised_wherever_the_workflow_is(tmp_path, monkeypatch):

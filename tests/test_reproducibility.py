@@ -90,6 +90,7 @@ def package_code_of(package: Path):
         "ast": ast,
         "functools": functools,
         "os": os,
+        "re": re,
         "Path": Path,
         "WorkflowError": WorkflowError,
         "PACKAGE": package,
@@ -139,4 +140,60 @@ def test_package_code_follows_dotted_modules_and_their_packages(tmp_path, monkey
     assert set(package_code("estimators.kaplan_meier")) == {
         "src/gistlm/estimators/__init__.py",
         "src/gistlm/estimators/kaplan_meier.py",
+    }
+
+
+def imports_by_parsing_the_whole_file(path: Path) -> set[tuple[str, bool]]:
+    """The oracle: every gistlm import anywhere in the file's syntax tree, as _imported_modules names them."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "gistlm":
+            inner = node.module.partition(".")[2]
+            names |= {(inner, True)} if inner else set()
+            names |= {(f"{inner}.{alias.name}".lstrip("."), False) for alias in node.names}
+        elif isinstance(node, ast.Import):
+            names |= {(alias.name.partition(".")[2], True) for alias in node.names if alias.name.startswith("gistlm.")}
+    return names
+
+
+def test_the_import_lines_name_the_same_modules_as_the_whole_files_of_the_package(monkeypatch):
+    """package_code parses only the lines that begin a gistlm import: for every module of
+    src/gistlm, the same imports as parsing the whole file."""
+    package = Path(__file__).resolve().parents[1] / "src" / "gistlm"
+    package_code = package_code_of(package)
+    scan = package_code.__globals__["_imported_modules"]
+    files = sorted(package.rglob("*.py"))
+    assert len(files) > 40
+    for path in files:
+        assert set(scan(path)) == imports_by_parsing_the_whole_file(path), path
+    assert ("estimators.cox", True) in scan(package / "causal" / "target_trial.py")  # a non-empty case
+
+
+def test_import_looking_lines_that_do_not_parse_alone_fall_back_to_the_whole_file(tmp_path):
+    package = tmp_path / "src" / "gistlm"
+    package.mkdir(parents=True)
+    (package / "documented.py").write_text(
+        '''"""Use it as
+from gistlm.estimators import (the estimators
+"""
+
+from gistlm.estimators.cox import (  # the fit (see below)
+    CoxFitter,
+)
+
+
+def fit():
+    from gistlm.estimators import kaplan_meier
+
+    return kaplan_meier, CoxFitter
+'''
+    )
+    scan = package_code_of(package).__globals__["_imported_modules"]
+    assert set(scan(package / "documented.py")) == {
+        ("estimators.cox", True),
+        ("estimators.cox.CoxFitter", False),
+        ("estimators", True),
+        ("estimators.kaplan_meier", False),
     }

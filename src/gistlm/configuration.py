@@ -9,6 +9,7 @@ of the analysis cohort. After a successful run, `closing_summary` tells the user
 extract was analysed and what became of its patients.
 """
 
+import ast
 import codecs
 import datetime
 import difflib
@@ -216,9 +217,7 @@ def date_mistakes(config: dict) -> list[tuple[str, str]]:
 
 def lab_mistakes(config: dict) -> list[tuple[str, str]]:
     """Lab limits apply to numeric columns of the liver_metastases contract (values at LM diagnosis)."""
-    from gistlm.extract.schema import column_types
-
-    columns = [name for name, kind in column_types("liver_metastases").items() if kind in {"float64", "Int64"}]
+    columns = numeric_contract_columns("LiverMetastases")
     return [
         (
             f"eligibility.labs.{lab}",
@@ -227,6 +226,26 @@ def lab_mistakes(config: dict) -> list[tuple[str, str]]:
         )
         for lab in config["eligibility"]["labs"]
         if lab not in columns
+    ]
+
+
+# the data dictionary: pandera models whose numeric fields are annotated with one of these
+SCHEMA_FILE = Path(__file__).parent / "extract" / "schema.py"
+NUMERIC_FIELDS = {"Series[float]", "Series[pd.Int64Dtype]"}
+
+
+def numeric_contract_columns(model: str) -> list[str]:
+    """Numeric columns of one raw table's pandera model (`LiverMetastases`), in contract order.
+
+    Read from the model's annotations in src/gistlm/extract/schema.py, not from the model:
+    the Snakefile checks the settings at every start, and importing pandera cost 0.1 s of it.
+    """
+    tree = ast.parse(SCHEMA_FILE.read_text())
+    fields = next(node.body for node in tree.body if isinstance(node, ast.ClassDef) and node.name == model)
+    return [
+        field.target.id
+        for field in fields
+        if isinstance(field, ast.AnnAssign) and ast.unparse(field.annotation) in NUMERIC_FIELDS
     ]
 
 
