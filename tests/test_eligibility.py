@@ -8,7 +8,14 @@ imatinib line 1 from 2016-03-10, alive at 2022-12-01) changed in one respect.
 import pandas as pd
 import pytest
 
-from gistlm.cohort.eligibility import STEPS, apply_criteria, attrition, exclusion_values, release_exclusion_values
+from gistlm.cohort.eligibility import (
+    STEPS,
+    apply_criteria,
+    attrition,
+    exclusion_values,
+    patient_baseline,
+    release_exclusion_values,
+)
 from gistlm.extract.errors import ExtractError
 
 # patient id -> (overrides of patient_rows, expected step or None when eligible)
@@ -199,6 +206,16 @@ def test_every_value_that_excluded_a_patient_is_listed_with_its_count(
     released = release_exclusion_values(values, 5)
     # 2 is hidden; 6 too, or 8 excluded as not GIST (attrition) minus 6 would give it away
     assert released["patients"].tolist() == ["suppressed", "<5", "<5"]
+
+
+def test_the_baseline_of_some_columns_is_those_columns_of_the_whole_baseline(make_patient, make_extract, typed_extract):
+    patients = [make_patient("A"), make_patient("B", lm={"lm_evidence": "none"}), make_patient("C", follow_up=False)]
+    tables, _ = typed_extract(make_extract(*patients))
+    whole = patient_baseline(tables)
+    assert whole.shape == (3, len(whole.columns)) and "vital_status" in whole
+    for columns in (["primary_pathology"], ["lm_evidence", "primary_pathology"], ["ecog", "vital_status"]):
+        some = patient_baseline(tables, columns)
+        pd.testing.assert_frame_equal(some, whole[[column for column in whole if column in columns]])
 
 
 @pytest.mark.parametrize(
