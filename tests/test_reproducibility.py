@@ -158,7 +158,7 @@ def imports_by_parsing_the_whole_file(path: Path) -> set[tuple[str, bool]]:
     return names
 
 
-def test_the_import_lines_name_the_same_modules_as_the_whole_files_of_the_package(monkeypatch):
+def test_the_import_lines_name_the_same_modules_as_the_whole_files_of_the_package():
     """package_code parses only the lines that begin a gistlm import: for every module of
     src/gistlm, the same imports as parsing the whole file."""
     package = Path(__file__).resolve().parents[1] / "src" / "gistlm"
