@@ -218,6 +218,23 @@ def test_the_baseline_of_some_columns_is_those_columns_of_the_whole_baseline(mak
         pd.testing.assert_frame_equal(some, whole[[column for column in whole if column in columns]])
 
 
+def test_the_baseline_aligns_each_patients_rows_as_a_left_join_would(make_patient, make_extract, typed_extract):
+    # B has no follow-up row, C no LM row, and the tables list the patients in other orders
+    patients = [make_patient("A"), make_patient("B", follow_up=False), make_patient("C", lm=False), make_patient("D")]
+    tables, _ = typed_extract(make_extract(*patients))
+    tables["liver_metastases"] = tables["liver_metastases"].iloc[::-1]
+    tables["follow_up"] = tables["follow_up"].sample(frac=1, random_state=1)
+    joined = tables["patients"].drop(columns="source_row")
+    for name in ["liver_metastases", "follow_up"]:
+        joined = joined.merge(tables[name].drop(columns="source_row"), on="patient_id", how="left")
+    baseline = patient_baseline(tables)
+    pd.testing.assert_frame_equal(baseline, joined.set_index("patient_id"))
+    assert baseline.loc["B", "vital_status"] != baseline.loc["B", "vital_status"]  # missing: NaN
+    assert (
+        baseline.loc["A", "lm_evidence"] == tables["liver_metastases"].set_index("patient_id").loc["A", "lm_evidence"]
+    )
+
+
 @pytest.mark.parametrize(
     "histology, valid",
     [

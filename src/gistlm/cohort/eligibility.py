@@ -34,17 +34,21 @@ TEXT_CRITERIA = {"not_gist": "primary_pathology", "no_lm_evidence": "lm_evidence
 def patient_baseline(tables: dict[str, pd.DataFrame], columns: list[str] | None = None) -> pd.DataFrame:
     """One row per patient: patients joined with their LM and follow-up rows (if any).
 
-    With `columns`, only those; a table holding none of them is not joined (validation
-    leaves one row per patient in each): at 1M patients the whole join took 2.8 s.
+    With `columns`, only those; a table holding none of them is not joined. Validation
+    leaves at most one row per patient in each table, so each table's rows are aligned to
+    the patients' ids, not merged: at 1M patients a merge of these wide tables took 4.0 s,
+    this 0.7 s.
     """
-    base = None
+    ids = pd.Index(tables["patients"]["patient_id"], name="patient_id")
+    parts = []
     for name in ["patients", "liver_metastases", "follow_up"]:
-        kept = [c for c in tables[name] if c not in {"patient_id", "source_row"} and (columns is None or c in columns)]
-        if base is None:
-            base = tables[name][["patient_id", *kept]]
+        frame = tables[name]
+        kept = [c for c in frame if c not in {"patient_id", "source_row"} and (columns is None or c in columns)]
+        if name == "patients":
+            parts.append(frame[kept].set_axis(ids))
         elif kept:
-            base = base.merge(tables[name][["patient_id", *kept]], on="patient_id", how="left")
-    return base.set_index("patient_id")
+            parts.append(frame[kept].set_axis(pd.Index(frame["patient_id"])).reindex(ids))
+    return pd.concat(parts, axis=1)
 
 
 def criteria_failed(base: pd.DataFrame, tables: dict[str, pd.DataFrame], rules: dict) -> pd.DataFrame:
