@@ -432,6 +432,23 @@ def test_a_bare_year_is_not_taken_for_an_excel_serial_date():
     assert values[1] == pd.Timestamp("2020-01-31") and how[1] == "Excel serial date"
 
 
+def test_a_sites_tables_get_the_same_pseudonyms_whether_hashed_together_or_one_by_one():
+    import hashlib
+    import hmac
+
+    from gistlm.extract.pseudonyms import pseudonymise, pseudonymise_all
+
+    patients = pd.Series(["P0001", "P0002", "P0003"])
+    treatments = pd.Series(["P0002", "P0002", None, "P0009", "P0001"])
+    together = pseudonymise_all([patients, treatments], b"key", "S01")
+    pd.testing.assert_series_equal(together[0], pseudonymise(patients, b"key", "S01"))
+    pd.testing.assert_series_equal(together[1], pseudonymise(treatments, b"key", "S01"))
+    assert together[1][0] == together[0][1] and pd.isna(together[1][2])
+    # the keyed hash itself, computed here by hand: HMAC-SHA256 of "site/id", 16 hex digits
+    expected = "PT-" + hmac.new(b"key", b"S01/P0009", hashlib.sha256).hexdigest()[:16]
+    assert together[1][3] == expected
+
+
 def test_pseudonyms_are_keyed_stable_and_keep_missing_ids(monkeypatch):
     from gistlm.extract.pseudonyms import load_key, pseudonymise
 

@@ -54,10 +54,16 @@ def pseudonymise(ids: pd.Series, key: bytes, namespace: str = "") -> pd.Series:
     `namespace` (a site of a multi-centre registry) is hashed with the id, because hospitals
     number their patients independently: P0001 of two sites are two patients.
     """
-    unique = ids.dropna().unique()
+    return pseudonymise_all([ids], key, namespace)[0]
+
+
+def pseudonymise_all(columns: list[pd.Series], key: bytes, namespace: str = "") -> list[pd.Series]:
+    """`pseudonymise` of each id column, each distinct id hashed once: a site's four tables
+    name the same patients (the hashes were a quarter of ingestion at 1M patients)."""
+    unique = set().union(*(column.dropna().unique() for column in columns))
     prefix = f"{namespace}/" if namespace else ""
     # hmac.digest: the one-shot C path, a quarter less CPU than hmac.new(...).hexdigest(), same bytes
     mapping = {
         value: PREFIX + hmac.digest(key, f"{prefix}{value}".encode(), "sha256").hex()[:DIGITS] for value in unique
     }
-    return ids.map(mapping).astype(object).where(ids.notna())
+    return [column.map(mapping).astype(object).where(column.notna()) for column in columns]
