@@ -24,6 +24,10 @@ rule local_treatment_dates:
         "results/logs/local_treatment_dates.log",
     benchmark:
         "results/benchmarks/local_treatment_dates.tsv"
+    # first when several jobs can start: the longest chain of the DAG runs through it, the
+    # disclosure register and clone_censor_weight (at 1M patients the local scheduler left
+    # them for last: clone_censor_weight's 33 s then ran alone on one of the two cores)
+    priority: 3
     params:
         precedence=setting("groups", "precedence"),
         days_per_month=setting("outcome", "days_per_month"),
@@ -155,6 +159,7 @@ rule clone_censor_weight:
         "results/logs/clone_censor_weight.log",
     benchmark:
         "results/benchmarks/clone_censor_weight.tsv"
+    priority: 2  # the longest job after the cohort (see local_treatment_dates)
     params:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),
@@ -331,6 +336,7 @@ rule bootstrap_chunk:
         "results/logs/bootstrap_chunk/{chunk}.log",
     benchmark:
         "results/benchmarks/bootstrap_chunk/{chunk}.tsv"
+    priority: 1  # long jobs with a job after them (bootstrap_gather): early, not last
     params:
         labels=setting("groups", "labels"),
         reference=setting("groups", "reference"),

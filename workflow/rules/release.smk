@@ -52,6 +52,7 @@ rule disclosure_register:
         "results/logs/disclosure_register.log",
     benchmark:
         "results/benchmarks/disclosure_register.tsv"
+    priority: 3  # on the longest chain, and every released table waits for it (see local_treatment_dates)
     params:
         groups=setting("groups"),
         landmarks=setting("causal", "landmarks_months"),
