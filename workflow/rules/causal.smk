@@ -196,6 +196,7 @@ rule propensity_weights:
         propensity=setting("causal", "propensity"),
         weighting=setting("causal", "weighting"),
         min_cell_count=setting("privacy", "min_cell_count"),
+    priority: 1  # the IPTW survival, RMST and E-values wait for it: early, not last
     script:
         "../scripts/propensity_weights.py"
 
