@@ -33,6 +33,7 @@ from gistlm.causal.immortal_time import (
     landmark_cohort,
     local_treatment_dates,
     months_to_column,
+    read_dates,
     start_stop_rows,
     time_varying_cox,
 )
@@ -120,6 +121,25 @@ def test_treatment_dates_follow_the_group_precedence(tiny_extract, typed_extract
     own = analysis.set_index("patient_id")["months_to_local_treatment"]
     assert dates.loc["P02", "months_to_IM+HR"] == pytest.approx(own["P02"])
     assert dates.loc["P03", "months_to_IM+RFA/TACE"] == pytest.approx(own["P03"])
+
+
+def test_read_dates_joins_each_patients_covariates_as_a_left_merge(tiny_extract, typed_extract, settings, tmp_path):
+    tables, _ = typed_extract(tiny_extract)
+    analysis = build_analysis_cohort(tables, pd.Series(["P01", "P02", "P03"]), settings)
+    lm = tables["liver_metastases"].set_index("patient_id")["lm_diagnosis_date"]
+    path = tmp_path / "treatment_dates.csv"
+    local_treatment_dates(tables["treatments"], lm, analysis, PRECEDENCE, DPM).to_csv(path, index=False)
+    shuffled = analysis.iloc[[2, 0, 1]]  # the cohort in another order than the dates
+    covariates = ["male", "age_at_lm_years"]
+    dates = read_dates(path, shuffled, covariates)
+    merged = pd.read_csv(path, dtype={"patient_id": str, "first_local_treatment": str}).merge(
+        shuffled[["patient_id", *covariates]], on="patient_id", how="left"
+    )
+    pd.testing.assert_frame_equal(dates, merged)
+    assert dates.set_index("patient_id").loc["P02", "male"] == analysis.set_index("patient_id").loc["P02", "male"]
+    assert read_dates(path, shuffled, []).columns.tolist() == merged.columns[: -len(covariates)].tolist()
+    with pytest.raises(ValueError, match="one row per patient"):
+        read_dates(path, pd.concat([shuffled, shuffled]), covariates)
 
 
 def dates_frame(rows):
