@@ -191,12 +191,12 @@ rule propensity_weights:
         "results/logs/propensity_weights.log",
     benchmark:
         "results/benchmarks/propensity_weights.tsv"
+    priority: 1  # the IPTW survival, RMST and E-values wait for it: early, not last
     params:
         labels=setting("groups", "labels"),
         propensity=setting("causal", "propensity"),
         weighting=setting("causal", "weighting"),
         min_cell_count=setting("privacy", "min_cell_count"),
-    priority: 1  # the IPTW survival, RMST and E-values wait for it: early, not last
     script:
         "../scripts/propensity_weights.py"
 

@@ -67,11 +67,11 @@ rule data_quality_suite:
         "results/logs/data_quality_suite.log",
     benchmark:
         "results/benchmarks/data_quality_suite.tsv"
+    priority: 1  # 15 s at 1M patients: early, not alone at the end
     params:
         quality=setting("quality"),
         groups=setting("groups", "labels"),
         covariates=setting("table_one", "continuous") + setting("table_one", "categorical"),
         max_months=setting("outcome", "max_months"),
-    priority: 1  # 15 s at 1M patients: early, not alone at the end
     script:
         "../scripts/data_quality_suite.py"
