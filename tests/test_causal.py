@@ -138,8 +138,9 @@ def test_read_dates_joins_each_patients_covariates_as_a_left_merge(tiny_extract,
     pd.testing.assert_frame_equal(dates, merged)
     assert dates.set_index("patient_id").loc["P02", "male"] == analysis.set_index("patient_id").loc["P02", "male"]
     assert read_dates(path, shuffled, []).columns.tolist() == merged.columns[: -len(covariates)].tolist()
-    with pytest.raises(ValueError, match="one row per patient"):
-        read_dates(path, pd.concat([shuffled, shuffled]), covariates)
+    for asked in (covariates, []):  # checked whether or not covariates are joined, as the merge did
+        with pytest.raises(ValueError, match="one row per patient"):
+            read_dates(path, pd.concat([shuffled, shuffled]), asked)
 
 
 def dates_frame(rows):

@@ -75,13 +75,14 @@ def read_dates(path, cohort: pd.DataFrame, covariates: list[str]) -> pd.DataFram
         na_values=[""],
         float_precision="round_trip",
     )
+    ids = pd.Index(cohort["patient_id"])
+    if not (dates["patient_id"].is_unique and ids.is_unique):
+        raise ValueError("the treatment dates and the cohort must have one row per patient")
     if not covariates:
         return dates
     # aligned by id rather than merged: the same rows at 1M patients in 0.3 s instead of 1.3 s
-    by_id = cohort.set_index("patient_id")[covariates]
-    if not (dates["patient_id"].is_unique and by_id.index.is_unique):
-        raise ValueError("the treatment dates and the cohort must have one row per patient")
-    return pd.concat([dates, by_id.reindex(dates["patient_id"]).set_axis(dates.index)], axis=1)
+    joined = cohort[covariates].set_axis(ids).reindex(dates["patient_id"]).set_axis(dates.index)
+    return pd.concat([dates, joined], axis=1)
 
 
 # --- time-varying exposure ---------------------------------------------------------------
